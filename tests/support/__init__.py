@@ -1,0 +1,1 @@
+"""Helpers shared by tests: tiny random models with the real SmolLM2 tokenizer, cached on disk."""
