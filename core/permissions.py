@@ -1,0 +1,40 @@
+"""Who may do what: staff run the lab, judges only judge."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+JUDGES_GROUP = "judges"
+
+
+def is_judge(user) -> bool:
+    return user.is_authenticated and user.groups.filter(name=JUDGES_GROUP).exists()
+
+
+def staff_required(view):
+    """Anonymous users go to the login page; logged-in non-staff get 403 (never a redirect loop)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def judge_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (is_judge(request.user) or request.user.is_staff):
+            raise PermissionDenied("Judges only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,23 @@
+"""Settings for the test suite: the production settings with short job intervals and a private data dir.
+
+The intervals are set through the environment (not overridden here) so the real worker process that the
+tests start reads the same values.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("QASYNTH_TESTING", "1")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("QASYNTH_HEARTBEAT_SECONDS", "0.5")
+os.environ.setdefault("QASYNTH_STALE_AFTER_SECONDS", "3")
+os.environ.setdefault("QASYNTH_SWEEP_SECONDS", "1")
+os.environ.setdefault("QASYNTH_REQUEUE_AFTER_SECONDS", "4")
+os.environ.setdefault("AXES_ENABLED", "0")
+if "QASYNTH_DATA_DIR" not in os.environ:
+    os.environ["QASYNTH_DATA_DIR"] = tempfile.mkdtemp(prefix="qasynth-test-")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests only

@@ -1,0 +1,203 @@
+"""Shared fixtures: a small named world (an admin, two judges) and ONE real Celery worker for the session.
+
+The worker is a real `celery worker` process (plus `celery beat` for the sweep) talking to the same test
+database as the tests, over Redis when CELERY_BROKER_URL is set and kombu's filesystem transport
+otherwise. Tests that use it need committed data: they use `transactional_db` (the `worker` fixture
+requests it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from core.permissions import JUDGES_GROUP
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests use right now (the test database, not the configured one)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        name = db["NAME"]
+        if name == ":memory:" or str(name).startswith("file:memorydb"):
+            raise RuntimeError("A real worker needs a file-backed SQLite test database.")
+        return f"sqlite:///{name}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@dataclass
+class ProcessHandle:
+    """A worker (or beat) process started by a test, with its log file."""
+
+    process: subprocess.Popen
+    log_path: Path
+    name: str
+    extra: dict = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole process group (the prefork children too), as an OOM killer or a crash would."""
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=15)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                self.kill()
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    env = os.environ.copy()
+    env["DJANGO_SETTINGS_MODULE"] = "qasynth_web.test_settings"
+    env["DATABASE_URL"] = database_url_for_subprocess()
+    env["QASYNTH_DATA_DIR"] = str(settings.DATA_DIR)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.update(overrides)
+    return env
+
+
+def start_worker(
+    name: str, *, queues: str = "default,gpu", concurrency: int = 2, beat: bool = False, **env_overrides: str
+) -> ProcessHandle:
+    """Start a real worker in its own process group and wait until it is consuming."""
+    log_dir = Path(settings.DATA_DIR) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "qasynth_web", "worker", "-Q", queues, "-c", str(concurrency),
+        "-n", f"{name}@%h", "--prefetch-multiplier=1", "-l", "info", "--without-gossip", "--without-mingle",
+        "--without-heartbeat",
+    ]  # fmt: skip
+    if beat:
+        cmd += ["-B", "-s", str(Path(settings.DATA_DIR) / f"beat-{name}")]
+    handle = open(log_path, "w")  # noqa: SIM115 - owned by the process for its lifetime
+    process = subprocess.Popen(
+        cmd, cwd=REPO, env=subprocess_env(**env_overrides), stdout=handle, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    worker = ProcessHandle(process, log_path, name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "ready." in worker.log():
+            return worker
+        if not worker.alive():
+            raise RuntimeError(f"worker {name} exited early:\n{worker.log()[-3000:]}")
+        time.sleep(0.2)
+    worker.stop()
+    raise RuntimeError(f"worker {name} did not become ready in 60 s:\n{worker.log()[-3000:]}")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    """Poll until predicate() is truthy; fail with a message naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def _session_worker(django_db_setup, django_db_blocker) -> Iterator[ProcessHandle]:
+    worker = start_worker("shared", beat=True)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(_session_worker: ProcessHandle, transactional_db) -> Iterator[ProcessHandle]:
+    """The shared real worker (with beat). Jobs left running by a test are cancelled afterwards."""
+    from core.models import Job
+    from core.services.jobs import cancel_job
+
+    if not _session_worker.alive():
+        pytest.fail(f"the shared worker died:\n{_session_worker.log()[-3000:]}")
+    yield _session_worker
+    for job in Job.objects.filter(status__in=["queued", "running"]):
+        cancel_job(job)
+    wait_for(lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop")
+
+
+@pytest.fixture
+def wait() -> Callable:
+    return wait_for
+
+
+# --- a small named world ------------------------------------------------------------------------------
+
+
+def make_user(username: str, *, staff: bool = False, judge: bool = False, password: str = "pw-for-tests-1") -> User:
+    user = User.objects.create_user(username=username, password=password, is_staff=staff)
+    if judge:
+        group, _ = Group.objects.get_or_create(name=JUDGES_GROUP)
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def alice(db) -> User:
+    """Alice is staff: she runs jobs and sessions."""
+    return make_user("alice", staff=True)
+
+
+@pytest.fixture
+def bob(db) -> User:
+    """Bob is a judge."""
+    return make_user("bob", judge=True)
+
+
+@pytest.fixture
+def carol(db) -> User:
+    """Carol is another judge."""
+    return make_user("carol", judge=True)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(client, bob):
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
