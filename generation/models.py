@@ -120,3 +120,6 @@ class QAExample(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.question[:80]
