@@ -57,7 +57,7 @@ class JobAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = JobCreateForm
-            return super().get_form(request, obj, fields=["kind", "title", "params"], **kwargs)
+            kwargs["fields"] = ["kind", "title", "params"]
         return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):

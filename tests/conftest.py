@@ -160,7 +160,8 @@ def wait() -> Callable:
 
 
 def make_user(username: str, *, staff: bool = False, judge: bool = False, password: str = "pw-for-tests-1") -> User:
-    user = User.objects.create_user(username=username, password=password, is_staff=staff)
+    # Staff are the lab's admins: they get the admin site's permissions too.
+    user = User.objects.create_user(username=username, password=password, is_staff=staff, is_superuser=staff)
     if judge:
         group, _ = Group.objects.get_or_create(name=JUDGES_GROUP)
         user.groups.add(group)

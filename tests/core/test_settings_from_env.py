@@ -1,0 +1,89 @@
+"""Settings come from the environment: database, broker, secrets, hosts, and a clean deploy check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
+    " 'opts': s.DATABASES['default'].get('OPTIONS', {}), 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG,"
+    " 'hosts': s.ALLOWED_HOSTS, 'data': str(s.DATA_DIR), 'secret': s.SECRET_KEY}))"
+)
+
+pytestmark = pytest.mark.sqlite_smoke
+
+
+def settings_with(tmp_path: Path, **env: str) -> dict:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"}
+    }
+    clean.update({"DJANGO_SETTINGS_MODULE": "qasynth_web.settings", "QASYNTH_DATA_DIR": str(tmp_path), **env})
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_without_database_url_it_uses_sqlite_in_wal_mode_under_the_data_dir(tmp_path):
+    s = settings_with(tmp_path)
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert s["name"] == str(tmp_path / "qasynth.sqlite3")
+    assert s["opts"]["transaction_mode"] == "IMMEDIATE" and "journal_mode=WAL" in s["opts"]["init_command"]
+    assert s["broker"] == "filesystem://"
+    assert s["debug"] is False
+
+
+def test_database_url_and_broker_url_select_postgresql_and_redis(tmp_path):
+    s = settings_with(
+        tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/somedb", CELERY_BROKER_URL="redis://127.0.0.1:6379/3"
+    )
+    assert s["engine"] == "django.db.backends.postgresql" and s["name"] == "somedb"
+    assert s["broker"] == "redis://127.0.0.1:6379/3"
+
+
+def test_secret_key_and_hosts_come_from_the_environment(tmp_path):
+    s = settings_with(tmp_path, SECRET_KEY="k" * 60, ALLOWED_HOSTS="qa.example.org,other.example.org")
+    assert s["secret"] == "k" * 60
+    assert s["hosts"] == ["qa.example.org", "other.example.org"]
+
+
+def test_without_a_secret_key_one_is_generated_once_per_installation(tmp_path):
+    first = settings_with(tmp_path)["secret"]
+    second = settings_with(tmp_path)["secret"]
+    assert first == second and len(first) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_sqlite_really_runs_in_wal_mode(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    clean.update({"DJANGO_SETTINGS_MODULE": "qasynth_web.settings", "QASYNTH_DATA_DIR": str(tmp_path)})
+    code = (
+        "import django; django.setup(); from django.db import connection; c = connection.cursor(); "
+        "c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=clean, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "wal"
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT"}}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "qasynth_web.settings",
+            "QASYNTH_DATA_DIR": str(tmp_path),
+            "DEBUG": "0",
+            "SECRET_KEY": "x8#Lp2@qZ9!vR4$tY7^wB1&nM5*cF3(hJ6)kD0-sG8+aE2=uQ4_oI7~rT1|yW9",
+            "ALLOWED_HOSTS": "qa.example.org",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
