@@ -19,7 +19,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo corpus: {corpus['passages']} new passages, {corpus['pairs']} new reference pairs.")
         for pk, title in summary.get("jobs", []):
             self.stdout.write(f"Job #{pk} queued or running: {title}")
-        self.stdout.write("Logins (also in %s):" % credentials_file())
+        self.stdout.write(f"Logins (also in {credentials_file()}):")
         for username, password in summary["credentials"].items():
             role = "admin (staff)" if username == "admin" else "judge"
             self.stdout.write(f"  {username:8s} {password}   {role}")
