@@ -1,0 +1,84 @@
+"""Staff forms: a session from an uploaded file, session settings, control items."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from annotation.models import DEFAULT_ACCURACY_LABELS
+from core.permissions import JUDGES_GROUP
+
+
+def judge_choices():
+    return User.objects.filter(groups__name=JUDGES_GROUP, is_active=True).order_by("username")
+
+
+class SessionSettingsForm(forms.Form):
+    """The settings every way of creating a session shares."""
+
+    name = forms.CharField(max_length=200, help_text="Judges see this name: do not put system names in it.")
+    judges_per_item = forms.IntegerField(min_value=1, max_value=50, initial=3, label="Judges per item (k)")
+    judges = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    open_to_all_judges = forms.BooleanField(required=False, help_text="Any member of the judges group may take part.")
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False, help_text="Markdown.")
+    labels = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        initial="\n".join(label["label"] for label in DEFAULT_ACCURACY_LABELS),
+        help_text="Accuracy labels, one per line, best first (2 or 3).",
+    )
+    ask_preference = forms.BooleanField(required=False, initial=True, label="Ask for a preference (A / tie / B)")
+    ask_comment = forms.BooleanField(required=False, initial=True, label="Offer a comment box")
+    show_gold = forms.BooleanField(required=False, label="Show gold answers to judges")
+    lease_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=10, label="Lease (minutes)")
+    control_rate = forms.FloatField(
+        min_value=0, max_value=0.5, initial=0.0, help_text="Share of control items (e.g. 0.1); needs gold answers."
+    )
+    control_threshold = forms.FloatField(min_value=0, max_value=1, initial=0.7, label="Flag judges below")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["judges"].queryset = judge_choices()
+
+    def clean_labels(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["labels"].splitlines() if line.strip()]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("judges") and not data.get("open_to_all_judges"):
+            raise forms.ValidationError("Choose the judges, or open the session to all judges.")
+        return data
+
+    def session_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "judges_per_item": data["judges_per_item"],
+            "judges": list(data["judges"]),
+            "open_to_all_judges": data["open_to_all_judges"],
+            "instructions": data["instructions"],
+            "accuracy_labels": data["labels"],
+            "ask_preference": data["ask_preference"],
+            "ask_comment": data["ask_comment"],
+            "show_gold": data["show_gold"],
+            "lease_seconds": data["lease_minutes"] * 60,
+            "control_rate": data["control_rate"],
+            "control_threshold": data["control_threshold"],
+        }
+
+
+class UploadSessionForm(SessionSettingsForm):
+    file = forms.FileField(
+        help_text="JSONL or CSV with question, context, gold, answer_a, answer_b, system_a, system_b "
+        f"(at most {settings.QASYNTH_MAX_UPLOAD_BYTES // (1024 * 1024)} MB)."
+    )
+    system_a = forms.CharField(max_length=200, required=False, help_text="If the file does not name it.")
+    system_b = forms.CharField(max_length=200, required=False, help_text="If the file does not name it.")
+    field_order = ["name", "file", "system_a", "system_b"]
+
+
+class ControlsForm(forms.Form):
+    rate = forms.FloatField(min_value=0.01, max_value=0.5, initial=0.1, help_text="Controls / all items.")
+    threshold = forms.FloatField(min_value=0, max_value=1, initial=0.7, label="Flag judges below")

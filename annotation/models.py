@@ -1,0 +1,244 @@
+"""Blind side-by-side judging: sessions, items, per-judge assignment slots, judgments and their revisions.
+
+Assignment works on pre-created slots: an item judged by k judges owns k Assignment rows. A judge takes
+one free slot of an item they have not judged (row lock, SKIP LOCKED on PostgreSQL; IMMEDIATE
+transactions on SQLite), so "exactly k judgments from k different judges" is a property of the rows
+themselves (unique (item, slot) and unique (item, judge)), not of careful timing. Judges address an
+assignment only by its random token; which side shows which system is a stored per-assignment seed.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+DEFAULT_ACCURACY_LABELS = [
+    {"key": "correct", "label": "Correct"},
+    {"key": "partial", "label": "Partially correct"},
+    {"key": "incorrect", "label": "Incorrect"},
+]
+
+
+def default_accuracy_labels() -> list[dict[str, str]]:
+    return [dict(label) for label in DEFAULT_ACCURACY_LABELS]
+
+
+def new_token() -> str:
+    """URL-safe, unguessable and unordered: reveals neither item, system nor sequence."""
+    return secrets.token_urlsafe(18)
+
+
+def new_seed() -> int:
+    return secrets.randbits(62)
+
+
+class JudgingSession(models.Model):
+    """One blind comparison of two systems' answers on the same items."""
+
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, help_text="Markdown, shown to judges (sanitised).")
+    system_a = models.CharField(max_length=200, help_text="Name of the first system (staff only).")
+    system_b = models.CharField(max_length=200, help_text="Name of the second system (staff only).")
+    judges_per_item = models.PositiveSmallIntegerField(default=3, help_text="k: judgments each item gets.")
+    judges = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="judging_sessions", help_text="Judges taking part."
+    )
+    open_to_all_judges = models.BooleanField(
+        default=False, help_text="Every member of the judges group may take part (the demo session does)."
+    )
+    is_open = models.BooleanField(default=True)
+    accuracy_labels = models.JSONField(
+        default=default_accuracy_labels,
+        help_text='Ordered best to worst: [{"key": "correct", "label": "Correct"}, ...]. Controls expect the first '
+        "label for a right answer and the last for a wrong one.",
+    )
+    ask_preference = models.BooleanField(default=True, help_text="Ask which answer is better (A / tie / B).")
+    ask_comment = models.BooleanField(default=True, help_text="Offer an optional free-text comment.")
+    show_gold = models.BooleanField(default=False, help_text="Show the gold answer(s) to judges.")
+    lease_seconds = models.PositiveIntegerField(default=600, help_text="How long a judge holds an item.")
+    block_size = models.PositiveIntegerField(
+        default=10,
+        help_text="Items are handed out block by block (random order inside a block, per judge), so finished "
+        "items accumulate from the start rather than every item being half-judged.",
+    )
+    control_rate = models.FloatField(default=0.0, help_text="Share of control items mixed in (0 to 0.5).")
+    control_threshold = models.FloatField(
+        default=0.7, help_text="Judges whose control accuracy is below this are flagged."
+    )
+    seed = models.BigIntegerField(default=new_seed, help_text="Seed for item shuffling and control choice.")
+    source = models.JSONField(default=dict, blank=True, help_text="Where the items came from (provenance).")
+    is_demo = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("annotation-session-detail", args=[self.pk])
+
+    @property
+    def label_keys(self) -> list[str]:
+        return [label["key"] for label in self.accuracy_labels]
+
+    @property
+    def best_label(self) -> str:
+        return self.accuracy_labels[0]["key"]
+
+    @property
+    def worst_label(self) -> str:
+        return self.accuracy_labels[-1]["key"]
+
+
+class ControlKind(models.TextChoices):
+    NONE = "", "not a control"
+    GOLD_AS_ANSWER = "gold", "gold answer shown as an answer"
+    WRONG_ANSWER = "wrong", "clearly wrong answer"
+
+
+class SessionItem(models.Model):
+    """A question, its context, gold answers and the two systems' answers (answer_a is system A's)."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(help_text="Order in the source (0-based).")
+    block = models.PositiveIntegerField(default=0, db_index=True)
+    shuffle_key = models.BigIntegerField(default=0, help_text="Random key; each judge permutes these.")
+    external_id = models.CharField(max_length=200, blank=True)
+    question = models.TextField()
+    context = models.TextField(blank=True)
+    gold_answers = models.JSONField(default=list, blank=True)
+    answer_a = models.TextField()
+    answer_b = models.TextField()
+    metrics_a = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer A (staff only).")
+    metrics_b = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer B (staff only).")
+    is_control = models.BooleanField(default=False)
+    control_kind = models.CharField(max_length=8, choices=ControlKind.choices, blank=True, default="")
+    control_source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="controls"
+    )
+    expected_label_a = models.CharField(max_length=32, blank=True, help_text="Controls: the known label of A.")
+    expected_label_b = models.CharField(max_length=32, blank=True, help_text="Controls: the known label of B.")
+
+    class Meta:
+        ordering = ["session", "block", "position", "id"]
+        indexes = [models.Index(fields=["session", "is_control"])]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+
+class SessionJudge(models.Model):
+    """A judge's membership in a session: their private item permutation and the row that serialises their
+    own requests (a double click cannot hand one judge two slots)."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="participants")
+    judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    perm_a = models.BigIntegerField(help_text="Multiplier of the per-judge permutation (1 .. P-1).")
+    perm_c = models.BigIntegerField(help_text="Offset of the per-judge permutation (0 .. P-1).")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "judge"], name="sessionjudge_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} in {self.session}"
+
+
+class Assignment(models.Model):
+    """One of an item's k slots. Free while judge is null or its lease ran out before a submit."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="assignments")
+    slot = models.PositiveSmallIntegerField()
+    judge = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Seed that decided the left/right placement.")
+    swapped = models.BooleanField(default=False, help_text="True: system B is shown on the left.")
+    sequence = models.PositiveIntegerField(null=True, blank=True, help_text="n-th item this judge was given.")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    times_released = models.PositiveIntegerField(default=0, help_text="Leases that ran out on this slot.")
+
+    class Meta:
+        ordering = ["item_id", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="assignment_item_slot"),
+            models.UniqueConstraint(
+                fields=["item", "judge"], condition=Q(judge__isnull=False), name="assignment_item_judge"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["session", "judge", "submitted_at"]),
+            models.Index(fields=["session", "submitted_at", "lease_expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} slot {self.slot} ({self.judge or 'free'})"
+
+
+class Preference(models.TextChoices):
+    A = "a", "A better"
+    TIE = "tie", "tie"
+    B = "b", "B better"
+
+
+class Judgment(models.Model):
+    """The latest judgment of one assignment, in system terms (label_a is about system A's answer)."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="judgment")
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="judgments")
+    item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="judgments")
+    judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgments")
+    label_a = models.CharField(max_length=32)
+    label_b = models.CharField(max_length=32)
+    preference = models.CharField(max_length=4, choices=Preference.choices, blank=True, default="")
+    comment = models.TextField(blank=True)
+    time_on_item_ms = models.PositiveIntegerField(help_text="Server time from assignment to first submit.")
+    revisions_count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "item", "judge"]
+        constraints = [models.UniqueConstraint(fields=["item", "judge"], name="judgment_item_judge")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on item {self.item_id}: {self.label_a}/{self.label_b}/{self.preference or '-'}"
+
+
+class JudgmentRevision(models.Model):
+    """Every submit that changed something, with the client's submission id that makes retries harmless."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="revisions")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    submission_id = models.CharField(max_length=64)
+    label_a = models.CharField(max_length=32)
+    label_b = models.CharField(max_length=32)
+    preference = models.CharField(max_length=4, choices=Preference.choices, blank=True, default="")
+    comment = models.TextField(blank=True)
+    swapped = models.BooleanField(help_text="Placement the judge saw (True: B on the left).")
+    ms_since_assigned = models.PositiveIntegerField()
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["judgment", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "submission_id"], name="revision_submission_once"),
+            models.UniqueConstraint(fields=["judgment", "number"], name="revision_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"revision {self.number} of judgment {self.judgment_id}"

@@ -1,0 +1,1 @@
+"""Business logic of the judging app; views and job handlers stay thin and call these modules."""

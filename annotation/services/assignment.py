@@ -1,0 +1,171 @@
+"""Handing items to judges: each item has k slots; a judge leases one free slot of an item they have not
+judged, and a lease that runs out returns the slot to the pool.
+
+Concurrency: a judge's own requests are serialised by locking their SessionJudge row (a double click
+cannot take two slots); different judges race only for slots, which PostgreSQL resolves with
+`SELECT ... FOR UPDATE SKIP LOCKED` (a slot locked by one judge is skipped by the others, who take the
+next free one). SQLite has no row locks; its IMMEDIATE transactions take the write lock at BEGIN, so the
+same short transaction simply runs one at a time. The unique constraints (item, slot) and (item, judge)
+make over-assignment impossible even if the logic were wrong.
+
+Order: items are handed out block by block (finished items accumulate from the start), and inside a
+block each judge walks their own permutation (a * shuffle_key + c) mod P, with (a, c) drawn per judge.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F, Max, Q, QuerySet
+from django.db.models.functions import Mod
+from django.utils import timezone
+
+from annotation.models import Assignment, JudgingSession, SessionJudge, new_seed, new_token
+from annotation.services.sessions import PERMUTATION_PRIME, may_judge
+
+RETRIES = 5
+
+
+class NotAllowed(PermissionError):
+    """The user does not take part in this session."""
+
+
+class SessionClosed(Exception):
+    """Staff closed the session: nothing new is handed out or accepted."""
+
+
+def placement_for(seed: int) -> bool:
+    """True when system B goes on the left. Derived from the stored seed so it can be audited later."""
+    return random.Random(seed).random() < 0.5
+
+
+def participant(session: JudgingSession, judge: User) -> SessionJudge:
+    """The judge's membership row (created on first visit, with their private permutation)."""
+    found = SessionJudge.objects.filter(session=session, judge=judge).first()
+    if found is not None:
+        return found
+    if not may_judge(session, judge):
+        raise NotAllowed(f"{judge} does not take part in session {session.pk}.")
+    try:
+        with transaction.atomic():
+            return SessionJudge.objects.create(
+                session=session,
+                judge=judge,
+                perm_a=1 + secrets.randbelow(PERMUTATION_PRIME - 1),
+                perm_c=secrets.randbelow(PERMUTATION_PRIME),
+            )
+    except IntegrityError:  # created by the judge's other tab at the same moment
+        return SessionJudge.objects.get(session=session, judge=judge)
+
+
+def free_slots(session: JudgingSession, now: datetime) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(session=session, submitted_at__isnull=True).filter(
+        Q(judge__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+
+
+def items_of(session: JudgingSession, judge: User) -> QuerySet:
+    return Assignment.objects.filter(session=session, judge=judge).values("item_id")
+
+
+def next_assignment(session: JudgingSession, judge: User, *, now: datetime | None = None) -> Assignment | None:
+    """The judge's pending assignment (lease renewed) or a newly leased slot; None when nothing is left."""
+    if not session.is_open:
+        raise SessionClosed(f"Session {session.name!r} is closed.")
+    member = participant(session, judge)
+    for attempt in range(RETRIES):
+        try:
+            return _lease(session, judge, member, now or timezone.now())
+        except (IntegrityError, OperationalError):
+            # IntegrityError: a constraint caught a race the locks should have prevented; OperationalError:
+            # SQLite's busy timeout ran out or PostgreSQL found a deadlock. Retry with a short jitter.
+            if attempt == RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1) + random.random() * 0.02)
+    return None
+
+
+def _lease(session: JudgingSession, judge: User, member: SessionJudge, now: datetime) -> Assignment | None:
+    lease = timedelta(seconds=session.lease_seconds)
+    with transaction.atomic():
+        SessionJudge.objects.select_for_update().filter(pk=member.pk).first()
+        pending = (
+            Assignment.objects.select_for_update()
+            .filter(session=session, judge=judge, submitted_at__isnull=True)
+            .order_by("sequence")
+            .first()
+        )
+        if pending is not None:
+            if pending.lease_expires_at is None or pending.lease_expires_at < now:
+                pending.assigned_at = now  # a fresh start: time on item counts from the renewed lease
+            pending.lease_expires_at = now + lease
+            pending.save(update_fields=["assigned_at", "lease_expires_at"])
+            return pending
+        slot = (
+            free_slots(session, now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .exclude(item_id__in=items_of(session, judge))
+            .annotate(order=Mod(F("item__shuffle_key") * member.perm_a + member.perm_c, PERMUTATION_PRIME))
+            .order_by("item__block", "order", "slot")
+            .first()
+        )
+        if slot is None:
+            return None
+        if slot.judge_id is not None:
+            slot.times_released += 1
+        last = Assignment.objects.filter(session=session, judge=judge).aggregate(n=Max("sequence"))["n"] or 0
+        slot.judge = judge
+        slot.token = new_token()
+        slot.seed = new_seed()
+        slot.swapped = placement_for(slot.seed)
+        slot.sequence = last + 1
+        slot.assigned_at = now
+        slot.lease_expires_at = now + lease
+        slot.save()
+        return slot
+
+
+def release(assignment: Assignment) -> None:
+    """Give a leased, unjudged slot back at once (the judge skipped it or staff freed it)."""
+    with transaction.atomic():
+        Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(
+            judge=None, token=None, lease_expires_at=None, assigned_at=None, sequence=None,
+            times_released=F("times_released") + 1,
+        )  # fmt: skip
+
+
+@dataclass
+class JudgeProgress:
+    done: int
+    pending: int
+    available: int
+
+    @property
+    def total(self) -> int:
+        """What this judge can still reach: their judged items, the one in hand and the items with a free slot."""
+        return self.done + self.pending + self.available
+
+    @property
+    def position(self) -> int:
+        return self.done + (1 if self.pending else 0)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+
+def judge_progress(session: JudgingSession, judge: User, *, now: datetime | None = None) -> JudgeProgress:
+    now = now or timezone.now()
+    mine = Assignment.objects.filter(session=session, judge=judge)
+    done = mine.filter(submitted_at__isnull=False).count()
+    pending = mine.filter(submitted_at__isnull=True).count()
+    available = (
+        free_slots(session, now).exclude(item_id__in=items_of(session, judge)).values("item_id").distinct().count()
+    )
+    return JudgeProgress(done=done, pending=min(pending, 1), available=available)

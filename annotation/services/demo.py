@@ -1,0 +1,298 @@
+"""The demo judging session a fresh install offers: the default generator model answering ~20 demo
+questions zero-shot (system A) and one-shot (system B), so a newcomer can judge within minutes.
+
+`queue_demo_session` is what the bootstrap calls; the job handler calls `build_demo_session`. The
+prompting and decoding helpers take a plain model and tokenizer (no Django) and are tested on a tiny
+random model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from annotation.models import JudgingSession
+from annotation.services.sessions import ItemData, create_session
+from core.models import FINISHED_STATUSES, Job, JobStatus, ModelEntry, ModelKind, ModelRole
+
+JOB_KIND = "annotation.demo_session"
+DEMO_CORPUS_NAME = "Demo (English)"
+DEMO_ITEMS = 20
+MAX_ANSWER_CHARS = 60  # short gold answers make quick, clear judgments
+MAX_NEW_TOKENS = 24
+BATCH_SIZE = 10
+
+DEMO_INSTRUCTIONS = """\
+Two systems answered each question from the passage. **Judge each answer on its own**:
+
+- **Correct**: answers the question as the passage states it (wording may differ).
+- **Partially correct**: on the right track but incomplete, too long, or with an error.
+- **Incorrect**: wrong, unrelated or empty.
+
+Then say which answer is better, or *tie* if neither is. Use the keys shown under the form.
+"""
+
+SYSTEM_PROMPT = "Answer the question using only the passage. Reply with the shortest exact answer, no sentence."
+EXAMPLE = {
+    "context": "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in 1889 for the "
+    "World's Fair and was designed by the company of the engineer Gustave Eiffel.",
+    "question": "In which year was the Eiffel Tower completed?",
+    "answer": "1889",
+}
+
+
+@dataclass
+class DemoQuestion:
+    context: str
+    question: str
+    gold_answers: list[str]
+    external_id: str
+
+
+def _user_turn(context: str, question: str) -> str:
+    return f"Passage: {context}\n\nQuestion: {question}"
+
+
+def messages_for(context: str, question: str, *, one_shot: bool) -> list[dict[str, str]]:
+    """Chat messages for one question; one-shot adds a worked example before it."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    if one_shot:
+        messages += [
+            {"role": "user", "content": _user_turn(EXAMPLE["context"], EXAMPLE["question"])},
+            {"role": "assistant", "content": EXAMPLE["answer"]},
+        ]
+    messages.append({"role": "user", "content": _user_turn(context, question)})
+    return messages
+
+
+def prompt_text(tokenizer, context: str, question: str, *, one_shot: bool) -> str:
+    """The chat template when the tokenizer has one, else a plain completion prompt."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            messages_for(context, question, one_shot=one_shot), tokenize=False, add_generation_prompt=True
+        )
+    shot = f"{_user_turn(EXAMPLE['context'], EXAMPLE['question'])}\nAnswer: {EXAMPLE['answer']}\n\n" if one_shot else ""
+    return f"{SYSTEM_PROMPT}\n\n{shot}{_user_turn(context, question)}\nAnswer:"
+
+
+def clean_answer(text: str) -> str:
+    """First non-empty line, without a leading 'Answer:' and trailing chatter; never empty."""
+    for line in text.strip().splitlines():
+        line = line.strip()
+        if line.lower().startswith("answer:"):
+            line = line[len("answer:") :].strip()
+        if line:
+            return line[:300]
+    return "(no answer)"
+
+
+def generate_answers(
+    model,
+    tokenizer,
+    questions: Sequence[DemoQuestion],
+    *,
+    one_shot: bool,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[int], None] = lambda done: None,
+) -> list[str]:
+    """Greedy, short, batched (left padding) answers, one per question."""
+    import torch
+
+    answers: list[str] = []
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    for start in range(0, len(questions), batch_size):
+        batch = questions[start : start + batch_size]
+        prompts = [prompt_text(tokenizer, q.context, q.question, one_shot=one_shot) for q in batch]
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            output = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        answers += [clean_answer(text) for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        on_batch(len(answers))
+    return answers
+
+
+def demo_questions(limit: int = DEMO_ITEMS) -> list[DemoQuestion]:
+    """One short-answer reference question per demo passage, in corpus order."""
+    from generation.models import ReferenceQA
+
+    chosen: list[DemoQuestion] = []
+    seen_passages: set[int] = set()
+    pairs = ReferenceQA.objects.filter(passage__corpus__name=DEMO_CORPUS_NAME).select_related("passage")
+    for pair in pairs.order_by("passage_id", "id"):
+        if pair.passage_id in seen_passages or not pair.answers or len(pair.answers[0]) > MAX_ANSWER_CHARS:
+            continue
+        seen_passages.add(pair.passage_id)
+        chosen.append(
+            DemoQuestion(
+                context=pair.passage.text,
+                question=pair.question,
+                gold_answers=list(pair.answers),
+                external_id=f"demo-{pair.passage.external_id or pair.passage_id}-{pair.pk}",
+            )
+        )
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------
+
+
+def demo_session() -> JudgingSession | None:
+    return JudgingSession.objects.filter(is_demo=True).order_by("-created_at").first()
+
+
+def active_demo_job() -> Job | None:
+    return Job.objects.filter(kind=JOB_KIND).exclude(status__in=FINISHED_STATUSES).order_by("-pk").first()
+
+
+def latest_demo_job() -> Job | None:
+    return Job.objects.filter(kind=JOB_KIND).order_by("-pk").first()
+
+
+def generator_entry() -> ModelEntry | None:
+    from core.services.model_registry import default_model
+
+    return default_model(ModelRole.GENERATOR, "en")
+
+
+def _pending_conversion(entry: ModelEntry | None) -> Job | None:
+    """The queued/running conversion of the generator, so the demo waits for it instead of failing."""
+    if entry is None or entry.kind != ModelKind.GGUF:
+        return None
+    if entry.converted_path and (Path(entry.converted_path) / "config.json").exists():
+        return None
+    for job in Job.objects.filter(kind="convert_model").exclude(status__in=FINISHED_STATUSES).order_by("-pk"):
+        if job.params.get("model_id") == entry.pk:
+            return job
+    return None
+
+
+def queue_demo_session(user: User | None = None, *, depends_on: Sequence[Job] = ()) -> Job | None:
+    """Queue the demo-session job unless the demo session exists or a job is already on it (idempotent).
+
+    Returns the job to wait for (new or already active), or None when the demo session is ready."""
+    if demo_session() is not None:
+        return None
+    with transaction.atomic():
+        existing = active_demo_job()
+        if existing is not None:
+            return existing
+        from core.services.jobs import create_job
+
+        gate = [job for job in depends_on if job is not None]
+        conversion = _pending_conversion(generator_entry())
+        if conversion is not None and conversion not in gate:
+            gate.append(conversion)
+        return create_job(
+            JOB_KIND,
+            {"items": DEMO_ITEMS},
+            user=user,
+            title="Prepare the demo judging session",
+            depends_on=gate,
+        )
+
+
+def demo_status() -> dict | None:
+    """What the judge's home says while the demo is prepared: the job and what it waits for."""
+    job = active_demo_job()
+    if job is None:
+        last = latest_demo_job()
+        if last is not None and last.status == JobStatus.FAILED and demo_session() is None:
+            return {"job": last, "waiting_for": [], "failed": True}
+        return None
+    waiting = [dep for dep in job.depends_on.all() if dep.status != JobStatus.SUCCEEDED]
+    return {"job": job, "waiting_for": waiting, "failed": False}
+
+
+def build_demo_session(
+    *,
+    job: Job | None = None,
+    user: User | None = None,
+    limit: int = DEMO_ITEMS,
+    progress: Callable[[int, int, str], None] = lambda done, total, message: None,
+    check_cancelled: Callable[[], None] = lambda: None,
+) -> JudgingSession:
+    """Answer the demo questions with both systems and create the session (one transaction at the end)."""
+    from core.services.model_registry import ModelUnavailable, load_causal_lm
+
+    existing = JudgingSession.objects.filter(is_demo=True, source__job=job.pk).first() if job else None
+    if existing is not None:  # a retried job whose first attempt got this far
+        return existing
+    questions = demo_questions(limit)
+    if not questions:
+        raise DemoError(
+            f"The demo corpus {DEMO_CORPUS_NAME!r} is not loaded (or has no short answers); "
+            "run `manage.py bootstrap` first."
+        )
+    entry = generator_entry()
+    if entry is None:
+        raise DemoError("No default generator model is registered; run `manage.py bootstrap` first.")
+    total = 2 * len(questions)
+    progress(0, total, f"loading {entry.name}")
+    try:
+        model, tokenizer = load_causal_lm(entry)
+    except ModelUnavailable as exc:
+        raise DemoError(str(exc)) from exc
+    check_cancelled()
+
+    def report(offset: int, label: str) -> Callable[[int], None]:
+        def on_batch(done: int) -> None:
+            progress(offset + done, total, f"{label}: {done} of {len(questions)} answers")
+            check_cancelled()
+
+        return on_batch
+
+    zero = generate_answers(model, tokenizer, questions, one_shot=False, on_batch=report(0, "zero-shot"))
+    one = generate_answers(model, tokenizer, questions, one_shot=True, on_batch=report(len(questions), "one-shot"))
+    items = [
+        ItemData(
+            question=q.question,
+            context=q.context,
+            gold_answers=q.gold_answers,
+            answer_a=a,
+            answer_b=b,
+            external_id=q.external_id,
+        )
+        for q, a, b in zip(questions, zero, one, strict=True)
+    ]
+    with transaction.atomic():
+        session = create_session(
+            name="Demo: which answer is better?",
+            system_a=f"{entry.name} zero-shot",
+            system_b=f"{entry.name} one-shot",
+            items=items,
+            judges_per_item=2,
+            open_to_all_judges=True,
+            created_by=user,
+            instructions=DEMO_INSTRUCTIONS,
+            show_gold=False,
+            control_rate=0.1,
+            source={
+                "kind": "demo",
+                "job": job.pk if job else None,
+                "corpus": DEMO_CORPUS_NAME,
+                "model": entry.name,
+                "max_new_tokens": MAX_NEW_TOKENS,
+            },
+            is_demo=True,
+        )
+    progress(total, total, f"demo session ready: {session.items.count()} items")
+    return session
+
+
+class DemoError(Exception):
+    """The demo cannot be prepared; the message says what to do."""

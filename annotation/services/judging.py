@@ -1,0 +1,236 @@
+"""Recording judgments: idempotent submits, revisions on change, and the judge's own history.
+
+The page shows the two answers as "left" and "right"; this module is the only place that maps them to
+systems A and B (through the assignment's stored placement), so nothing a judge sends or receives names
+a system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation.models import Assignment, JudgingSession, Judgment, JudgmentRevision
+from annotation.services.sessions import render_instructions
+
+SIDES = ("left", "right")
+PREFERENCES = ("left", "tie", "right")
+MAX_COMMENT_CHARS = 5000
+MAX_SUBMISSION_ID_CHARS = 64
+
+
+class JudgingError(ValueError):
+    """The submitted form is incomplete or invalid; the message says which field."""
+
+
+class AssignmentGone(LookupError):
+    """The token is unknown, not this judge's, or its lease ran out and the slot went to someone else."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the judge chose, in display terms (left/right), as sent by the page or the API."""
+
+    left_label: str
+    right_label: str
+    preference: str = ""
+    comment: str = ""
+    submission_id: str = ""
+
+
+@dataclass
+class SubmitResult:
+    judgment: Judgment
+    created: bool  # first judgment of this assignment
+    changed: bool  # a new revision was stored (False for a repeated or unchanged submit)
+
+
+def _to_system_terms(assignment: Assignment, data: Submission) -> tuple[str, str, str]:
+    if assignment.swapped:
+        label_a, label_b = data.right_label, data.left_label
+        preference = {"left": "b", "right": "a", "tie": "tie", "": ""}[data.preference]
+    else:
+        label_a, label_b = data.left_label, data.right_label
+        preference = {"left": "a", "right": "b", "tie": "tie", "": ""}[data.preference]
+    return label_a, label_b, preference
+
+
+def to_display_terms(assignment: Assignment, judgment: Judgment | None) -> dict[str, str]:
+    """The judge's own stored choices, as the page shows them (for going back and editing)."""
+    if judgment is None:
+        return {"left_label": "", "right_label": "", "preference": "", "comment": ""}
+    if assignment.swapped:
+        left, right = judgment.label_b, judgment.label_a
+        preference = {"a": "right", "b": "left", "tie": "tie", "": ""}[judgment.preference]
+    else:
+        left, right = judgment.label_a, judgment.label_b
+        preference = {"a": "left", "b": "right", "tie": "tie", "": ""}[judgment.preference]
+    return {"left_label": left, "right_label": right, "preference": preference, "comment": judgment.comment}
+
+
+def validate(session: JudgingSession, data: Submission) -> Submission:
+    keys = session.label_keys
+    problems = []
+    for side, value in (("left", data.left_label), ("right", data.right_label)):
+        if not value:
+            problems.append(f"Choose a label for answer {'A' if side == 'left' else 'B'}.")
+        elif value not in keys:
+            problems.append(f"Unknown label {value!r} for answer {'A' if side == 'left' else 'B'}.")
+    preference = data.preference or ""
+    if session.ask_preference:
+        if not preference:
+            problems.append("Say which answer is better (A, tie or B).")
+        elif preference not in PREFERENCES:
+            problems.append(f"Unknown preference {preference!r}.")
+    else:
+        preference = ""
+    comment = (data.comment or "").strip() if session.ask_comment else ""
+    if len(comment) > MAX_COMMENT_CHARS:
+        problems.append(f"The comment is {len(comment)} characters; at most {MAX_COMMENT_CHARS}.")
+    if len(data.submission_id) > MAX_SUBMISSION_ID_CHARS:
+        problems.append("Invalid submission id.")
+    if problems:
+        raise JudgingError(" ".join(problems))
+    return Submission(data.left_label, data.right_label, preference, comment, data.submission_id)
+
+
+def own_assignment(token: str, judge: User) -> Assignment:
+    assignment = (
+        Assignment.objects.select_related("session", "item").filter(token=token, judge=judge).first() if token else None
+    )
+    if assignment is None:
+        raise AssignmentGone("This item is no longer yours: its lease ran out and it went to another judge.")
+    return assignment
+
+
+def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
+    """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision."""
+    now = now or timezone.now()
+    session = own_assignment(token, judge).session
+    if not session.is_open:
+        from annotation.services.assignment import SessionClosed
+
+        raise SessionClosed(f"Session {session.name!r} is closed; judgments are no longer accepted.")
+    data = validate(session, data)
+    try:
+        return _store(token, judge, data, now)
+    except IntegrityError:
+        # Two identical requests raced past the lock (cannot happen with row locks or IMMEDIATE, but the
+        # constraints are the last word): the other one stored it.
+        judgment = Judgment.objects.get(assignment__token=token, judge=judge)
+        return SubmitResult(judgment, created=False, changed=False)
+
+
+def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitResult:
+    with transaction.atomic():
+        assignment = Assignment.objects.select_for_update().filter(token=token, judge=judge).first()
+        if assignment is None:
+            raise AssignmentGone("This item is no longer yours: its lease ran out and it went to another judge.")
+        if data.submission_id:
+            repeated = (
+                JudgmentRevision.objects.filter(assignment=assignment, submission_id=data.submission_id)
+                .select_related("judgment")
+                .first()
+            )
+            if repeated is not None:
+                return SubmitResult(repeated.judgment, created=False, changed=False)
+        label_a, label_b, preference = _to_system_terms(assignment, data)
+        elapsed_ms = max(0, int((now - (assignment.assigned_at or now)).total_seconds() * 1000))
+        judgment = Judgment.objects.filter(assignment=assignment).first()
+        created = judgment is None
+        if created:
+            judgment = Judgment.objects.create(
+                assignment=assignment,
+                session_id=assignment.session_id,
+                item_id=assignment.item_id,
+                judge=judge,
+                label_a=label_a,
+                label_b=label_b,
+                preference=preference,
+                comment=data.comment,
+                time_on_item_ms=elapsed_ms,
+                revisions_count=1,
+                created_at=now,
+                updated_at=now,
+            )
+            assignment.submitted_at = now
+            assignment.lease_expires_at = None
+            assignment.save(update_fields=["submitted_at", "lease_expires_at"])
+            number = 1
+        else:
+            unchanged = (judgment.label_a, judgment.label_b, judgment.preference, judgment.comment) == (
+                label_a,
+                label_b,
+                preference,
+                data.comment,
+            )
+            if unchanged:
+                return SubmitResult(judgment, created=False, changed=False)
+            number = (judgment.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+            judgment.label_a, judgment.label_b = label_a, label_b
+            judgment.preference, judgment.comment = preference, data.comment
+            judgment.revisions_count = number
+            judgment.updated_at = now
+            judgment.save(
+                update_fields=["label_a", "label_b", "preference", "comment", "revisions_count", "updated_at"]
+            )
+        JudgmentRevision.objects.create(
+            judgment=judgment,
+            assignment=assignment,
+            number=number,
+            submission_id=data.submission_id or f"auto-{number}",
+            label_a=label_a,
+            label_b=label_b,
+            preference=preference,
+            comment=data.comment,
+            swapped=assignment.swapped,
+            ms_since_assigned=elapsed_ms,
+            submitted_at=now,
+        )
+        return SubmitResult(judgment, created=created, changed=True)
+
+
+# --- the judge's own history ----------------------------------------------------------------------
+
+
+def judged_in_order(session: JudgingSession, judge: User):
+    return Assignment.objects.filter(session=session, judge=judge, submitted_at__isnull=False).order_by("sequence")
+
+
+def previous_token(session: JudgingSession, judge: User, current: Assignment | None) -> str | None:
+    """The judged item before `current` (or the last judged one when current is new or absent)."""
+    history = judged_in_order(session, judge)
+    if current is not None and current.submitted_at is not None:
+        history = history.filter(sequence__lt=current.sequence)
+    last = history.order_by("-sequence").values_list("token", flat=True).first()
+    return last
+
+
+def following_token(session: JudgingSession, judge: User, current: Assignment) -> str | None:
+    """The judged item after `current`, when the judge went back and is walking forward again."""
+    return judged_in_order(session, judge).filter(sequence__gt=current.sequence).values_list("token", flat=True).first()
+
+
+# --- what the page shows ----------------------------------------------------------------------------
+
+
+def display(assignment: Assignment) -> dict:
+    """Everything the judge's page (or API) may show for one assignment: no system, run or item id."""
+    session, item = assignment.session, assignment.item
+    left, right = (item.answer_b, item.answer_a) if assignment.swapped else (item.answer_a, item.answer_b)
+    return {
+        "token": assignment.token,
+        "question": item.question,
+        "context": item.context,
+        "gold_answers": list(item.gold_answers) if session.show_gold else [],
+        "answers": {"left": left, "right": right},
+        "labels": session.accuracy_labels,
+        "ask_preference": session.ask_preference,
+        "ask_comment": session.ask_comment,
+        "instructions_html": str(render_instructions(session.instructions)),
+    }

@@ -1,0 +1,216 @@
+"""Creating judging sessions (items + their k assignment slots), who may judge them, and safe instructions."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import markdown
+import nh3
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils.safestring import SafeString, mark_safe
+
+from annotation.models import (
+    Assignment,
+    JudgingSession,
+    SessionItem,
+    default_accuracy_labels,
+)
+from core.permissions import JUDGES_GROUP, is_judge
+
+MAX_JUDGES_PER_ITEM = 50
+MAX_LABELS = 3  # keyboard: 1/2/3 for the left answer, 4/5/6 for the right one
+PERMUTATION_PRIME = 2_147_483_647  # 2**31 - 1; per-judge order is (a * shuffle_key + c) mod P
+
+
+class SessionError(ValueError):
+    """Invalid session settings; the message says which setting and why."""
+
+
+@dataclass
+class ItemData:
+    """One item as read from an upload, an experiment or two evaluation runs (answer_a is system A's)."""
+
+    question: str
+    answer_a: str
+    answer_b: str
+    context: str = ""
+    gold_answers: list[str] = field(default_factory=list)
+    external_id: str = ""
+    metrics_a: dict = field(default_factory=dict)
+    metrics_b: dict = field(default_factory=dict)
+    prediction_a_id: int | None = None
+    prediction_b_id: int | None = None
+
+
+def render_instructions(text: str) -> SafeString:
+    """Markdown to HTML, then sanitised by nh3 (no scripts, handlers or javascript: links survive)."""
+    html = markdown.markdown(text or "", extensions=["sane_lists"])
+    return mark_safe(nh3.clean(html))  # noqa: S308 - sanitised just above
+
+
+def normalise_labels(labels: Sequence[dict] | Sequence[str] | None) -> list[dict[str, str]]:
+    """Validate an editable label set: 2-3 labels, ordered best to worst, unique short keys."""
+    if not labels:
+        return default_accuracy_labels()
+    result: list[dict[str, str]] = []
+    for raw in labels:
+        if isinstance(raw, str):
+            text = raw.strip()
+            key = "-".join(text.lower().split())[:32]
+            entry = {"key": key, "label": text}
+        else:
+            entry = {"key": str(raw.get("key", "")).strip()[:32], "label": str(raw.get("label", "")).strip()}
+            entry["label"] = entry["label"] or entry["key"]
+        if not entry["key"]:
+            raise SessionError(f"Accuracy label {len(result) + 1} is empty.")
+        result.append(entry)
+    keys = [entry["key"] for entry in result]
+    if len(set(keys)) != len(keys):
+        raise SessionError(f"Accuracy labels must be distinct; got {keys}.")
+    if not 2 <= len(result) <= MAX_LABELS:
+        raise SessionError(f"Give 2 to {MAX_LABELS} accuracy labels (best first); got {len(result)}.")
+    return result
+
+
+def validate_settings(*, judges_per_item: int, lease_seconds: int, control_rate: float, block_size: int) -> None:
+    if not 1 <= judges_per_item <= MAX_JUDGES_PER_ITEM:
+        raise SessionError(f"Judges per item must be between 1 and {MAX_JUDGES_PER_ITEM}; got {judges_per_item}.")
+    if lease_seconds < 30:
+        raise SessionError(f"The lease must be at least 30 seconds; got {lease_seconds}.")
+    if not 0 <= control_rate <= 0.5:
+        raise SessionError(f"The control rate must be between 0 and 0.5; got {control_rate}.")
+    if block_size < 1:
+        raise SessionError(f"The block size must be at least 1; got {block_size}.")
+
+
+def create_session(
+    *,
+    name: str,
+    system_a: str,
+    system_b: str,
+    items: Sequence[ItemData],
+    judges_per_item: int = 3,
+    judges: Iterable[User] = (),
+    open_to_all_judges: bool = False,
+    created_by: User | None = None,
+    instructions: str = "",
+    accuracy_labels: Sequence | None = None,
+    ask_preference: bool = True,
+    ask_comment: bool = True,
+    show_gold: bool = False,
+    lease_seconds: int = 600,
+    block_size: int = 10,
+    control_rate: float = 0.0,
+    control_threshold: float = 0.7,
+    source: dict | None = None,
+    is_demo: bool = False,
+    is_open: bool = True,
+) -> JudgingSession:
+    """Create the session, its items and k free slots per item in one transaction (all or nothing)."""
+    if not name.strip():
+        raise SessionError("The session needs a name.")
+    if not items:
+        raise SessionError("The session has no items.")
+    if system_a.strip() == system_b.strip():
+        raise SessionError(f"The two systems must differ; both are {system_a!r}.")
+    labels = normalise_labels(accuracy_labels)
+    validate_settings(
+        judges_per_item=judges_per_item, lease_seconds=lease_seconds, control_rate=control_rate, block_size=block_size
+    )
+    with transaction.atomic():
+        session = JudgingSession.objects.create(
+            name=name.strip(),
+            instructions=instructions,
+            system_a=system_a.strip(),
+            system_b=system_b.strip(),
+            judges_per_item=judges_per_item,
+            open_to_all_judges=open_to_all_judges,
+            accuracy_labels=labels,
+            ask_preference=ask_preference,
+            ask_comment=ask_comment,
+            show_gold=show_gold,
+            lease_seconds=lease_seconds,
+            block_size=block_size,
+            control_rate=control_rate,
+            control_threshold=control_threshold,
+            source=source or {},
+            is_demo=is_demo,
+            is_open=is_open,
+            created_by=created_by,
+        )
+        judges = list(judges)
+        if judges:
+            session.judges.set(judges)
+        add_items(session, items)
+        if control_rate > 0:
+            from annotation.services.controls import add_controls
+
+            add_controls(session, control_rate)
+    return session
+
+
+def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[SessionItem]:
+    """Append items with their k free slots. Call inside the caller's transaction."""
+    rng = random.Random(session.seed ^ session.items.count())
+    start = session.items.count()
+    rows = [
+        SessionItem(
+            session=session,
+            position=start + offset,
+            block=(start + offset) // session.block_size,
+            shuffle_key=rng.randrange(PERMUTATION_PRIME),
+            external_id=data.external_id[:200],
+            question=data.question,
+            context=data.context,
+            gold_answers=list(data.gold_answers),
+            answer_a=data.answer_a,
+            answer_b=data.answer_b,
+            metrics_a=data.metrics_a,
+            metrics_b=data.metrics_b,
+            **_prediction_links(data),
+        )
+        for offset, data in enumerate(items)
+    ]
+    created = SessionItem.objects.bulk_create(rows, batch_size=500)
+    if any(row.pk is None for row in created):  # backends without RETURNING: read the ids back
+        created = list(session.items.filter(position__gte=start).order_by("position"))
+    create_slots(session, created)
+    return created
+
+
+def _prediction_links(data: ItemData) -> dict:
+    """Only pass prediction links when the model has those fields (they come with the training app)."""
+    field_names = {f.name for f in SessionItem._meta.get_fields()}
+    if "prediction_a" not in field_names:
+        return {}
+    return {"prediction_a_id": data.prediction_a_id, "prediction_b_id": data.prediction_b_id}
+
+
+def create_slots(session: JudgingSession, items: Sequence[SessionItem]) -> None:
+    slots = [
+        Assignment(session=session, item=item, slot=slot) for item in items for slot in range(session.judges_per_item)
+    ]
+    Assignment.objects.bulk_create(slots, batch_size=1000)
+
+
+# --- who may judge ---------------------------------------------------------------------------------
+
+
+def may_judge(session: JudgingSession, user: User) -> bool:
+    if not user.is_authenticated:
+        return False
+    if session.judges.filter(pk=user.pk).exists():
+        return True
+    return session.open_to_all_judges and is_judge(user)
+
+
+def sessions_for_judge(user: User) -> QuerySet[JudgingSession]:
+    """Open sessions this user takes part in (named, or open to every judge when they are one)."""
+    condition = Q(judges=user)
+    if user.groups.filter(name=JUDGES_GROUP).exists():
+        condition |= Q(open_to_all_judges=True)
+    return JudgingSession.objects.filter(condition, is_open=True).distinct().order_by("-created_at")

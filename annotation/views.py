@@ -1,0 +1,234 @@
+"""Judge-facing pages and JSON API. Thin: services decide; nothing here names a system or an item id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.models import Assignment, JudgingSession, Judgment
+from annotation.services import assignment as assigning
+from annotation.services import demo, judging
+from annotation.services.sessions import may_judge, sessions_for_judge
+from core.permissions import judge_required
+
+
+def _session_for(request: HttpRequest, pk: int) -> JudgingSession:
+    session = get_object_or_404(JudgingSession, pk=pk)
+    if not may_judge(session, request.user):
+        raise Http404("No such session.")  # same answer as a missing one: session ids reveal nothing
+    return session
+
+
+def _item_url(token: str) -> str:
+    return reverse("annotation-judge-item", args=[token])
+
+
+def _next_url(session: JudgingSession) -> str:
+    return reverse("annotation-judge-next", args=[session.pk])
+
+
+@login_required
+@never_cache
+def judge_home(request: HttpRequest) -> HttpResponse:
+    rows = []
+    for session in sessions_for_judge(request.user):
+        rows.append({"session": session, "progress": assigning.judge_progress(session, request.user)})
+    return render(
+        request,
+        "annotation/judge_home.html",
+        {"rows": rows, "demo": demo.demo_status(), "is_staff": request.user.is_staff},
+    )
+
+
+def _lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse:
+    try:
+        assignment = assigning.next_assignment(session, request.user)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    except assigning.NotAllowed as exc:
+        raise Http404("No such session.") from exc
+    if assignment is None:
+        return redirect("annotation-judge-done", pk=session.pk)
+    return redirect(_item_url(assignment.token))
+
+
+@judge_required
+@never_cache
+def judge_next(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask for the next item (or the one already in hand)."""
+    return _lease_and_go(request, _session_for(request, pk))
+
+
+@judge_required
+@never_cache
+def judge_back(request: HttpRequest, pk: int) -> HttpResponse:
+    """Go to the judged item before the one the judge is on (?from=<token>)."""
+    session = _session_for(request, pk)
+    current = Assignment.objects.filter(session=session, judge=request.user, token=request.GET.get("from") or "")
+    token = judging.previous_token(session, request.user, current.first())
+    if token is None:
+        return redirect(request.GET.get("from") and _item_url(request.GET["from"]) or _next_url(session))
+    return redirect(_item_url(token))
+
+
+@judge_required
+@never_cache
+def judge_done(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _session_for(request, pk)
+    progress = assigning.judge_progress(session, request.user)
+    if session.is_open and (progress.pending or progress.available):
+        return redirect(_next_url(session))
+    return render(request, "annotation/done.html", {"session": session, "progress": progress})
+
+
+def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, error: str = "") -> dict:
+    session = assignment.session
+    judgment = Judgment.objects.filter(assignment=assignment).first()
+    shown = values or judging.to_display_terms(assignment, judgment)
+    return {
+        "session": session,
+        "item": judging.display(assignment),
+        "token": assignment.token,
+        "values": shown,
+        "editing": judgment is not None,
+        "error": error,
+        "submission_id": uuid.uuid4().hex,
+        "progress": assigning.judge_progress(session, request.user),
+        "labels": [
+            {
+                "key": label["key"],
+                "label": label["label"],
+                "left_key": str(i + 1),
+                "right_key": str(i + 4),
+                "right_alt": "qwe"[i],
+            }
+            for i, label in enumerate(session.accuracy_labels)
+        ],  # fmt: skip
+        "back_url": reverse("annotation-judge-back", args=[session.pk]) + f"?from={assignment.token}",
+        "lang": "ja" if _has_japanese(assignment.item.question + assignment.item.context) else "en",
+    }
+
+
+def _has_japanese(text: str) -> bool:
+    return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def _submission_from(data) -> judging.Submission:
+    return judging.Submission(
+        left_label=str(data.get("left_label") or ""),
+        right_label=str(data.get("right_label") or ""),
+        preference=str(data.get("preference") or ""),
+        comment=str(data.get("comment") or ""),
+        submission_id=str(data.get("submission_id") or ""),
+    )
+
+
+@judge_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def judge_item(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        assignment = judging.own_assignment(token, request.user)
+    except judging.AssignmentGone as exc:
+        return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
+    session = assignment.session
+    if request.method == "GET":
+        return render(request, "annotation/judge_item.html", _page_context(assignment, request))
+    submission = _submission_from(request.POST)
+    try:
+        judging.submit(token, request.user, submission)
+    except judging.JudgingError as exc:
+        values = {
+            "left_label": submission.left_label,
+            "right_label": submission.right_label,
+            "preference": submission.preference,
+            "comment": submission.comment,
+        }
+        context = _page_context(assignment, request, values=values, error=str(exc))
+        return render(request, "annotation/judge_item.html", context, status=400)
+    except judging.AssignmentGone as exc:
+        return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    following = judging.following_token(session, request.user, assignment)
+    if following is not None:  # the judge went back: walk forward through their history
+        return redirect(_item_url(following))
+    return _lease_and_go(request, session)
+
+
+# --- JSON API for judges (same rules as the pages: own assignments only, no system names) ---------------
+
+
+def _api_progress(session: JudgingSession, user) -> dict:
+    progress = assigning.judge_progress(session, user)
+    return {"done": progress.done, "position": progress.position, "total": progress.total}
+
+
+@judge_required
+@never_cache
+@require_POST
+def api_next(request: HttpRequest, pk: int) -> JsonResponse:
+    session = _session_for(request, pk)
+    try:
+        assignment = assigning.next_assignment(session, request.user)
+    except assigning.SessionClosed as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    if assignment is None:
+        return JsonResponse({"done": True, "progress": _api_progress(session, request.user)})
+    return JsonResponse(
+        {
+            "done": False,
+            "token": assignment.token,
+            "url": _item_url(assignment.token),
+            "item": judging.display(assignment),
+            "progress": _api_progress(session, request.user),
+        }
+    )
+
+
+@judge_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        assignment = judging.own_assignment(token, request.user)
+    except judging.AssignmentGone as exc:
+        return JsonResponse({"error": str(exc)}, status=410)
+    if request.method == "GET":
+        judgment = Judgment.objects.filter(assignment=assignment).first()
+        return JsonResponse(
+            {
+                "item": judging.display(assignment),
+                "judgment": judging.to_display_terms(assignment, judgment) if judgment else None,
+                "progress": _api_progress(assignment.session, request.user),
+            }
+        )
+    try:
+        payload = json.loads(request.body or b"{}")
+    except json.JSONDecodeError:
+        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    try:
+        result = judging.submit(token, request.user, _submission_from(payload))
+    except judging.JudgingError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except judging.AssignmentGone as exc:
+        return JsonResponse({"error": str(exc)}, status=410)
+    except assigning.SessionClosed as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse(
+        {
+            "stored": True,
+            "created": result.created,
+            "changed": result.changed,
+            "judgment": judging.to_display_terms(assignment, result.judgment),
+        }
+    )
