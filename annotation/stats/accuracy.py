@@ -11,7 +11,18 @@ from statistics import NormalDist
 import numpy as np
 from scipy import stats
 
-from annotation.stats.coding import CORRECT, MISSING, PARTIAL, PREFER_A, PREFER_B, PREFER_TIE, TIE, plurality
+from annotation.stats.coding import (
+    CORRECT,
+    MISSING,
+    PARTIAL,
+    PREFER_A,
+    PREFER_B,
+    PREFER_TIE,
+    PREFERENCES,
+    TIE,
+    category_counts,
+    plurality,
+)
 
 CRITERIA: dict[str, tuple[int, ...]] = {"correct": (CORRECT,), "lenient": (CORRECT, PARTIAL)}
 """Which labels count as a success: "correct" counts only correct, "lenient" also counts partial."""
@@ -182,9 +193,8 @@ def preference_summary(preference: np.ndarray, confidence: float = 0.95) -> dict
     Per item, the system preferred by more judges wins (tie votes do not count); equal votes make a tie.
     The sign test is on items, not judgments, because one item's judgments are not independent.
     """
-    votes_a = (preference == PREFER_A).sum(axis=1)
-    votes_b = (preference == PREFER_B).sum(axis=1)
-    votes_tie = (preference == PREFER_TIE).sum(axis=1)
+    votes = category_counts(preference, len(PREFERENCES))
+    votes_a, votes_tie, votes_b = votes[:, PREFER_A], votes[:, PREFER_TIE], votes[:, PREFER_B]
     voted = (votes_a + votes_b + votes_tie) > 0
     return {
         "by_judgment": win_tie_loss(int(votes_a.sum()), int(votes_tie.sum()), int(votes_b.sum()), confidence, False),
