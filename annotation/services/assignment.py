@@ -14,6 +14,7 @@ block each judge walks their own permutation (a * shuffle_key + c) mod P, with (
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import time
@@ -30,6 +31,7 @@ from annotation.models import Assignment, JudgingSession, SessionJudge, new_seed
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
 
 RETRIES = 5
+logger = logging.getLogger(__name__)
 
 
 class NotAllowed(PermissionError):
@@ -82,9 +84,12 @@ def next_assignment(session: JudgingSession, judge: User, *, now: datetime | Non
     for attempt in range(RETRIES):
         try:
             return _lease(session, judge, member, now or timezone.now())
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError) as exc:
             # IntegrityError: a constraint caught a race the locks should have prevented; OperationalError:
             # SQLite's busy timeout ran out or PostgreSQL found a deadlock. Retry with a short jitter.
+            logger.warning(
+                "leasing for judge %s in session %s: %s (attempt %d)", judge.pk, session.pk, exc, attempt + 1
+            )
             if attempt == RETRIES - 1:
                 raise
             time.sleep(0.01 * (attempt + 1) + random.random() * 0.02)

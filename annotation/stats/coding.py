@@ -26,6 +26,11 @@ TIE = -2
 """Majority code of a unit whose most frequent labels are tied (no strict plurality)."""
 
 
+def _show(value: object) -> str:
+    """repr of a key or value as the user wrote it (a numpy scalar shows as its Python value)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def check_codes(name: str, codes: object, n_categories: int, ndim: int) -> np.ndarray:
     """Return ``codes`` as an int64 array, or raise naming the first bad position and value.
 
@@ -126,7 +131,7 @@ def encode(values: object, vocabulary: Sequence[str], name: str) -> np.ndarray:
     for i, value in enumerate(uniques):  # distinct values only
         if value not in lookup:
             row = int(np.flatnonzero(present)[np.flatnonzero(inverse == i)[0]])
-            raise ValueError(f"{name} row {row}: unknown value {value!r}; expected one of {list(vocabulary)}")
+            raise ValueError(f"{name} row {row}: unknown value {_show(value)}; expected one of {list(vocabulary)}")
         mapped[i] = lookup[value]
     out[present] = mapped[inverse]
     return out
@@ -142,7 +147,7 @@ def _index_of(keys: np.ndarray, universe: np.ndarray | None, what: str) -> tuple
         raise ValueError(f"the list of {what}s has duplicates")
     if len(universe) == 0:
         if len(keys):
-            raise ValueError(f"row 0: {what} {keys[0]!r} is not in the given (empty) list of {what}s")
+            raise ValueError(f"row 0: {what} {_show(keys[0])} is not in the given (empty) list of {what}s")
         return universe, np.zeros(0, dtype=np.int64)
     sorter = np.argsort(universe, kind="stable")
     pos = np.searchsorted(universe, keys, sorter=sorter).clip(max=len(universe) - 1)
@@ -150,7 +155,7 @@ def _index_of(keys: np.ndarray, universe: np.ndarray | None, what: str) -> tuple
     found = universe[index] == keys
     if not np.all(found):
         row = int(np.flatnonzero(~found)[0])
-        raise ValueError(f"row {row}: {what} {keys[row]!r} is not in the given list of {what}s")
+        raise ValueError(f"row {row}: {what} {_show(keys[row])} is not in the given list of {what}s")
     return universe, index.astype(np.int64)
 
 
@@ -214,7 +219,7 @@ def pivot_judgments(
     if clash.any():
         row = int(order[np.flatnonzero(clash)[0]])
         raise ValueError(
-            f"row {row}: item {item_keys[row]!r} judged by {judge_keys[row]!r} appears more than once"
+            f"row {row}: item {_show(item_keys[row])} judged by {_show(judge_keys[row])} appears more than once"
             + (" with the same revision" if revision is not None else "; pass only the latest revision")
         )
     keep = order[np.r_[~same_next, True]] if n else order
