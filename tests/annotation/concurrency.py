@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from annotation.models import Assignment, Judgment, JudgingSession
+from annotation.models import Assignment, JudgingSession, Judgment
 from annotation.services import assignment as assigning
 from annotation.services import judging
 from tests.annotation.helpers import answer
@@ -62,6 +62,6 @@ def assert_exactly_k_per_item(session: JudgingSession, k: int) -> None:
     pairs = list(Judgment.objects.filter(session=session).values_list("item_id", "judge_id"))
     assert len(pairs) == len(set(pairs)), "a judge judged an item twice"
     items = list(session.items.values_list("pk", flat=True))
-    assert {item: per_item.get(item, 0) for item in items} == {item: k for item in items}
+    assert {item: per_item.get(item, 0) for item in items} == dict.fromkeys(items, k)
     assert not Assignment.objects.filter(session=session, submitted_at__isnull=True, judge__isnull=False).exists()
     assert Assignment.objects.filter(session=session, submitted_at__isnull=False).count() == len(items) * k

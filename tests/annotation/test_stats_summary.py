@@ -57,8 +57,8 @@ def test_control_items_only_change_control_accuracy():
     base = compute_session_statistics(**data, n_boot=50, include_items=False)
     changed = dict(data)
     control = data["control"]
-    changed["labels_a"] = np.where(control[:, None], 0, data["labels_a"])
-    changed["preference"] = np.where(control[:, None], 0, data["preference"])
+    for key in ("labels_a", "preference"):  # new answers on control items, same judgments present
+        changed[key] = np.where(control[:, None] & (data[key] >= 0), 0, data[key])
     after = compute_session_statistics(**changed, n_boot=50, include_items=False)
     for key in ("accuracy", "comparison", "agreement", "correlation", "counts"):
         assert after[key] == base[key]
