@@ -84,7 +84,7 @@ class JudgingSession(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("annotation-session-detail", args=[self.pk])
+        return reverse("annotation:session-detail", args=[self.pk])
 
     @property
     def label_keys(self) -> list[str]:

@@ -27,11 +27,11 @@ def _session_for(request: HttpRequest, pk: int) -> JudgingSession:
 
 
 def _item_url(token: str) -> str:
-    return reverse("annotation-judge-item", args=[token])
+    return reverse("annotation:judge-item", args=[token])
 
 
 def _next_url(session: JudgingSession) -> str:
-    return reverse("annotation-judge-next", args=[session.pk])
+    return reverse("annotation:judge-next", args=[session.pk])
 
 
 @login_required
@@ -55,7 +55,7 @@ def _lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse
     except assigning.NotAllowed as exc:
         raise Http404("No such session.") from exc
     if assignment is None:
-        return redirect("annotation-judge-done", pk=session.pk)
+        return redirect("annotation:judge-done", pk=session.pk)
     return redirect(_item_url(assignment.token))
 
 
@@ -111,7 +111,7 @@ def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, 
             }
             for i, label in enumerate(session.accuracy_labels)
         ],  # fmt: skip
-        "back_url": reverse("annotation-judge-back", args=[session.pk]) + f"?from={assignment.token}",
+        "back_url": reverse("annotation:judge-back", args=[session.pk]) + f"?from={assignment.token}",
         "lang": "ja" if _has_japanese(assignment.item.question + assignment.item.context) else "en",
     }
 

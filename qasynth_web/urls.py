@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from annotation.views import judge_home
+
 admin.site.site_header = "qasynth administration"
 admin.site.site_title = "qasynth"
 
@@ -15,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("generation/", include("generation.urls")),
     path("training/", include("training.urls")),
+    path("annotation/", judge_home, name="judge-home"),  # un-namespaced: core's home redirects judges here
     path("annotation/", include("annotation.urls")),
     path("", include("core.urls")),
 ]

@@ -29,31 +29,43 @@ def _none_if_nan(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
-def majority(labels: list[int]) -> int | str | None:
-    """Strict plurality of a unit's labels: the label, "tie", or None when nobody labelled it."""
-    given = [v for v in labels if v != MISSING]
-    if not given:
+def label_counts(unit: list[int]) -> list[int]:
+    """How many judges gave each label to one unit."""
+    counts = [0] * K
+    for v in unit:
+        if v != MISSING:
+            counts[v] += 1
+    return counts
+
+
+def majority_of_counts(counts: list[int]) -> int | str | None:
+    """Strict plurality: the most frequent label, "tie" when the top is shared, None when nobody labelled."""
+    top = max(counts)
+    if top == 0:
         return None
-    counts = Counter(given).most_common()
-    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+    if counts.count(top) > 1:
         return "tie"
-    return counts[0][0]
+    return counts.index(top)
 
 
-def multi_judge_coefficients(units: list[list[int]]) -> dict[str, float | None]:
+def majority(labels: list[int]) -> int | str | None:
+    """Strict plurality of a unit's labels."""
+    return majority_of_counts(label_counts(labels))
+
+
+def _coefficients(all_counts: list[list[int]]) -> dict[str, float | None]:
     """Percent agreement, Fleiss' kappa and Gwet's AC1 (Gwet 2014 generalisation), one unit at a time."""
     pair_sum, n_pairable, n_rated = 0.0, 0, 0
     shares = [0.0] * K
-    for unit in units:
-        given = [v for v in unit if v != MISSING]
-        m = len(given)
+    for counts in all_counts:
+        m = sum(counts)
         if m >= 1:
             n_rated += 1
             for k in range(K):
-                shares[k] += given.count(k) / m
+                shares[k] += counts[k] / m
         if m >= 2:
             n_pairable += 1
-            pair_sum += sum(given.count(k) * (given.count(k) - 1) for k in range(K)) / (m * (m - 1))
+            pair_sum += sum(c * (c - 1) for c in counts) / (m * (m - 1))
     if n_pairable == 0:
         return {"percent_agreement": None, "fleiss_kappa": None, "gwet_ac1": None}
     observed = pair_sum / n_pairable
@@ -67,9 +79,14 @@ def multi_judge_coefficients(units: list[list[int]]) -> dict[str, float | None]:
     }
 
 
-def krippendorff_alpha(units: list[list[int]], level: str) -> float | None:
+def multi_judge_coefficients(units: list[list[int]]) -> dict[str, float | None]:
+    """Percent agreement, Fleiss' kappa and Gwet's AC1 from (units, judges) labels."""
+    return _coefficients([label_counts(u) for u in units])
+
+
+def krippendorff_alpha(units: np.ndarray, level: str) -> float | None:
     """The ``krippendorff`` package on (judges, units) data with NaN for missing; None when undefined."""
-    data = np.array(units, dtype=np.float64).T
+    data = np.asarray(units, dtype=np.float64).T.copy()
     data[data == MISSING] = np.nan
     try:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -78,40 +95,43 @@ def krippendorff_alpha(units: list[list[int]], level: str) -> float | None:
         return None
 
 
-def cohen_pair(units: list[list[int]], first: int, second: int) -> float | None:
+def cohen_pair(units: np.ndarray, first: int, second: int) -> float | None:
     """scikit-learn's Cohen's kappa on the units both judges labelled; None when undefined."""
-    pairs = [(u[first], u[second]) for u in units if u[first] != MISSING and u[second] != MISSING]
-    if not pairs:
+    units = np.asarray(units)
+    both = (units[:, first] != MISSING) & (units[:, second] != MISSING)
+    if not both.any():
         return None
-    a, b = zip(*pairs, strict=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _none_if_nan(cohen_kappa_score(a, b, labels=list(range(K))))
+        return _none_if_nan(cohen_kappa_score(units[both, first], units[both, second], labels=list(range(K))))
 
 
 def resampled_statistics(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[str, float | None]:
     """Every bootstrapped statistic for one set of items (a replicate), the naive way.
 
-    Keys match ``summary.bootstrap_groups``: "<group>/<statistic>".
+    One Python loop over items for what no library computes (majorities, accuracy, Fleiss with missing
+    judgments, Gwet's AC1), and one library call per statistic for the rest. Keys match
+    ``summary.bootstrap_groups``: "<group>/<statistic>".
     """
-    rows_a, rows_b = labels_a.tolist(), labels_b.tolist()
     out: dict[str, float | None] = {}
     paired = 0
     wins = {c: [0, 0] for c in SUCCESS}
     per_label = {"a": [0, 0, 0], "b": [0, 0, 0]}  # labels, correct, lenient
-    for ua, ub in zip(rows_a, rows_b, strict=True):
-        ma, mb = majority(ua), majority(ub)
+    counts_a, counts_b = [], []
+    for ua, ub in zip(labels_a.tolist(), labels_b.tolist(), strict=True):
+        ca, cb = label_counts(ua), label_counts(ub)
+        counts_a.append(ca)
+        counts_b.append(cb)
+        ma, mb = majority_of_counts(ca), majority_of_counts(cb)
         if ma not in (None, "tie") and mb not in (None, "tie"):
             paired += 1
             for c, ok in SUCCESS.items():
                 wins[c][0] += ma in ok
                 wins[c][1] += mb in ok
-        for key, unit in (("a", ua), ("b", ub)):
-            for v in unit:
-                if v != MISSING:
-                    per_label[key][0] += 1
-                    per_label[key][1] += v == CORRECT
-                    per_label[key][2] += v in SUCCESS["lenient"]
+        for key, counts in (("a", ca), ("b", cb)):
+            per_label[key][0] += sum(counts)
+            per_label[key][1] += counts[CORRECT]
+            per_label[key][2] += counts[CORRECT] + counts[PARTIAL]
     for c in SUCCESS:
         out[f"joint/accuracy_difference.by_majority.{c}"] = (wins[c][0] - wins[c][1]) / paired if paired else None
     for i, c in ((1, "correct"), (2, "lenient")):
@@ -119,12 +139,11 @@ def resampled_statistics(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[str
         out[f"joint/accuracy_difference.by_judgment.{c}"] = (
             per_label["a"][i] / na - per_label["b"][i] / nb if na and nb else None
         )
-    units = rows_a + rows_b
-    out.update({f"joint/{k}": v for k, v in multi_judge_coefficients(units).items()})
+    out.update({f"joint/{k}": v for k, v in _coefficients(counts_a + counts_b).items()})
+    units = np.concatenate([labels_a, labels_b])
     out["joint/krippendorff_alpha_nominal"] = krippendorff_alpha(units, "nominal")
     out["joint/krippendorff_alpha_ordinal"] = krippendorff_alpha(units, "ordinal")
-    n_judges = labels_a.shape[1]
-    for first, second in combinations(range(n_judges), 2):
+    for first, second in combinations(range(labels_a.shape[1]), 2):
         out[f"cohen_kappa:{first}:{second}/cohen_kappa"] = cohen_pair(units, first, second)
     return out
 
@@ -208,7 +227,7 @@ def session_point_estimates(
     units = rows_a + rows_b
     n_judges = labels_a.shape[1]
     for index, (first, second) in enumerate(combinations(range(n_judges), 2)):
-        out[f"agreement.cohen_kappa.{index}.estimate"] = cohen_pair(units, first, second)
+        out[f"agreement.cohen_kappa.{index}.estimate"] = resampled[f"cohen_kappa:{first}:{second}/cohen_kappa"]
 
     for j in range(n_judges):
         prefix = f"judges.{j}"

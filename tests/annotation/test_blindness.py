@@ -38,7 +38,7 @@ def test_pages_and_api_responses_name_no_system(bob_client, bob):
     home = bob_client.get(reverse("judge-home")).content.decode()
     assert_blind(home, session)
     while True:
-        response = bob_client.post(reverse("annotation-api-next", args=[session.pk]))
+        response = bob_client.post(reverse("annotation:api-next", args=[session.pk]))
         data = response.json()
         assert_blind(response.content.decode(), session)
         if not data["done"]:
@@ -51,18 +51,18 @@ def test_pages_and_api_responses_name_no_system(bob_client, bob):
         assert_blind(page.content.decode(), session)
         assert 'name="left_label"' in page.content.decode()
         stored = bob_client.post(
-            reverse("annotation-api-assignment", args=[token]),
+            reverse("annotation:api-assignment", args=[token]),
             json.dumps({"left_label": "correct", "right_label": "incorrect", "preference": "left",
                         "submission_id": "x1"}),
             content_type="application/json",
         )  # fmt: skip
         assert stored.status_code == 200 and stored.json()["judgment"]["preference"] == "left"
         assert_blind(stored.content.decode(), session)
-        got = bob_client.get(reverse("annotation-api-assignment", args=[token]))
+        got = bob_client.get(reverse("annotation:api-assignment", args=[token]))
         assert_blind(got.content.decode(), session)
         seen.append(data["item"]["answers"]["left"])
     assert len(seen) == 6
-    done = bob_client.get(reverse("annotation-judge-done", args=[session.pk]))
+    done = bob_client.get(reverse("annotation:judge-done", args=[session.pk]))
     assert_blind(done.content.decode(), session)
 
 
@@ -74,7 +74,7 @@ def test_the_two_placements_render_identically_apart_from_the_answers(bob):
     client = Client()
     client.force_login(bob)
     while (a := assigning.next_assignment(session, bob)) is not None:
-        html = client.get(reverse("annotation-judge-item", args=[a.token])).content.decode()
+        html = client.get(reverse("annotation:judge-item", args=[a.token])).content.decode()
         skeleton = html
         for text in (a.item.answer_a, a.item.answer_b, a.item.question, a.item.context, a.token):
             skeleton = skeleton.replace(text, "")
@@ -91,9 +91,9 @@ def test_a_judge_cannot_open_another_judges_assignment_or_see_their_labels(bob, 
     bobs = assigning.next_assignment(session, bob)
     judging.submit(bobs.token, bob, answer(comment="bob's private note"))
     client.force_login(carol)
-    assert client.get(reverse("annotation-judge-item", args=[bobs.token])).status_code == 410
-    assert client.get(reverse("annotation-api-assignment", args=[bobs.token])).status_code == 410
+    assert client.get(reverse("annotation:judge-item", args=[bobs.token])).status_code == 410
+    assert client.get(reverse("annotation:api-assignment", args=[bobs.token])).status_code == 410
     carols = assigning.next_assignment(session, carol)
-    html = client.get(reverse("annotation-judge-item", args=[carols.token])).content.decode()
+    html = client.get(reverse("annotation:judge-item", args=[carols.token])).content.decode()
     assert "bob&#x27;s private note" not in html and "checked" not in html
     assert Assignment.objects.get(token=carols.token).item_id == bobs.item_id

@@ -43,7 +43,7 @@ def test_controls_need_gold_answers(bob):
 def test_control_items_look_like_any_other_item_to_the_judge(bob_client, bob):
     session = make_session(n=4, k=1, judges=[bob], control_rate=0.5)
     while (a := assigning.next_assignment(session, bob)) is not None:
-        html = bob_client.get(reverse("annotation-judge-item", args=[a.token])).content.decode()
+        html = bob_client.get(reverse("annotation:judge-item", args=[a.token])).content.decode()
         assert "control" not in html.lower()
         judging.submit(a.token, bob, answer())
 

@@ -22,7 +22,7 @@ def form_fields(html: str) -> dict:
 
 
 def open_next(client, session):
-    response = client.get(reverse("annotation-judge-next", args=[session.pk]))
+    response = client.get(reverse("annotation:judge-next", args=[session.pk]))
     assert response.status_code == 302
     return response["Location"]
 
@@ -33,7 +33,7 @@ def test_the_judge_home_lists_sessions_with_progress(bob_client, bob):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Blue items" in html and "0 judged" in html and "Start" in html
-    assert reverse("annotation-judge-next", args=[session.pk]) in html
+    assert reverse("annotation:judge-next", args=[session.pk]) in html
 
 
 def test_core_home_sends_judges_to_their_home(bob_client):
@@ -53,7 +53,7 @@ def test_a_judge_judges_goes_back_changes_a_judgment_and_sees_the_thank_you_page
     page = bob_client.get(second_url).content.decode()
     assert "2 of 2" in page
     # Back to the first item: the form shows the earlier choices.
-    back = bob_client.get(reverse("annotation-judge-back", args=[session.pk]) + "?from=" + second_url.split("/")[-2])
+    back = bob_client.get(reverse("annotation:judge-back", args=[session.pk]) + "?from=" + second_url.split("/")[-2])
     assert back["Location"] == url
     page = bob_client.get(url).content.decode()
     assert re.search(r'value="partial" data-keys="5 w" checked', page)
@@ -63,7 +63,7 @@ def test_a_judge_judges_goes_back_changes_a_judgment_and_sees_the_thank_you_page
     page = bob_client.get(second_url).content.decode()
     response = bob_client.post(second_url, {"left_label": "correct", "right_label": "correct", "preference": "tie",
                                             **form_fields(page)})  # fmt: skip
-    assert response["Location"] == reverse("annotation-judge-done", args=[session.pk])
+    assert response["Location"] == reverse("annotation:judge-done", args=[session.pk])
     assert "Thank you" in bob_client.get(response["Location"]).content.decode()
     assert Judgment.objects.count() == 2
     assert JudgmentRevision.objects.count() == 3
@@ -120,16 +120,16 @@ def test_japanese_items_are_marked_as_japanese(bob_client, bob):
 
 def test_judges_outside_a_session_and_anonymous_users_get_nothing(client, bob, carol):
     session = make_session(n=1, k=1, judges=[bob])
-    assert client.get(reverse("annotation-judge-next", args=[session.pk])).status_code == 302  # to login
+    assert client.get(reverse("annotation:judge-next", args=[session.pk])).status_code == 302  # to login
     client.force_login(carol)
-    assert client.get(reverse("annotation-judge-next", args=[session.pk])).status_code == 404
+    assert client.get(reverse("annotation:judge-next", args=[session.pk])).status_code == 404
     assert not Assignment.objects.filter(judge=carol).exists()
     plain = make_user("plain")
     client.force_login(plain)
-    assert client.get(reverse("annotation-judge-next", args=[session.pk])).status_code == 403
+    assert client.get(reverse("annotation:judge-next", args=[session.pk])).status_code == 403
 
 
 def test_a_closed_session_says_so(bob_client, bob):
     session = make_session(n=1, k=1, judges=[bob], is_open=False)
-    response = bob_client.get(reverse("annotation-judge-next", args=[session.pk]))
+    response = bob_client.get(reverse("annotation:judge-next", args=[session.pk]))
     assert response.status_code == 409 and "closed" in response.content.decode()

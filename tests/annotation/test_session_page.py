@@ -36,15 +36,16 @@ def test_staff_see_progress_per_judge_and_item_and_median_time(alice_client, bob
 
 def test_staff_close_and_reopen_a_session(alice_client):
     session = make_session(n=1, k=1, open_to_all_judges=True)
-    alice_client.post(reverse("annotation-toggle", args=[session.pk]))
+    alice_client.post(reverse("annotation:session-toggle", args=[session.pk]))
     assert not JudgingSession.objects.get().is_open
-    alice_client.post(reverse("annotation-toggle", args=[session.pk]))
+    alice_client.post(reverse("annotation:session-toggle", args=[session.pk]))
     assert JudgingSession.objects.get().is_open
 
 
 def test_staff_add_control_items_from_the_session_page(alice_client):
     session = make_session(n=9, k=1, open_to_all_judges=True)
-    response = alice_client.post(reverse("annotation-controls", args=[session.pk]), {"rate": 0.1, "threshold": 0.9})
+    url = reverse("annotation:session-controls", args=[session.pk])
+    response = alice_client.post(url, {"rate": 0.1, "threshold": 0.9})
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.items.filter(is_control=True).count() == 1 and session.control_threshold == 0.9
@@ -53,10 +54,10 @@ def test_staff_add_control_items_from_the_session_page(alice_client):
 def test_judges_cannot_see_the_staff_pages(bob_client):
     session = make_session(n=1, k=1, open_to_all_judges=True)
     assert bob_client.get(session.get_absolute_url()).status_code == 403
-    assert bob_client.get(reverse("annotation-session-list")).status_code == 403
+    assert bob_client.get(reverse("annotation:session-list")).status_code == 403
 
 
 def test_the_session_list_shows_each_session(alice_client):
     make_session(n=2, k=1, open_to_all_judges=True, name="First comparison")
-    html = alice_client.get(reverse("annotation-session-list")).content.decode()
+    html = alice_client.get(reverse("annotation:session-list")).content.decode()
     assert "First comparison" in html and SYSTEM_A in html

@@ -40,7 +40,7 @@ def post(client, bob, content: bytes, filename: str, **extra):
         "control_threshold": 0.7,
     }
     data.update(extra)
-    return client.post(reverse("annotation-session-new"), data)
+    return client.post(reverse("annotation:session-new"), data)
 
 
 def test_a_jsonl_upload_creates_the_session_items_and_k_slots(alice_client, bob):
