@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from annotation.stats import compute_session_statistics, reference
+from annotation.stats import compute_session_statistics, pivot_judgments, reference
 from annotation.stats.synthetic import synthetic_session
 
 TOL = 1e-9
@@ -114,3 +114,49 @@ def test_bad_input_is_refused_with_a_message_naming_it():
         compute_session_statistics(good, good, seconds=-np.ones((3, 2)))
     with pytest.raises(ValueError, match="judge_ids has 3 entries, expected 2"):
         compute_session_statistics(good, good, judge_ids=["a", "b", "c"])
+
+
+def test_long_rows_from_one_query_pivot_into_the_same_figures():
+    rows = [  # (item, judge, label_a, label_b, preference, seconds, revision)
+        (1, "ann", "correct", "incorrect", "a", 30.0, 1),
+        (1, "bob", "correct", "partial", "a", 40.0, 1),
+        (2, "ann", "partial", "correct", "b", 20.0, 1),
+        (2, "ann", "incorrect", "correct", "b", 25.0, 2),  # a later revision replaces the first
+        (2, "bob", "incorrect", "correct", "tie", 35.0, 1),
+    ]
+    columns = list(zip(*rows, strict=True))
+    arrays = pivot_judgments(
+        columns[0],
+        columns[1],
+        label_a=columns[2],
+        label_b=columns[3],
+        preference=columns[4],
+        seconds=columns[5],
+        revision=columns[6],
+    )
+    result = compute_session_statistics(
+        arrays.labels_a,
+        arrays.labels_b,
+        preference=arrays.preference,
+        seconds=arrays.seconds,
+        judge_ids=arrays.judge_ids,
+        item_ids=arrays.item_ids,
+        n_boot=0,
+    )
+    assert result["accuracy"]["A"]["by_majority"]["correct"]["rate"] == 0.5
+    assert result["accuracy"]["B"]["by_majority"]["correct"]["rate"] == 0.5
+    assert result["agreement"]["percent_agreement"]["estimate"] == 0.75  # item 1's B answer split
+    assert [j["median_seconds"] for j in result["judges"]] == [27.5, 37.5]
+    assert result["comparison"]["preference"]["by_item"]["a_wins"] == 1
+    assert result["comparison"]["preference"]["by_item"]["b_wins"] == 1
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (4, 1), (3, 0)])
+def test_empty_sessions_and_a_single_judge_give_none_rather_than_errors(shape):
+    labels = np.full(shape, -1)
+    if shape == (4, 1):
+        labels[:, 0] = [2, 0, 1, 2]
+    result = compute_session_statistics(labels, labels, n_boot=50)
+    json.dumps(result, allow_nan=False)
+    assert result["agreement"]["fleiss_kappa"] == {"estimate": None, "ci": None}
+    assert result["agreement"]["cohen_kappa"] == []
