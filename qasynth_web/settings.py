@@ -212,6 +212,8 @@ QASYNTH_JOB_MAX_ATTEMPTS = env.int("QASYNTH_JOB_MAX_ATTEMPTS", default=3)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.tasks.sweep_jobs", "schedule": QASYNTH_SWEEP_SECONDS},
+    # Experiment orchestrator: starts grid stages whose inputs are ready, within the concurrency limit.
+    "advance-experiments": {"task": "training.tasks.advance_experiments", "schedule": QASYNTH_SWEEP_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -275,7 +275,6 @@ class ExperimentCell(models.Model):
         TRAINING = "training", "Training"
         EVALUATING = "evaluating", "Evaluating"
         DONE = "done", "Done"
-        FAILED = "failed", "Failed"
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="cells")
     position = models.PositiveIntegerField(default=0)

@@ -176,7 +176,7 @@ class Migration(migrations.Migration):
                 ('context_source', models.CharField(blank=True, max_length=64)),
                 ('shots', models.PositiveSmallIntegerField(blank=True, null=True)),
                 ('pairs_per_passage', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('stage', models.CharField(choices=[('pending', 'Waiting for a slot'), ('generating', 'Generating'), ('training', 'Training'), ('evaluating', 'Evaluating'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
+                ('stage', models.CharField(choices=[('pending', 'Waiting for a slot'), ('generating', 'Generating'), ('training', 'Training'), ('evaluating', 'Evaluating'), ('done', 'Done')], default='pending', max_length=16)),
                 ('error', models.TextField(blank=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('current_job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.job')),

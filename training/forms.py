@@ -1,0 +1,141 @@
+"""Forms for staff: start a training run, an evaluation run, or an experiment from a preset."""
+
+from __future__ import annotations
+
+from django import forms
+
+from core.models import JobStatus, ModelEntry, ModelRole
+from generation.models import Corpus, QADataset, Split
+from training.models import TrainingRun
+from training.services.training_runs import GENERIC_DEFAULTS
+
+DEVICE_CHOICES = [("auto", "auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")]
+DTYPE_CHOICES = [("auto", "auto (bf16/fp16 on CUDA, fp32 on CPU)"), ("float32", "float32"), ("bfloat16", "bfloat16")]
+DTYPE_CHOICES.append(("float16", "float16 (CUDA only)"))
+
+
+def _int_list(text: str, *, name: str, allowed: set[int] | None = None) -> list[int]:
+    try:
+        values = sorted({int(part) for part in text.replace(";", ",").split(",") if part.strip()})
+    except ValueError:
+        raise forms.ValidationError(f"{name}: write whole numbers separated by commas, e.g. 1, 3") from None
+    if not values:
+        raise forms.ValidationError(f"{name}: give at least one value")
+    if allowed is not None and not set(values) <= allowed:
+        raise forms.ValidationError(f"{name}: only {', '.join(map(str, sorted(allowed)))} are supported")
+    if any(v < 1 for v in values) and allowed is None:
+        raise forms.ValidationError(f"{name}: values must be at least 1")
+    return values
+
+
+class TrainingRunForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Blank: '<model> on <dataset>'.")
+    base_model = forms.ModelChoiceField(queryset=ModelEntry.objects.filter(role=ModelRole.QA_BASE))
+    dataset = forms.ModelChoiceField(queryset=QADataset.objects.filter(frozen=True))
+    lora_r = forms.IntegerField(min_value=1, initial=GENERIC_DEFAULTS["lora_r"], label="LoRA r")
+    lora_alpha = forms.IntegerField(min_value=1, initial=GENERIC_DEFAULTS["lora_alpha"], label="LoRA alpha")
+    lora_dropout = forms.FloatField(min_value=0, max_value=0.99, initial=GENERIC_DEFAULTS["lora_dropout"])
+    target_modules = forms.CharField(
+        required=False, help_text="Comma-separated module names; blank = the default for the architecture."
+    )
+    epochs = forms.IntegerField(min_value=1, initial=GENERIC_DEFAULTS["epochs"])
+    max_steps = forms.IntegerField(min_value=1, required=False, help_text="Overrides epochs when set.")
+    learning_rate = forms.FloatField(required=False, help_text="Blank = the architecture's default.")
+    batch_size = forms.IntegerField(min_value=1, initial=GENERIC_DEFAULTS["batch_size"])
+    gradient_accumulation_steps = forms.IntegerField(min_value=1, initial=1)
+    max_seq_length = forms.IntegerField(min_value=8, required=False, help_text="Blank = the architecture's default.")
+    seed = forms.IntegerField(initial=GENERIC_DEFAULTS["seed"])
+    checkpoint_every = forms.IntegerField(min_value=1, initial=GENERIC_DEFAULTS["checkpoint_every"])
+    device = forms.ChoiceField(choices=DEVICE_CHOICES, initial="auto")
+    dtype = forms.ChoiceField(choices=DTYPE_CHOICES, initial="auto")
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="Prompt template with {context} and {question}; blank = the dataset language's default.",
+    )
+
+    def clean_target_modules(self) -> list[str] | None:
+        text = self.cleaned_data.get("target_modules") or ""
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        return names or None
+
+    def clean_learning_rate(self) -> float | None:
+        value = self.cleaned_data.get("learning_rate")
+        if value is not None and value <= 0:
+            raise forms.ValidationError("The learning rate must be positive.")
+        return value
+
+    def settings(self) -> dict:
+        data = self.cleaned_data
+        keys = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "max_steps", "batch_size"]
+        keys += ["gradient_accumulation_steps", "seed", "checkpoint_every", "device", "dtype"]
+        out = {k: data[k] for k in keys}
+        for optional in ("learning_rate", "max_seq_length"):
+            if data.get(optional) is not None:
+                out[optional] = data[optional]
+        return out
+
+    def template(self) -> dict | None:
+        prompt = (self.cleaned_data.get("prompt") or "").strip()
+        if not prompt:
+            return None
+        language = self.cleaned_data["dataset"].language
+        return {"language": language, "prompt": prompt, "answer_prefix": "" if language == "ja" else " "}
+
+
+class EvaluationRunForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False)
+    training_run = forms.ModelChoiceField(
+        queryset=TrainingRun.objects.filter(job__status=JobStatus.SUCCEEDED),
+        required=False,
+        help_text="The adapter to evaluate. Leave blank and choose a base model for a baseline.",
+    )
+    base_model = forms.ModelChoiceField(queryset=ModelEntry.objects.filter(role=ModelRole.QA_BASE), required=False)
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.all())
+    split = forms.ChoiceField(choices=Split.choices, initial=Split.VALIDATION)
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Blank = every reference pair.")
+    batch_size = forms.IntegerField(min_value=1, initial=8)
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=1024, initial=48)
+    bertscore_model = forms.ModelChoiceField(
+        queryset=ModelEntry.objects.filter(role=ModelRole.BERTSCORE),
+        required=False,
+        help_text="Blank = the default encoder for the corpus language.",
+    )
+    bertscore_num_layers = forms.IntegerField(min_value=1, required=False)
+    bleu_tokenize = forms.ChoiceField(
+        choices=[("", "by language"), ("13a", "13a"), ("ja-mecab", "ja-mecab"), ("char", "char")], required=False
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("training_run") and not data.get("base_model"):
+            raise forms.ValidationError("Choose a training run (adapter) or a base model.")
+        return data
+
+
+class ExperimentForm(forms.Form):
+    preset = forms.ChoiceField(choices=[])
+    name = forms.CharField(max_length=200, required=False)
+    corpus = forms.ModelChoiceField(
+        queryset=Corpus.objects.all(), required=False, help_text="Blank = the preset's demo corpus."
+    )
+    shots = forms.CharField(required=False, help_text="e.g. 0, 1 (blank = preset).")
+    pairs_per_passage = forms.CharField(required=False, label="N values", help_text="e.g. 1, 3 (blank = preset).")
+    max_concurrent = forms.IntegerField(min_value=1, max_value=64, required=False, help_text="Blank = preset.")
+    max_steps = forms.IntegerField(min_value=1, required=False, help_text="Training steps per model; blank = preset.")
+    eval_items = forms.IntegerField(min_value=1, required=False, help_text="Blank = preset.")
+    include_base_model = forms.BooleanField(required=False, help_text="Also evaluate the base model untrained.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        from training.services.experiments import PRESETS
+
+        super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = [(key, preset.label) for key, preset in PRESETS.items()]
+
+    def clean_shots(self) -> list[int] | None:
+        text = self.cleaned_data.get("shots") or ""
+        return _int_list(text, name="Shots", allowed={0, 1}) if text.strip() else None
+
+    def clean_pairs_per_passage(self) -> list[int] | None:
+        text = self.cleaned_data.get("pairs_per_passage") or ""
+        return _int_list(text, name="N values") if text.strip() else None
