@@ -17,7 +17,11 @@ def judge_choices():
 class SessionSettingsForm(forms.Form):
     """The settings every way of creating a session shares."""
 
-    name = forms.CharField(max_length=200, help_text="Judges see this name: do not put system names in it.")
+    name = forms.CharField(
+        max_length=200,
+        initial="Which answer is better?",
+        help_text="Judges see this name: do not put system names in it.",
+    )
     judges_per_item = forms.IntegerField(min_value=1, max_value=50, initial=3, label="Judges per item (k)")
     judges = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
@@ -82,3 +86,57 @@ class UploadSessionForm(SessionSettingsForm):
 class ControlsForm(forms.Form):
     rate = forms.FloatField(min_value=0.01, max_value=0.5, initial=0.1, help_text="Controls / all items.")
     threshold = forms.FloatField(min_value=0, max_value=1, initial=0.7, label="Flag judges below")
+
+
+def evaluation_runs_with_predictions():
+    from training.models import EvaluationRun
+
+    return EvaluationRun.objects.filter(predictions__isnull=False).distinct().order_by("-created_at")
+
+
+class RunsSessionForm(SessionSettingsForm):
+    """A session from two evaluation runs on the same items."""
+
+    run_a = forms.ModelChoiceField(queryset=None, label="System A: evaluation run")
+    run_b = forms.ModelChoiceField(queryset=None, label="System B: evaluation run")
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Judge only the first N items.")
+    field_order = ["name", "run_a", "run_b", "max_items"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["run_a"].queryset = evaluation_runs_with_predictions()
+        self.fields["run_b"].queryset = evaluation_runs_with_predictions()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("run_a") and data.get("run_a") == data.get("run_b"):
+            raise forms.ValidationError("Choose two different evaluation runs.")
+        return data
+
+
+class CellChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.label} (evaluation run #{obj.evaluation_run_id})"
+
+
+class ExperimentSessionForm(SessionSettingsForm):
+    """One click from an experiment: two of its evaluated cells (default: synthetic vs human)."""
+
+    cell_a = CellChoiceField(queryset=None, label="System A")
+    cell_b = CellChoiceField(queryset=None, label="System B")
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Judge only the first N items.")
+    field_order = ["name", "cell_a", "cell_b", "max_items"]
+
+    def __init__(self, *args, experiment, cells, **kwargs):
+        super().__init__(*args, **kwargs)
+        from training.models import ExperimentCell
+
+        queryset = ExperimentCell.objects.filter(pk__in=[cell.pk for cell in cells]).order_by("position")
+        self.fields["cell_a"].queryset = queryset
+        self.fields["cell_b"].queryset = queryset
+
+    def clean(self):
+        data = super().clean()
+        if data.get("cell_a") and data.get("cell_a") == data.get("cell_b"):
+            raise forms.ValidationError("Choose two different cells.")
+        return data

@@ -120,6 +120,14 @@ class SessionItem(models.Model):
     answer_b = models.TextField()
     metrics_a = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer A (staff only).")
     metrics_b = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer B (staff only).")
+    prediction_a = models.ForeignKey(
+        "training.Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="System A's Prediction row when the session came from evaluation runs.",
+    )  # fmt: skip
+    prediction_b = models.ForeignKey(
+        "training.Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="System B's Prediction row when the session came from evaluation runs.",
+    )  # fmt: skip
     is_control = models.BooleanField(default=False)
     control_kind = models.CharField(max_length=8, choices=ControlKind.choices, blank=True, default="")
     control_source = models.ForeignKey(

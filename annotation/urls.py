@@ -20,6 +20,12 @@ urlpatterns = [
     # staff
     path("sessions/", staff_required(staff_views.session_list), name="session-list"),
     path("sessions/new/", staff_required(staff_views.session_new), name="session-new"),
+    path("sessions/from-runs/", staff_required(staff_views.session_from_runs), name="session-from-runs"),
+    path(
+        "sessions/from-experiment/<int:pk>/",
+        staff_required(staff_views.session_from_experiment),
+        name="session-from-experiment",
+    ),
     path("sessions/<int:pk>/", staff_required(staff_views.session_detail), name="session-detail"),
     path("sessions/<int:pk>/toggle/", staff_required(staff_views.session_toggle_open), name="session-toggle"),
     path("sessions/<int:pk>/controls/", staff_required(staff_views.session_add_controls), name="session-controls"),

@@ -171,7 +171,8 @@ def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[Sessio
             answer_b=data.answer_b,
             metrics_a=data.metrics_a,
             metrics_b=data.metrics_b,
-            **_prediction_links(data),
+            prediction_a_id=data.prediction_a_id,
+            prediction_b_id=data.prediction_b_id,
         )
         for offset, data in enumerate(items)
     ]
@@ -180,14 +181,6 @@ def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[Sessio
         created = list(session.items.filter(position__gte=start).order_by("position"))
     create_slots(session, created)
     return created
-
-
-def _prediction_links(data: ItemData) -> dict:
-    """Only pass prediction links when the model has those fields (they come with the training app)."""
-    field_names = {f.name for f in SessionItem._meta.get_fields()}
-    if "prediction_a" not in field_names:
-        return {}
-    return {"prediction_a_id": data.prediction_a_id, "prediction_b_id": data.prediction_b_id}
 
 
 def create_slots(session: JudgingSession, items: Sequence[SessionItem]) -> None:
