@@ -58,11 +58,12 @@ def default_encoder(language: str, *, model: str | None = None, num_layers: int 
     if num_layers is None:
         raise ValueError(f"num_layers is required for the BERTScore encoder {model}")
     library_default = lang2model.get(lang)
+    label = Path(model).name if Path(model).name != "model" else Path(model).parent.name
     comparable = model == library_default
     note = (
         "bert-score's default encoder for this language"
         if comparable
-        else f"encoder {Path(model).name} (layer {num_layers}) is not bert-score's default for {lang!r} "
+        else f"encoder {label} (layer {num_layers}) is not bert-score's default for {lang!r} "
         f"({library_default or 'none'}): absolute values are not comparable with the paper or other published "
         "BERTScores, only between runs scored with the same encoder"
     )
@@ -75,6 +76,55 @@ class BertScores:
     recall: np.ndarray
     f1: np.ndarray
     encoder: EncoderSpec | None = field(default=None)
+
+
+def _adapt_tokenizer(tokenizer, model) -> None:
+    """Make any tokenizer (BERT-like or decoder-style: Gemma, Llama, SmolLM2) usable by bert-score.
+
+    bert-score assumes BERT conventions: every sentence is wrapped in two special tokens ([CLS] ... [SEP])
+    whose idf weight it sets to 0, and a sentence of exactly two tokens is "empty". A decoder tokenizer adds
+    only BOS (or nothing), so BOS would count as a content token (and it matches perfectly between any two
+    sentences in a causal model, inflating scores) and every one-token answer would be scored as empty.
+    Wrapping sentences in BOS ... EOS and declaring them CLS/SEP restores bert-score's assumptions.
+    Also: no pad token, and an "infinite" model_max_length that overflows when used as truncation length.
+    BERT-like tokenizers (MiniLM) keep their own special tokens, so scores equal bare bert_score's.
+    """
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.model_max_length > 1_000_000:
+        limit = getattr(model.config, "max_position_embeddings", None) or 512
+        tokenizer.model_max_length = min(limit, 8192)
+    if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        _wrap_in_bos_eos(tokenizer)
+    # bert-score encodes an empty sentence with build_inputs_with_special_tokens([]), which transformers 5
+    # tokenizers no longer have: without this, one empty prediction crashes the whole scoring call.
+    if not hasattr(tokenizer, "build_inputs_with_special_tokens"):
+        specials = list(tokenizer("", add_special_tokens=True)["input_ids"])
+
+        def build_inputs_with_special_tokens(token_ids_0, token_ids_1=None):
+            if len(specials) == 2:
+                return [specials[0], *token_ids_0, *(token_ids_1 or []), specials[1]]
+            return [*specials, *token_ids_0, *(token_ids_1 or [])]
+
+        tokenizer.build_inputs_with_special_tokens = build_inputs_with_special_tokens
+
+
+def _wrap_in_bos_eos(tokenizer) -> None:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    bos = tokenizer.bos_token or tokenizer.eos_token
+    eos = tokenizer.eos_token
+    if backend is None or bos is None or eos is None:
+        raise ValueError(
+            f"BERTScore encoder tokenizer {type(tokenizer).__name__} has neither CLS/SEP nor BOS/EOS tokens and "
+            "is not a fast tokenizer; use an encoder with a fast tokenizer"
+        )
+    from tokenizers.processors import TemplateProcessing
+
+    bos_id, eos_id = tokenizer.convert_tokens_to_ids(bos), tokenizer.convert_tokens_to_ids(eos)
+    backend.post_processor = TemplateProcessing(
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} $B {eos}", special_tokens=[(bos, bos_id), (eos, eos_id)]
+    )
+    tokenizer.cls_token, tokenizer.sep_token = bos, eos
 
 
 class BertScorer:
@@ -132,14 +182,7 @@ class BertScorer:
                 raise ValueError(
                     f"cannot load BERTScore encoder {self.model} with num_layers={self.num_layers}: {exc}"
                 ) from exc
-            tokenizer = scorer._tokenizer  # bert-score exposes no public accessor
-            # Decoder-style tokenizers (Gemma, Llama) often have no pad token and an "infinite" max length,
-            # which bert-score passes to the tokenizer as a truncation length (an overflow error).
-            if tokenizer.pad_token_id is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            if tokenizer.model_max_length > 1_000_000:
-                limit = getattr(scorer._model.config, "max_position_embeddings", None) or 512
-                tokenizer.model_max_length = min(limit, 8192)
+            _adapt_tokenizer(scorer._tokenizer, scorer._model)  # bert-score has no public accessor
             self._scorer = scorer
         return self._scorer
 

