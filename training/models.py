@@ -82,8 +82,11 @@ class TrainingRun(models.Model):
 
     @property
     def output_dir(self) -> Path:
-        """Where checkpoints and the final adapter live (under the data dir, one folder per run)."""
-        return Path(settings.DATA_DIR) / "training" / f"run-{self.pk}"
+        """Where checkpoints and the final adapter live (under the data dir, one folder per run).
+
+        The creation time is part of the name: a fresh database starts ids at 1 again, and a new run must
+        never resume from the checkpoints of an old run that happened to have the same id."""
+        return Path(settings.DATA_DIR) / "training" / f"run-{self.pk}-{self.created_at:%Y%m%d-%H%M%S-%f}"
 
     @property
     def has_adapter(self) -> bool:

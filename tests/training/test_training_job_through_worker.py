@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from core.models import Job
 from core.services import jobs
@@ -96,21 +97,23 @@ def test_a_cancelled_run_resumes_on_retry_and_finishes_every_step_once(worker, a
 
 
 def test_a_killed_worker_run_continues_from_the_last_checkpoint_on_another_worker(worker, alice):
-    run = create_training_run(
-        base_model=tiny_entry(),
-        dataset=make_dataset(),
-        user=alice,
-        max_steps=300,
-        batch_size=3,
-        learning_rate=1e-2,
-        checkpoint_every=20,
-        enqueue=False,
-    )
-    # Only the doomed worker listens on this queue, so it (not the shared worker) starts the run.
-    Job.objects.filter(pk=run.job_id).update(queue="trainweb-doomed")
+    # Only the doomed worker listens on this queue, so it (not the shared worker) starts the run; the queue
+    # is set in the creating transaction so the sweep never sees the job on the normal queue.
+    with transaction.atomic():
+        run = create_training_run(
+            base_model=tiny_entry(),
+            dataset=make_dataset(),
+            user=alice,
+            max_steps=300,
+            batch_size=3,
+            learning_rate=1e-2,
+            checkpoint_every=20,
+            enqueue=False,
+        )
+        Job.objects.filter(pk=run.job_id).update(queue="trainweb-doomed")
     doomed = start_worker("trainweb-doomed", queues="trainweb-doomed", concurrency=1)
     try:
-        assert jobs.publish(run.job_id)
+        jobs.publish(run.job_id)  # the sweep may have published it already: either message will do
         wait_for(lambda: run.loss_points.filter(step__gte=45).exists(), timeout=180, what="steps past a checkpoint")
         doomed.kill()
     finally:
