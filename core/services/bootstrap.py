@@ -82,6 +82,9 @@ def run_bootstrap(*, with_jobs: bool = True) -> dict:
         from generation.services.demo_corpus import load_demo_corpus
 
         summary["demo_corpus"] = load_demo_corpus()
+        from generation.services.prompt_templates import seed_default_templates
+
+        summary["prompt_templates"] = seed_default_templates()
     if not with_jobs:
         return summary
     admin = User.objects.get(username="admin")

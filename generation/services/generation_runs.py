@@ -1,0 +1,553 @@
+"""Generation runs: create one (frozen selection, frozen template), execute it batch by batch, resumably.
+
+Resuming is a property of the rows: a passage is done when the run has a RawOutput for it (unique per
+(run, passage)), and each batch's outputs and parsed pairs are written in one short transaction. A run
+that was cancelled, crashed or lost its worker therefore continues from the first passage without
+output, and a batch that two workers raced on is stored once (the loser's insert conflicts and is
+dropped). Model loading, prompt rendering and generation come from the pure `generation.engine` and
+`generation.prompts` modules; this module adapts them to rows and to the job's progress/cancel hooks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef
+
+from core.models import ModelEntry, ModelKind
+from core.services import model_registry
+from core.services.jobs import JobError, create_job
+from generation.engine.base import GenerationOutput, SamplingParams
+from generation.engine.openai_client import EndpointError
+from generation.models import (
+    MANUAL_REASON,
+    Corpus,
+    GenerationRun,
+    PairStatus,
+    Passage,
+    PromptTemplate,
+    RawOutput,
+    SyntheticPair,
+    SyntheticPairRevision,
+    reason_label,
+)
+from generation.parsing import parse_qa_pairs
+from generation.prompts import PromptTemplate as EnginePromptTemplate
+from generation.prompts import RenderedPrompt, render_prompt
+from generation.validation import RejectionReason, SupportCheck, ValidationConfig, validate_pairs
+
+logger = logging.getLogger(__name__)
+
+
+class RunSetupError(ValueError):
+    """The run cannot be created as asked; the message says why (shown on forms and by the command)."""
+
+
+class Reporter(Protocol):
+    """What execute_run needs from its caller: core.services.jobs.JobContext fits."""
+
+    def progress(self, done: int | None = None, total: int | None = None, message: str | None = None, **data): ...
+
+    def check_cancelled(self) -> None: ...
+
+    def log(self, line: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Sampling, batching and validation settings of a run (the defaults suit a small instruct model)."""
+
+    n_pairs: int = 3
+    prompt_mode: str = "auto"
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    batch_size: int = 8
+    concurrency: int = 4
+
+    def errors(self) -> list[str]:
+        problems = []
+        if not 1 <= self.n_pairs <= 50:
+            problems.append("pairs per passage must be between 1 and 50")
+        if self.prompt_mode not in ("auto", "chat", "plain"):
+            problems.append("prompt mode must be auto, chat or plain")
+        if self.batch_size < 1:
+            problems.append("batch size must be at least 1")
+        if self.concurrency < 1:
+            problems.append("concurrency must be at least 1")
+        try:
+            SamplingParams(
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                seed=self.seed,
+                repetition_penalty=self.repetition_penalty,
+            )
+        except ValueError as exc:
+            problems.append(str(exc))
+        return problems
+
+
+VALIDATION_KEYS = {f.name for f in fields(ValidationConfig)} - {"language"}
+
+
+def validation_config(run: GenerationRun) -> ValidationConfig:
+    overrides = dict(run.validation or {})
+    if "support_check" in overrides:
+        overrides["support_check"] = SupportCheck(overrides["support_check"])
+    return ValidationConfig.for_language(run.corpus.language, **overrides)
+
+
+def _check_validation_overrides(overrides: dict[str, Any]) -> None:
+    unknown = sorted(set(overrides) - VALIDATION_KEYS)
+    if unknown:
+        raise RunSetupError(
+            f"unknown validation setting(s) {', '.join(unknown)}; known: {', '.join(sorted(VALIDATION_KEYS))}"
+        )
+    if "support_check" in overrides:
+        try:
+            SupportCheck(overrides["support_check"])
+        except ValueError:
+            raise RunSetupError(f"support_check must be one of {', '.join(s.value for s in SupportCheck)}") from None
+
+
+# ------------------------------------------------------------------------------------------ creating
+
+
+def _selection_bounds(corpus: Corpus, split: str, passage_ids: Sequence[int], limit: int | None) -> tuple[int, int]:
+    """(max passage id, count) of the passages a new run will cover."""
+    qs = Passage.objects.filter(corpus=corpus)
+    if split:
+        qs = qs.filter(split=split)
+    if passage_ids:
+        qs = qs.filter(pk__in=list(passage_ids))
+    qs = qs.order_by("pk")
+    if limit:
+        last = qs.values_list("pk", flat=True)[limit - 1 : limit].first()
+        if last is None:
+            last = qs.values_list("pk", flat=True).last()
+    else:
+        last = qs.values_list("pk", flat=True).last()
+    if last is None:
+        return 0, 0
+    return last, qs.filter(pk__lte=last).count()
+
+
+def create_run(
+    corpus: Corpus,
+    generator: ModelEntry,
+    template: PromptTemplate,
+    *,
+    settings: RunSettings = RunSettings(),
+    split: str = "",
+    passage_ids: Sequence[int] = (),
+    limit: int | None = None,
+    validation: dict[str, Any] | None = None,
+    name: str = "",
+    user=None,
+    enqueue: bool = True,
+) -> GenerationRun:
+    """Create a run and its queued job (kind "generation", queue "gpu"); published when the caller commits."""
+    problems = settings.errors()
+    if problems:
+        raise RunSetupError("; ".join(problems))
+    if generator.kind not in (ModelKind.HF, ModelKind.GGUF, ModelKind.OPENAI):
+        raise RunSetupError(f"model {generator.name!r} has unknown kind {generator.kind!r}")
+    if generator.kind == ModelKind.OPENAI:
+        try:
+            model_registry.validate_endpoint(generator)
+        except model_registry.ModelUnavailable as exc:
+            raise RunSetupError(str(exc)) from None
+    engine_template = template.as_engine(settings.n_pairs)
+    template_problems = engine_template.errors()
+    if template_problems:
+        raise RunSetupError(f"template {template.name!r}: " + "; ".join(template_problems))
+    _check_validation_overrides(validation or {})
+    if limit is not None and limit < 1:
+        raise RunSetupError("the passage limit must be at least 1")
+    max_id, total = _selection_bounds(corpus, split, passage_ids, limit)
+    if total == 0:
+        where = f" in split {split!r}" if split else ""
+        raise RunSetupError(f"corpus {corpus.name!r} has no passages{where} to generate from")
+    title = name or f"Generate {settings.n_pairs} pairs/passage for {corpus.name} with {generator.name}"
+    with transaction.atomic():
+        job = create_job("generation", {}, user=user, title=title[:200], enqueue=enqueue)
+        run = GenerationRun.objects.create(
+            job=job,
+            name=name,
+            corpus=corpus,
+            split=split,
+            passage_ids=list(passage_ids),
+            limit=limit,
+            max_passage_id=max_id,
+            passages_total=total,
+            generator=generator,
+            template=template,
+            template_snapshot=engine_template.to_dict(),
+            n_pairs=settings.n_pairs,
+            prompt_mode=settings.prompt_mode,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens,
+            repetition_penalty=settings.repetition_penalty,
+            seed=settings.seed,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            validation=dict(validation or {}),
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        job.params = {"run_id": run.pk}
+        job.save(update_fields=["params"])
+    return run
+
+
+# ------------------------------------------------------------------------------------------ backends
+
+
+class Backend(Protocol):
+    def render(self, template: EnginePromptTemplate, passage: Passage) -> RenderedPrompt: ...
+
+    def generate(
+        self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
+    ) -> list[GenerationOutput]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """A local HF model (or a converted GGUF), batched with left padding."""
+
+    def __init__(self, entry: ModelEntry, run: GenerationRun, reporter: Reporter) -> None:
+        import torch
+
+        from generation.engine.local import LocalGenerator
+
+        if entry.kind == ModelKind.GGUF and not entry.converted_path:
+            reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
+            model_registry.convert_entry(entry, progress=reporter.log)
+            entry.refresh_from_db()
+        device = "cuda" if torch.cuda.is_available() else None
+        model, tokenizer = model_registry.load_causal_lm(entry, device=device)
+        self.tokenizer = tokenizer
+        self.mode = run.prompt_mode
+        self.generator = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
+
+    def render(self, template: EnginePromptTemplate, passage: Passage) -> RenderedPrompt:
+        return render_prompt(template, passage.text, title=passage.title, tokenizer=self.tokenizer, mode=self.mode)
+
+    def generate(
+        self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
+    ) -> list[GenerationOutput]:
+        return self.generator.generate(
+            [p.text for p in prompts], params, progress=lambda d, t: reporter.check_cancelled()
+        )
+
+    def close(self) -> None:
+        self.generator = None  # type: ignore[assignment]
+
+
+class EndpointBackend:
+    """An OpenAI-compatible server: chat messages (the server applies the chat template) or plain completions."""
+
+    def __init__(self, entry: ModelEntry, run: GenerationRun) -> None:
+        from generation.engine.openai_client import EndpointConfig, OpenAIEndpointGenerator
+
+        self.plain = run.prompt_mode == "plain"
+        config = EndpointConfig(
+            base_url=entry.base_url,
+            model=entry.api_model,
+            api_key=model_registry.api_key(entry),
+            mode="completions" if self.plain else "chat",
+            concurrency=run.concurrency,
+        )
+        self.client = OpenAIEndpointGenerator(config)
+
+    def render(self, template: EnginePromptTemplate, passage: Passage) -> RenderedPrompt:
+        return render_prompt(template, passage.text, title=passage.title, mode="plain" if self.plain else "chat")
+
+    def generate(
+        self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
+    ) -> list[GenerationOutput]:
+        payload = [p.text if self.plain else list(p.messages) for p in prompts]
+        return self.client.generate(payload, params, progress=lambda d, t: reporter.check_cancelled())
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_backend(run: GenerationRun, reporter: Reporter) -> Backend:
+    entry = run.generator
+    try:
+        model_registry.validate(entry)
+        if entry.kind == ModelKind.OPENAI:
+            return EndpointBackend(entry, run)
+        return LocalBackend(entry, run, reporter)
+    except model_registry.ModelUnavailable as exc:
+        raise JobError(str(exc)) from exc
+
+
+# ------------------------------------------------------------------------------------------ executing
+
+
+def pending_passages(run: GenerationRun, after_pk: int = 0):
+    """Passages of the run that have no raw output yet, in id order."""
+    done = RawOutput.objects.filter(run=run, passage=OuterRef("pk"))
+    return run.selection().filter(pk__gt=after_pk).filter(~Exists(done))
+
+
+def status_counts(run: GenerationRun) -> dict[str, int]:
+    counts = dict.fromkeys(PairStatus.values, 0)
+    for row in SyntheticPair.objects.filter(run=run).values("status").annotate(n=Count("id")).order_by():
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def reason_counts(run: GenerationRun) -> list[dict[str, Any]]:
+    """Rejected pairs per main reason, most frequent first (validation reasons and 'manual')."""
+    rows = (
+        SyntheticPair.objects.filter(run=run)
+        .exclude(status=PairStatus.ACCEPTED)
+        .values("rejection_reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "rejection_reason")
+    )
+    return [
+        {"reason": r["rejection_reason"], "label": reason_label(r["rejection_reason"]), "count": r["n"]} for r in rows
+    ]
+
+
+def _pairs_for_output(
+    run: GenerationRun,
+    raw: RawOutput,
+    output: GenerationOutput,
+    prefix: str,
+    passage: Passage,
+    config: ValidationConfig,
+) -> list[SyntheticPair]:
+    parsed = parse_qa_pairs(output.text, prefix=prefix)
+    raw.parse_format = str(parsed.format)
+    raw.parse_note = parsed.note[:300]
+    verdicts = validate_pairs(parsed.pairs, passage.text, config)
+    return [
+        SyntheticPair(
+            run=run,
+            passage=passage,
+            index=i,
+            question=v.question,
+            answer=v.answer,
+            status=PairStatus.ACCEPTED if v.accepted else PairStatus.REJECTED,
+            rejection_reason=str(v.reason) if v.reason else "",
+            reasons=[str(r) for r in v.reasons],
+        )
+        for i, v in enumerate(verdicts)
+    ]
+
+
+def _store_batch(
+    run: GenerationRun, rows: list[tuple[RawOutput, list[SyntheticPair]]]
+) -> list[tuple[RawOutput, list[SyntheticPair]]]:
+    """Write a batch's outputs and pairs in one short transaction; outputs another worker already stored
+    for the same passages (a raced duplicate run) are dropped. Returns what was written."""
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                outputs = RawOutput.objects.bulk_create([raw for raw, _ in rows])
+                pairs = []
+                for raw, (_, batch_pairs) in zip(outputs, rows, strict=True):
+                    for pair in batch_pairs:
+                        pair.raw_output_id = raw.pk
+                        pairs.append(pair)
+                if pairs:
+                    SyntheticPair.objects.bulk_create(pairs)
+            return rows
+        except IntegrityError:
+            taken = set(
+                RawOutput.objects.filter(run=run, passage_id__in=[raw.passage_id for raw, _ in rows]).values_list(
+                    "passage_id", flat=True
+                )
+            )
+            rows = [(raw, pairs) for raw, pairs in rows if raw.passage_id not in taken]
+            for raw, _ in rows:
+                raw.pk = None
+            if not rows:
+                return []
+    raise JobError("could not store a batch: its passages keep conflicting with another run of the same job")
+
+
+def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | None = None) -> dict[str, Any]:
+    """Generate for every passage of the run that has no output yet. Call again to resume."""
+    run = GenerationRun.objects.select_related("corpus", "generator").get(pk=run.pk)
+    template = EnginePromptTemplate.from_dict(run.template_snapshot)
+    config = validation_config(run)
+    total = run.selection().count()
+    done = RawOutput.objects.filter(run=run).count()
+    counts = status_counts(run)
+    accepted = counts[PairStatus.ACCEPTED]
+    rejected = counts[PairStatus.REJECTED] + counts[PairStatus.MANUALLY_REJECTED]
+    reporter.progress(done, total, f"{done} of {total} passages done; loading {run.generator.name}")
+    if done >= total:
+        return run_result(run)
+    if done:
+        reporter.log(f"resuming: {done} of {total} passages already have output")
+    backend = backend or make_backend(run, reporter)
+    write_size = run.batch_size if run.generator.kind != ModelKind.OPENAI else max(run.batch_size, run.concurrency)
+    started = time.monotonic()
+    generated = pairs_seen = 0
+    last_pk = 0
+    stop: tuple[str, ...] | None = None
+    try:
+        while True:
+            reporter.check_cancelled()
+            passages = list(pending_passages(run, last_pk)[:write_size])
+            if not passages:
+                break
+            last_pk = passages[-1].pk
+            prompts = [backend.render(template, passage) for passage in passages]
+            if stop is None:
+                stop = prompts[0].stop
+            params = SamplingParams(
+                max_new_tokens=run.max_new_tokens,
+                temperature=run.temperature,
+                top_p=run.top_p,
+                seed=run.seed + passages[0].pk,  # per batch: a resumed run does not replay earlier batches' seeds
+                repetition_penalty=run.repetition_penalty,
+                stop=stop,
+            )
+            try:
+                outputs = backend.generate(prompts, params, reporter)
+            except EndpointError as exc:
+                raise JobError(f"generation failed: {exc}") from exc
+            rows = []
+            for passage, prompt, output in zip(passages, prompts, outputs, strict=True):
+                raw = RawOutput(
+                    run=run,
+                    passage=passage,
+                    prompt=prompt.text,
+                    response_prefix=prompt.response_prefix[:100],
+                    text=output.text,
+                    finish_reason=output.finish_reason,
+                    prompt_tokens=output.prompt_tokens,
+                    completion_tokens=output.completion_tokens,
+                )
+                rows.append((raw, _pairs_for_output(run, raw, output, prompt.response_prefix, passage, config)))
+            written = _store_batch(run, rows)
+            for _, pairs in written:
+                pairs_seen += len(pairs)
+                accepted += sum(1 for p in pairs if p.status == PairStatus.ACCEPTED)
+                rejected += sum(1 for p in pairs if p.status != PairStatus.ACCEPTED)
+            generated += len(written)
+            done += len(written)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            rate = generated / elapsed
+            reporter.progress(
+                done,
+                total,
+                f"{done} of {total} passages; {accepted} pairs accepted, {rejected} rejected",
+                passages_done=done,
+                passages_total=total,
+                pairs_accepted=accepted,
+                pairs_rejected=rejected,
+                pairs_per_s=round(pairs_seen / elapsed, 3),
+                passages_per_s=round(rate, 3),
+                eta_s=round((total - done) / rate, 1) if rate > 0 else None,
+            )
+    finally:
+        backend.close()
+    return run_result(run)
+
+
+def run_result(run: GenerationRun) -> dict[str, Any]:
+    counts = status_counts(run)
+    return {
+        "run_id": run.pk,
+        "passages_done": RawOutput.objects.filter(run=run).count(),
+        "passages_total": run.passages_total,
+        "pairs": counts,
+        "rejections": {r["reason"]: r["count"] for r in reason_counts(run)},
+    }
+
+
+# ------------------------------------------------------------------------------------------ staff edits
+
+
+class PairEditError(ValueError):
+    pass
+
+
+def edit_pair(
+    pair: SyntheticPair,
+    *,
+    user,
+    question: str | None = None,
+    answer: str | None = None,
+    status: str | None = None,
+    note: str = "",
+) -> SyntheticPair:
+    """Change a pair by hand. The state before the change is kept as a revision; nothing changes (and no
+    revision is written) when the values are the same. Staff may accept a pair validation rejected."""
+    if status is not None and status not in (PairStatus.ACCEPTED, PairStatus.MANUALLY_REJECTED):
+        raise PairEditError("a pair can be set to accepted or rejected by hand only")
+    with transaction.atomic():
+        current = SyntheticPair.objects.select_for_update().get(pk=pair.pk)
+        new_question = current.question if question is None else question.strip()
+        new_answer = current.answer if answer is None else answer.strip()
+        new_status = current.status if status is None else status
+        if not new_question or not new_answer:
+            raise PairEditError("question and answer must not be empty")
+        if (new_question, new_answer, new_status) == (current.question, current.answer, current.status):
+            return current
+        SyntheticPairRevision.objects.create(
+            pair=current,
+            question=current.question,
+            answer=current.answer,
+            status=current.status,
+            rejection_reason=current.rejection_reason,
+            note=note,
+            changed_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        if (new_question, new_answer) != (current.question, current.answer):
+            current.edited = True
+        current.question, current.answer = new_question, new_answer
+        if new_status != current.status:
+            current.status = new_status
+            if new_status == PairStatus.MANUALLY_REJECTED:
+                current.rejection_reason = MANUAL_REASON
+            elif new_status == PairStatus.ACCEPTED:
+                current.rejection_reason = ""
+        current.save()
+    return current
+
+
+def reject_pair(pair: SyntheticPair, *, user, note: str = "") -> SyntheticPair:
+    return edit_pair(pair, user=user, status=PairStatus.MANUALLY_REJECTED, note=note)
+
+
+def sample_pairs(run: GenerationRun, *, accepted: bool, limit: int = 10, offset: int = 0):
+    """A page of accepted or rejected pairs with their passage, for the side-by-side review."""
+    qs = SyntheticPair.objects.filter(run=run).select_related("passage", "raw_output")
+    qs = qs.filter(status=PairStatus.ACCEPTED) if accepted else qs.exclude(status=PairStatus.ACCEPTED)
+    return list(qs.order_by("passage_id", "index")[offset : offset + limit])
+
+
+def rejection_choices() -> list[tuple[str, str]]:
+    return [(r.value, r.label) for r in RejectionReason] + [(MANUAL_REASON, reason_label(MANUAL_REASON))]
+
+
+def describe_prompt(raw: RawOutput) -> str:
+    """The stored prompt in readable form (messages JSON for endpoints is shown role by role)."""
+    text = raw.prompt
+    if text.startswith("[{"):
+        try:
+            messages = json.loads(text)
+            return "\n\n".join(f"[{m.get('role')}]\n{m.get('content')}" for m in messages)
+        except (ValueError, AttributeError):
+            pass
+    return text
