@@ -167,6 +167,7 @@ class Assignment(models.Model):
     session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="assignments")
     item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="assignments")
     slot = models.PositiveSmallIntegerField()
+    block = models.PositiveIntegerField(default=0, help_text="Copy of the item's block: finds the open block fast.")
     judge = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -190,6 +191,10 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["session", "judge", "submitted_at"]),
             models.Index(fields=["session", "submitted_at", "lease_expires_at"]),
+            # Open slots in hand-out order: the next item is found without reading finished ones.
+            models.Index(
+                fields=["session", "block"], condition=Q(submitted_at__isnull=True), name="assignment_open_by_block"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,7 @@ from annotation.models import Assignment, JudgingSession, SessionJudge, new_seed
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
 
 RETRIES = 5
+PROGRESS_COUNT_CAP = 500
 logger = logging.getLogger(__name__)
 
 
@@ -112,14 +113,13 @@ def _lease(session: JudgingSession, judge: User, member: SessionJudge, now: date
             pending.lease_expires_at = now + lease
             pending.save(update_fields=["assigned_at", "lease_expires_at"])
             return pending
-        slot = (
-            free_slots(session, now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .exclude(item_id__in=items_of(session, judge))
-            .annotate(order=Mod(F("item__shuffle_key") * member.perm_a + member.perm_c, PERMUTATION_PRIME))
-            .order_by("item__block", "order", "slot")
-            .first()
-        )
+        open_slots = free_slots(session, now).exclude(item_id__in=items_of(session, judge))
+        # The first block with a slot for this judge (an index scan that stops at once), then a sort of only
+        # that block and the next one; a full sort only when every slot there is locked by other judges.
+        first_block = open_slots.order_by("block").values_list("block", flat=True).first()
+        if first_block is None:
+            return None
+        slot = _pick(open_slots.filter(block__lte=first_block + 1), member) or _pick(open_slots, member)
         if slot is None:
             return None
         if slot.judge_id is not None:
@@ -136,6 +136,16 @@ def _lease(session: JudgingSession, judge: User, member: SessionJudge, now: date
         return slot
 
 
+def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:
+    """Lock the first free slot in the judge's own order; slots locked by others are skipped (PostgreSQL)."""
+    return (
+        candidates.select_for_update(skip_locked=True, of=("self",))
+        .annotate(order=Mod(F("item__shuffle_key") * member.perm_a + member.perm_c, PERMUTATION_PRIME))
+        .order_by("block", "order", "slot")
+        .first()
+    )
+
+
 def release(assignment: Assignment) -> None:
     """Give a leased, unjudged slot back at once (the judge skipped it or staff freed it)."""
     with transaction.atomic():
@@ -150,6 +160,7 @@ class JudgeProgress:
     done: int
     pending: int
     available: int
+    capped: bool = False  # more than PROGRESS_COUNT_CAP items are open: `total` is a lower bound
 
     @property
     def total(self) -> int:
@@ -170,7 +181,13 @@ def judge_progress(session: JudgingSession, judge: User, *, now: datetime | None
     mine = Assignment.objects.filter(session=session, judge=judge)
     done = mine.filter(submitted_at__isnull=False).count()
     pending = mine.filter(submitted_at__isnull=True).count()
-    available = (
-        free_slots(session, now).exclude(item_id__in=items_of(session, judge)).values("item_id").distinct().count()
+    # Counting every open item of a large session on each page costs more than the page itself: count up
+    # to a cap and say "N+" beyond it.
+    open_items = (
+        free_slots(session, now).exclude(item_id__in=items_of(session, judge)).values("item_id").order_by().distinct()
     )
-    return JudgeProgress(done=done, pending=min(pending, 1), available=available)
+    available = open_items[: PROGRESS_COUNT_CAP + 1].count()
+    return JudgeProgress(
+        done=done, pending=min(pending, 1), available=min(available, PROGRESS_COUNT_CAP),
+        capped=available > PROGRESS_COUNT_CAP,
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import markdown
 import nh3
@@ -48,8 +49,13 @@ class ItemData:
 
 def render_instructions(text: str) -> SafeString:
     """Markdown to HTML, then sanitised by nh3 (no scripts, handlers or javascript: links survive)."""
-    html = markdown.markdown(text or "", extensions=["sane_lists"])
-    return mark_safe(nh3.clean(html))  # noqa: S308 - sanitised just above
+    return mark_safe(_render_markdown(text or ""))  # noqa: S308 - sanitised in _render_markdown
+
+
+@lru_cache(maxsize=64)
+def _render_markdown(text: str) -> str:
+    """Cached: every judging page shows the session's instructions, which rarely change."""
+    return nh3.clean(markdown.markdown(text, extensions=["sane_lists"]))
 
 
 def normalise_labels(labels: Sequence[dict] | Sequence[str] | None) -> list[dict[str, str]]:
@@ -185,7 +191,9 @@ def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[Sessio
 
 def create_slots(session: JudgingSession, items: Sequence[SessionItem]) -> None:
     slots = [
-        Assignment(session=session, item=item, slot=slot) for item in items for slot in range(session.judges_per_item)
+        Assignment(session=session, item=item, slot=slot, block=item.block)
+        for item in items
+        for slot in range(session.judges_per_item)
     ]
     Assignment.objects.bulk_create(slots, batch_size=1000)
 

@@ -134,3 +134,20 @@ def test_progress_counts_what_the_judge_can_still_reach(bob, carol):
     assigning.next_assignment(session, bob)
     progress = assigning.judge_progress(session, bob)
     assert (progress.done, progress.pending, progress.position, progress.total) == (1, 1, 2, 4)
+
+
+def test_progress_counts_items_not_slots_and_caps_the_count_on_large_sessions(bob, monkeypatch):
+    session = make_session(n=7, k=3, judges=[bob])
+    assert assigning.judge_progress(session, bob).total == 7
+    monkeypatch.setattr(assigning, "PROGRESS_COUNT_CAP", 5)
+    progress = assigning.judge_progress(session, bob)
+    assert progress.capped and progress.total == 5
+
+
+def test_an_open_slot_is_found_after_the_first_blocks_are_full(bob, carol):
+    session = make_session(n=30, k=1, judges=[bob, carol], block_size=5)
+    for _ in range(12):  # carol takes most of the first blocks and keeps two in hand
+        a = assigning.next_assignment(session, carol)
+        judging.submit(a.token, carol, answer())
+    seen = drain(session, bob)
+    assert len(seen) == 18 and len(set(seen)) == 18

@@ -1,0 +1,388 @@
+"""Judging under load: gunicorn on 127.0.0.1 and concurrent judges asking for items and submitting.
+
+Two modes per database: (a) judges who think 2 s before each submit (latency; target p95 < 30 ms for
+the page and the submit, 0 errors) and (b) no think time (saturation: requests/s, judged items/s,
+latency, errors). After each mode the database is checked: no item has more than k judgments and no
+judge judged an item twice. PostgreSQL with 50 judges, the SQLite default with 20.
+
+The load generator runs as a separate process (this script with --drive), so its CPU use is not the
+server's; it only ever targets 127.0.0.1, and every loop is bounded in time.
+
+    .venv/bin/python bench/judging.py                      # both databases, 25 s per mode
+    .venv/bin/python bench/judging.py --backend sqlite --duration 10
+    PG_URL=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/judging.py --backend postgres
+
+Each run uses its own throw-away database (PostgreSQL: qasynth_bench_judging, dropped and re-created)
+and data dir under /tmp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PASSWORD = "bench-judge-password-1"
+TARGET_P95_MS = 30.0
+HOST = "127.0.0.1"
+
+
+# --- the load generator (a separate process) ----------------------------------------------------------
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+    return {"n": len(ordered), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
+
+
+async def drive(args) -> dict:
+    import httpx
+
+    base = args.url.rstrip("/")
+    assert base.startswith(f"http://{HOST}:"), "the load generator only targets 127.0.0.1"
+    latencies: dict[str, list[float]] = {"next": [], "page": [], "submit": []}
+    errors: list[str] = []
+    judged = 0
+    requests = 0
+    token_re = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+    submission_re = re.compile(r'name="submission_id" value="([0-9a-f]+)"')
+    label_re = re.compile(r'name="left_label" value="([^"]+)"')
+
+    async def timed(kind: str, coro):
+        nonlocal requests
+        started = time.perf_counter()
+        response = await coro
+        elapsed = (time.perf_counter() - started) * 1000
+        requests += 1
+        if kind in latencies:
+            latencies[kind].append(elapsed)
+        return response
+
+    async def login(client: httpx.AsyncClient, username: str) -> None:
+        page = await client.get(f"{base}/accounts/login/")
+        csrf = token_re.search(page.text).group(1)
+        response = await client.post(
+            f"{base}/accounts/login/",
+            data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf, "next": "/"},
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"login of {username} failed: {response.status_code}")
+
+    async def judge(index: int, start_at: float, stop_at: float) -> None:
+        nonlocal judged
+        timeout = httpx.Timeout(30.0)
+        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout) as client:
+            await login(client, f"bench{index:03d}")
+            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+            response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
+            location = response.headers.get("location", "")
+            while time.monotonic() < stop_at:
+                try:
+                    if "/annotation/j/" not in location:
+                        if "/done/" in location:
+                            return  # nothing left for this judge
+                        errors.append(f"unexpected redirect {response.status_code} {location!r}")
+                        return
+                    page = await timed("page", client.get(f"{base}{location}"))
+                    if page.status_code != 200:
+                        errors.append(f"page {page.status_code}")
+                        return
+                    labels = label_re.findall(page.text)
+                    data = {
+                        "csrfmiddlewaretoken": token_re.search(page.text).group(1),
+                        "submission_id": submission_re.search(page.text).group(1),
+                        "left_label": labels[index % len(labels)],
+                        "right_label": labels[(index + judged) % len(labels)],
+                        "preference": ("left", "tie", "right")[(index + judged) % 3],
+                    }
+                    if args.think:
+                        await asyncio.sleep(args.think)
+                    if time.monotonic() >= stop_at:
+                        return
+                    response = await timed("submit", client.post(f"{base}{location}", data=data))
+                    if response.status_code != 302:
+                        errors.append(f"submit {response.status_code}: {response.text[:200]}")
+                        return
+                    judged += 1
+                    location = response.headers.get("location", "")
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return
+
+    begin = time.monotonic() + 2.0 + 0.05 * args.judges  # logins first, then everyone starts together
+    stop = begin + args.duration
+    await asyncio.gather(*(judge(i, begin, stop) for i in range(args.judges)))
+    wall = max(0.001, min(time.monotonic(), stop) - begin)
+    return {
+        "judges": args.judges,
+        "think_s": args.think,
+        "duration_s": round(wall, 2),
+        "requests": requests,
+        "requests_per_s": round(requests / wall, 1),
+        "judged": judged,
+        "judged_per_s": round(judged / wall, 1),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "latency_ms": {kind: percentiles(values) for kind, values in latencies.items()},
+    }
+
+
+# --- the orchestrator ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def server_env(database_url: str | None, data_dir: Path) -> dict[str, str]:
+    env = os.environ.copy()
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+        env["DB_CONN_MAX_AGE"] = "60"  # persistent connections, as a production deployment would use
+    env.update(
+        QASYNTH_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="qasynth_web.settings",
+        DEBUG="0",
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        SECURE_HSTS_SECONDS="0",
+        AXES_ENABLED="0",
+        LOG_LEVEL="WARNING",
+        CELERY_BROKER_URL="filesystem://",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+SEED_SCRIPT = """
+import sys
+from django.contrib.auth.models import Group, User
+from annotation.services.sessions import ItemData, create_session
+from core.permissions import JUDGES_GROUP
+judges_n, items_n, k, password, name = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+group, _ = Group.objects.get_or_create(name=JUDGES_GROUP)
+judges = []
+for i in range(judges_n):
+    user = User.objects.filter(username=f"bench{i:03d}").first()
+    if user is None:
+        user = User.objects.create_user(f"bench{i:03d}", password=password)
+        user.groups.add(group)
+    judges.append(user)
+items = [ItemData(question=f"Question {i}: which year is mentioned in passage {i}?",
+                  context=f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after six years.",
+                  gold_answers=[str(1850 + i % 150)], answer_a=str(1850 + i % 150), answer_b=f"in {1851 + i % 150}",
+                  external_id=f"bench-{i}") for i in range(items_n)]
+session = create_session(name=name, system_a="bench-system-a", system_b="bench-system-b", items=items,
+                         judges_per_item=k, judges=judges, block_size=20)
+print(session.pk)
+"""
+
+CHECK_SCRIPT = """
+import json, sys
+from django.db.models import Count
+from annotation.models import Judgment, JudgingSession
+session = JudgingSession.objects.get(pk=int(sys.argv[1]))
+k = session.judges_per_item
+per_item = Judgment.objects.filter(session=session).values("item_id").annotate(n=Count("id"))
+over = [row for row in per_item if row["n"] > k]
+pairs = Judgment.objects.filter(session=session).values("item_id", "judge_id").annotate(n=Count("id")).filter(n__gt=1)
+print(json.dumps({"judgments": Judgment.objects.filter(session=session).count(), "items_over_k": len(over),
+                  "max_per_item": max([row["n"] for row in per_item], default=0), "duplicate_pairs": pairs.count(),
+                  "k": k}))
+"""
+
+
+def manage(env: dict, *args: str, timeout: int = 300) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args[:2])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def django_script(env: dict, script: str, *argv: str) -> str:
+    code = f"import sys; sys.argv = ['x', {', '.join(repr(a) for a in argv)}]\n" + script
+    out = manage(env, "shell", "-c", code)
+    return out.strip().splitlines()[-1]
+
+
+def reset_postgres(base_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base_url}/{name}"
+
+
+def drop_postgres(base_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+    handle = open(log, "w")  # noqa: SIM115 - owned by the server process
+    process = subprocess.Popen(
+        [gunicorn, "qasynth_web.wsgi", "-b", f"{HOST}:{port}", "-w", str(workers), "--threads", str(threads),
+         "--backlog", "256", "--error-logfile", "-", "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    stop(process)
+    raise RuntimeError("gunicorn did not start listening within 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def run_backend(args, backend: str) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"qasynth-bench-{backend}-"))
+    judges = args.judges or (50 if backend == "postgres" else 20)
+    db_name = "qasynth_bench_judging"
+    database_url = reset_postgres(args.pg_url, db_name) if backend == "postgres" else None
+    env = server_env(database_url, data_dir)
+    results: dict = {"backend": backend, "judges": judges, "workers": args.workers, "threads": args.threads}
+    server = None
+    try:
+        started = time.monotonic()
+        manage(env, "migrate", "--noinput", "-v0")
+        results["migrate_s"] = round(time.monotonic() - started, 1)
+        port = free_port()
+        server = start_gunicorn(env, port, args.workers, args.threads, data_dir / "gunicorn.log")
+        modes = [("think", args.think), ("saturation", 0.0)]
+        for mode, think in modes:
+            session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode)
+            out = data_dir / f"{mode}.json"
+            cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
+                   str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out)]  # fmt: skip
+            subprocess.run(cmd, cwd=REPO, check=True, timeout=args.duration + 120)
+            measured = json.loads(out.read_text())
+            measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session))
+            results[mode] = measured
+        log = (data_dir / "gunicorn.log").read_text(errors="replace")
+        results["server_log_errors"] = log.count("Traceback") + log.lower().count("database is locked")
+        results["database_is_locked"] = log.lower().count("database is locked")
+    finally:
+        if server is not None:
+            stop(server)
+        if backend == "postgres" and not args.keep:
+            drop_postgres(args.pg_url, db_name)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return results
+
+
+def fmt(value) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def report(results: dict) -> None:
+    print(f"\n== {results['backend']}: {results['judges']} judges, gunicorn {results['workers']} workers x "
+          f"{results['threads']} threads ==")  # fmt: skip
+    for mode in ("think", "saturation"):
+        r = results.get(mode)
+        if not r:
+            continue
+        lat = r["latency_ms"]
+        print(
+            f"-- {mode} (think {r['think_s']} s, {r['duration_s']} s): {r['requests']} requests "
+            f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), errors {r['errors']}"
+        )
+        for kind in ("next", "page", "submit"):
+            p = lat[kind]
+            if not p["n"]:
+                continue
+            ratio = f"  p95/target {p['p95'] / TARGET_P95_MS:.2f}" if mode == "think" and kind != "next" else ""
+            print(f"   {kind:7s} n={p['n']:5d}  p50 {fmt(p['p50']):>6} ms  p95 {fmt(p['p95']):>6} ms  "
+                  f"p99 {fmt(p['p99']):>6} ms  max {fmt(p['max']):>7} ms{ratio}")  # fmt: skip
+        check = r["db_check"]
+        verdict = "OK" if check["items_over_k"] == 0 and check["duplicate_pairs"] == 0 else "VIOLATED"
+        print(
+            f"   database: {check['judgments']} judgments, max {check['max_per_item']} per item (k={check['k']}), "
+            f"{check['items_over_k']} items over k, {check['duplicate_pairs']} duplicate judge-item pairs: {verdict}"
+        )
+        if r["error_samples"]:
+            print(f"   error samples: {r['error_samples']}")
+    print(f"   server log: {results['server_log_errors']} tracebacks/lock errors "
+          f"({results['database_is_locked']} 'database is locked')")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=25.0, help="seconds per mode (at most 120)")
+    parser.add_argument("--think", type=float, default=2.0, help="think time of mode (a), seconds")
+    parser.add_argument("--judges", type=int, default=0, help="default: 50 on PostgreSQL, 20 on SQLite")
+    parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--keep", action="store_true", help="keep the bench database and data dir")
+    parser.add_argument("--json", help="also write all figures to this file")
+    # load-generator mode (internal)
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--session", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.duration = min(args.duration, 120.0)
+    args.judges = min(args.judges, 200)
+    if args.drive:
+        result = asyncio.run(drive(args))
+        Path(args.out).write_text(json.dumps(result))
+        return 0
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    all_results = []
+    for backend in backends:
+        results = run_backend(args, backend)
+        report(results)
+        all_results.append(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(all_results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
