@@ -16,12 +16,15 @@ TRAIN_TRIPLES = [
     ("The sun rises in the east.", "Where does the sun rise?", "in the east"),
 ]
 
-# (passage, [(question, [gold answers])]) for the validation split; one item has two gold answers.
+# (passage, [(question, [gold answers])]) for the validation split; two items have two gold answers.
 EVAL_PASSAGES = [
-    ("Mount Fuji is the highest mountain in Japan.", [("What is the highest mountain in Japan?", ["Mount Fuji"])]),
+    (
+        "Mount Fuji is the highest mountain in Japan.",
+        [("What is the highest mountain in Japan?", ["Mount Fuji", "Fuji"])],
+    ),
     (
         "The Amazon river flows through Brazil and Peru.",
-        [("Which countries does the Amazon flow through?", ["Brazil and Peru", "Brazil"])],
+        [("Which countries does the Amazon flow through?", ["through Brazil and Peru", "Brazil"])],
     ),
     ("Owls hunt at night.", [("When do owls hunt?", ["at night"]), ("What hunts at night?", ["Owls"])]),
     ("Rome is the capital of Italy.", [("What is the capital of Italy?", ["Rome"])]),
