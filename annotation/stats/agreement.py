@@ -56,10 +56,8 @@ def unit_features(counts: np.ndarray) -> np.ndarray:
     shares = counts / safe_m[:, None]
     outer = counts[:, :, None] * counts[:, None, :] - counts[:, :, None] * np.eye(n_cat)[None]
     coincidences = np.where(pairable[:, None, None], outer / np.where(pairable, m - 1, 1.0)[:, None, None], 0.0)
-    return np.concatenate(
-        [rated[:, None], pairable[:, None], pair_agreement[:, None], shares, coincidences.reshape(n_units, -1)],
-        axis=1,
-    )
+    columns = [rated[:, None], pairable[:, None], pair_agreement[:, None], shares]
+    return np.concatenate([*columns, coincidences.reshape(n_units, n_cat * n_cat)], axis=1)
 
 
 def _defined(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 
 from annotation.stats.accuracy import (
     CRITERIA,
+    DIFFERENCE_FEATURES,
     difference_features,
     difference_from_sums,
     paired_comparison,
@@ -42,7 +43,7 @@ RULES: tuple[str, ...] = (
     "The majority label of an answer is the label given by strictly more judges than any other label "
     "(strict plurality). An answer whose most frequent labels are tied has no majority label: it is counted "
     "as a tie, left out of majority accuracy and of McNemar's test, and the number of ties is shown.",
-    "Accuracy by judgment counts every label as one observation. Accuracy intervals are Wilson 95% intervals.",
+    "Accuracy by judgment counts every label as one observation. Accuracy intervals are Wilson {level} intervals.",
     "McNemar's exact test and the majority accuracy difference use the items where both systems' answers "
     "have a majority label. Differences are system A minus system B, with a paired bootstrap percentile "
     "interval over items (seeded).",
@@ -56,7 +57,7 @@ RULES: tuple[str, ...] = (
     "Krippendorff's ordinal alpha orders incorrect < partial < correct.",
     "A coefficient whose chance agreement is 1 (for example when everyone used one label) is undefined and "
     "shown as None, never as 0.",
-    "Agreement intervals are 95% percentile bootstrap intervals over items (both answers of an item are "
+    "Agreement intervals are {level} percentile bootstrap intervals over items (both answers of an item are "
     "resampled together), computed on the replicates where the coefficient is defined.",
     "Agreement with the others: a judge's label against the strict-plurality label of the other judges on "
     "the same answer; answers where the others tie or nobody else judged are left out.",
@@ -185,7 +186,7 @@ def _joint_statistics(counts_a: np.ndarray, counts_b: np.ndarray) -> GroupedStat
     patterns = group_rows(np.concatenate([counts_a, counts_b], axis=1))
     rep_a, rep_b = counts_a[patterns.representatives], counts_b[patterns.representatives]
     features = np.concatenate([difference_features(rep_a, rep_b), unit_features(rep_a) + unit_features(rep_b)], axis=1)
-    n_diff = difference_features(rep_a[:0], rep_b[:0]).shape[1]
+    n_diff = len(DIFFERENCE_FEATURES)
 
     def evaluate(sums: np.ndarray) -> dict[str, np.ndarray]:
         return {**difference_from_sums(sums[:, :n_diff]), **agreement_from_sums(sums[:, n_diff:], N_LABELS)}
@@ -359,7 +360,7 @@ def summarise(
     ]
 
     result: dict[str, object] = {
-        "rules": list(RULES),
+        "rules": [rule.replace("{level}", f"{confidence:.0%}") for rule in RULES],
         "labels": list(LABELS),
         "systems": [name_a, name_b],
         "counts": {

@@ -144,7 +144,8 @@ def test_long_rows_from_one_query_pivot_into_the_same_figures():
         n_boot=0,
     )
     assert result["accuracy"]["A"]["by_majority"]["correct"]["rate"] == 0.5
-    assert result["accuracy"]["B"]["by_majority"]["correct"]["rate"] == 0.5
+    assert result["accuracy"]["B"]["by_majority"]["correct"]["rate"] == 1.0  # item 1's B answer is a tie
+    assert result["accuracy"]["B"]["by_majority"]["n_ties"] == 1
     assert result["agreement"]["percent_agreement"]["estimate"] == 0.75  # item 1's B answer split
     assert [j["median_seconds"] for j in result["judges"]] == [27.5, 37.5]
     assert result["comparison"]["preference"]["by_item"]["a_wins"] == 1
@@ -159,4 +160,4 @@ def test_empty_sessions_and_a_single_judge_give_none_rather_than_errors(shape):
     result = compute_session_statistics(labels, labels, n_boot=50)
     json.dumps(result, allow_nan=False)
     assert result["agreement"]["fleiss_kappa"] == {"estimate": None, "ci": None}
-    assert result["agreement"]["cohen_kappa"] == []
+    assert all(pair["estimate"] is None and pair["n_units"] == 0 for pair in result["agreement"]["cohen_kappa"])
