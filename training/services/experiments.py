@@ -220,21 +220,25 @@ def launch(experiment: Experiment) -> AdvanceReport:
 
 
 def start_generation(cell: ExperimentCell) -> Job:
-    """Queue the generation run of a synthetic cell: the context source's train split, N pairs per passage."""
-    from generation.services.generation_runs import create_generation_run
+    """Queue the generation run of a synthetic cell: the context source's train split, N pairs per passage,
+    with the default zero- or one-shot template of the corpus language."""
+    from generation.services.generation_runs import RunSettings, create_run
+    from generation.services.prompt_templates import default_template_for
 
     experiment = cell.experiment
     corpus = Corpus.objects.get(name=cell.context_source)
-    run = create_generation_run(
-        corpus=corpus,
-        generator=experiment.generator,
-        shots=cell.shots,
-        n_pairs=cell.pairs_per_passage,
+    options = dict(experiment.generation_settings)
+    validation = options.pop("validation", None)
+    run = create_run(
+        corpus,
+        experiment.generator,
+        default_template_for(corpus.language, cell.shots),
+        settings=RunSettings(n_pairs=cell.pairs_per_passage, **options),
         split=experiment.train_split,
         limit=experiment.max_passages,
-        name=f"{experiment.name}: {cell.label}",
+        validation=validation,
+        name=f"{experiment.name}: {cell.label}"[:200],
         user=experiment.created_by,
-        **experiment.generation_settings,
     )
     return run.job
 
@@ -246,20 +250,20 @@ def synthetic_dataset(cell: ExperimentCell) -> QADataset:
 
     run = GenerationRun.objects.get(job=cell.generation_job)
     return build_synthetic_dataset(
-        [run], name=f"{cell.experiment.name}: {cell.label}"[:200], user=cell.experiment.created_by
+        [run], f"{cell.experiment.name}: {cell.label}"[:200], user=cell.experiment.created_by
     )
 
 
 def human_dataset(cell: ExperimentCell) -> QADataset:
-    """The reference pairs of the training split (the same passages the generator saw, when limited)."""
+    """Every reference pair of the training split, as the paper's human-data baseline (not only the
+    passages the generator saw: the human baseline is the annotated training set as published)."""
     from generation.services.datasets import build_human_dataset
 
     experiment = cell.experiment
     return build_human_dataset(
         experiment.corpus,
-        split=experiment.train_split,
-        limit_passages=experiment.max_passages,
-        name=f"{experiment.name}: human pairs"[:200],
+        experiment.train_split,
+        f"{experiment.name}: human pairs"[:200],
         user=experiment.created_by,
     )
 
