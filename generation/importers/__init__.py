@@ -1,0 +1,1 @@
+"""Corpus import: streaming readers per file format, typed errors and article-grouped splits."""

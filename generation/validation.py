@@ -1,0 +1,230 @@
+"""Decide which generated pairs are good enough to train on, and record why each rejected pair was rejected.
+
+Data quality of the synthetic dataset is decided here, so every rule is explicit, configurable and
+reported per pair (an enum value the UI can count and filter on), instead of pairs silently vanishing.
+Japanese has no spaces, so "token overlap" there is computed on characters.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+CHARACTER_LEVEL_LANGUAGES = frozenset({"ja", "zh", "ko", "th"})
+
+
+class RejectionReason(StrEnum):
+    EMPTY_QUESTION = "empty_question"
+    EMPTY_ANSWER = "empty_answer"
+    NOT_A_QUESTION = "not_a_question"
+    ANSWER_TOO_LONG = "answer_too_long"
+    ANSWER_NOT_SUPPORTED = "answer_not_supported"
+    DUPLICATE = "duplicate"
+    QUESTION_COPIED = "question_copied"
+
+    @property
+    def label(self) -> str:
+        return _REASON_LABELS[self]
+
+
+_REASON_LABELS = {
+    RejectionReason.EMPTY_QUESTION: "empty question",
+    RejectionReason.EMPTY_ANSWER: "empty answer",
+    RejectionReason.NOT_A_QUESTION: "question does not end in a question form",
+    RejectionReason.ANSWER_TOO_LONG: "answer longer than the limit",
+    RejectionReason.ANSWER_NOT_SUPPORTED: "answer not supported by the passage",
+    RejectionReason.DUPLICATE: "duplicate of an earlier question for this passage",
+    RejectionReason.QUESTION_COPIED: "question copied verbatim from the passage",
+}
+
+
+class SupportCheck(StrEnum):
+    EXACT = "exact"  # normalised answer is a substring of the normalised passage
+    OVERLAP = "overlap"  # share of answer tokens (characters for ja) found in the passage >= min_overlap
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    language: str = "en"
+    require_question_form: bool = True
+    max_answer_chars: int = 200
+    support_check: SupportCheck = SupportCheck.OVERLAP
+    min_overlap: float = 0.8
+    reject_duplicates: bool = True
+    reject_copied_questions: bool = True
+    copied_min_chars: int = 20  # shorter questions ("What is X?") can appear in a passage by chance
+
+    @classmethod
+    def for_language(cls, language: str, **overrides) -> ValidationConfig:
+        """Defaults that suit the language: Japanese answers are denser, so the length limit is lower."""
+        defaults: dict = {"language": language}
+        if language in CHARACTER_LEVEL_LANGUAGES:
+            # "石油諸税の年間税収額は？" (11 characters) opens its passage sentence and is a fair question
+            defaults.update(max_answer_chars=100, copied_min_chars=15)
+        defaults.update(overrides)
+        return cls(**defaults)
+
+    @property
+    def character_level(self) -> bool:
+        return self.language.split("-")[0].lower() in CHARACTER_LEVEL_LANGUAGES
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    question: str
+    answer: str
+    reasons: tuple[RejectionReason, ...] = field(default_factory=tuple)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.reasons
+
+    @property
+    def reason(self) -> RejectionReason | None:
+        """The main reason (the first rule that failed, in enum order) stored on the pair."""
+        return self.reasons[0] if self.reasons else None
+
+
+# ------------------------------------------------------------------------------------------ normalising
+
+_PUNCT = set(string.punctuation) | set("、。，．・：；？！「」『』（）［］【】〈〉《》“”‘’…ー〜～")
+_ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
+_TRAILING_RE = re.compile(r"[\s.。．!！?？,，、:：;；\"'「」『』]+$")
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width), case-folded, whitespace collapsed: for equality and substring tests."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _strip_trailing(text: str) -> str:
+    return _TRAILING_RE.sub("", text)
+
+
+def tokens(text: str, *, character_level: bool) -> list[str]:
+    """SQuAD-style tokens: lower case, no punctuation, no English articles; characters for ja/zh."""
+    norm = normalise(text)
+    if character_level:
+        return [ch for ch in norm if not ch.isspace() and ch not in _PUNCT and unicodedata.category(ch)[0] != "P"]
+    norm = "".join(" " if (ch in _PUNCT or unicodedata.category(ch)[0] == "P") else ch for ch in norm)
+    return _ARTICLES_RE.sub(" ", norm).split()
+
+
+# ----------------------------------------------------------------------------------------------- rules
+
+_EN_QUESTION_END = re.compile(r"[?？]\s*[\"'”’)）]*$")
+# Japanese questions are often written without "？": "…は何ですか。", "…でしょうか", "…を何という",
+# and the JSQuAD annotators' terse "…の首都は" (a topic left open). A question word anywhere also counts.
+_JA_QUESTION_END = re.compile(
+    r"(?:[?？]|か|かい|かな|の|は|とは|という|って|でしょう|(?:答え|こたえ|あげ|挙げ|述べ)(?:よ|なさい)|教えて(?:ください)?|言うと)[\s。．.」』)）]*$"
+)
+_JA_QUESTION_WORDS = re.compile(
+    r"何|なに|なん[でと]|誰|だれ|どこ|いつ|なぜ|どう|どの|どれ|どちら|どんな|いくつ|いくら|幾"
+)
+
+
+def is_question(text: str, language: str) -> bool:
+    text = text.strip()
+    if not text:
+        return False
+    if language.split("-")[0].lower() in {"ja", "zh"}:
+        return bool(_JA_QUESTION_END.search(text) or _JA_QUESTION_WORDS.search(text))
+    return bool(_EN_QUESTION_END.search(text))
+
+
+def answer_supported(answer: str, passage: str, config: ValidationConfig) -> bool:
+    if config.support_check is SupportCheck.NONE:
+        return True
+    norm_answer = _strip_trailing(normalise(answer))
+    norm_passage = normalise(passage)
+    if norm_answer and norm_answer in norm_passage:
+        return True
+    if config.support_check is SupportCheck.EXACT:
+        return False
+    answer_tokens = tokens(answer, character_level=config.character_level)
+    if not answer_tokens:
+        return False
+    passage_tokens = set(tokens(passage, character_level=config.character_level))
+    found = sum(1 for tok in answer_tokens if tok in passage_tokens)
+    return found / len(answer_tokens) >= config.min_overlap
+
+
+_SENTENCE_END = tuple(".!?。！？\n")
+
+
+def question_copied(question: str, passage: str, config: ValidationConfig) -> bool:
+    """The 'question' is passage text from the start of a sentence (a failure mode of small models: they
+    echo "The barrier was completed in 1982?"). A verbatim clause from mid-sentence is a fair question
+    ("Who founded the International Olympic Committee?" from "..., who founded the International
+    Olympic Committee in 1894."), so only copies that start where a passage sentence starts count."""
+    norm = _strip_trailing(normalise(question))
+    if len(norm) < config.copied_min_chars:
+        return False
+    text = normalise(passage)
+    start = text.find(norm)
+    while start != -1:
+        before = text[:start].rstrip()
+        if not before or before.endswith(_SENTENCE_END):
+            return True
+        start = text.find(norm, start + 1)
+    return False
+
+
+def duplicate_key(question: str) -> str:
+    return _strip_trailing(normalise(question))
+
+
+def check_pair(
+    question: str,
+    answer: str,
+    passage: str,
+    config: ValidationConfig,
+    seen_questions: set[str] | None = None,
+    *,
+    title: str = "",
+) -> PairVerdict:
+    """All reasons one pair fails (empty tuple: accepted). `seen_questions` holds duplicate keys of pairs
+    already accepted for this passage; the key of an accepted pair is added to it. An answer may also come
+    from the `title` (162 of JSQuAD's 4,442 validation answers are found only in the article title)."""
+    question, answer = question.strip(), answer.strip()
+    reasons: list[RejectionReason] = []
+    if not question:
+        reasons.append(RejectionReason.EMPTY_QUESTION)
+    if not answer:
+        reasons.append(RejectionReason.EMPTY_ANSWER)
+    if question and config.require_question_form and not is_question(question, config.language):
+        reasons.append(RejectionReason.NOT_A_QUESTION)
+    if answer and len(answer) > config.max_answer_chars:
+        reasons.append(RejectionReason.ANSWER_TOO_LONG)
+    if answer and not answer_supported(answer, f"{title}\n{passage}" if title else passage, config):
+        reasons.append(RejectionReason.ANSWER_NOT_SUPPORTED)
+    key = duplicate_key(question)
+    if question and config.reject_duplicates and seen_questions is not None and key in seen_questions:
+        reasons.append(RejectionReason.DUPLICATE)
+    if question and config.reject_copied_questions and question_copied(question, passage, config):
+        reasons.append(RejectionReason.QUESTION_COPIED)
+    reasons.sort(key=list(RejectionReason).index)
+    if not reasons and seen_questions is not None:
+        seen_questions.add(key)
+    return PairVerdict(question, answer, tuple(reasons))
+
+
+def validate_pairs(
+    pairs: Sequence[tuple[str, str]],
+    passage: str,
+    config: ValidationConfig | None = None,
+    *,
+    title: str = "",
+    existing_questions: Iterable[str] = (),
+) -> list[PairVerdict]:
+    """One verdict per pair, in order. A pair duplicates an earlier *accepted* pair (so a good pair is not
+    lost because an earlier copy of its question had a bad answer); `existing_questions` are questions
+    already stored for this passage (a resumed run must not re-add them)."""
+    config = config or ValidationConfig()
+    seen = {duplicate_key(q) for q in existing_questions}
+    return [check_pair(q, a, passage, config, seen, title=title) for q, a in pairs]

@@ -1,0 +1,59 @@
+"""Integration: stream the real JSQuAD validation file and compare counts with a plain json.load count.
+
+The file lives outside the repository (../shared/data next to the repo root) because of its size and
+licence; the test is skipped, saying so, where it is absent. QASYNTH_JSQUAD_PATH overrides the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from generation.importers.readers import SEP_MARKER, ReadStats, read_squad
+
+DEFAULT_PATH = Path(__file__).resolve().parents[2].parent / "shared/data/jsquad-valid-v1.3.json"
+JSQUAD_PATH = Path(os.environ.get("QASYNTH_JSQUAD_PATH") or DEFAULT_PATH)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not JSQUAD_PATH.is_file(), reason=f"JSQuAD validation file not found at {JSQUAD_PATH} (optional data)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def independent_counts() -> dict[str, int]:
+    data = json.loads(JSQUAD_PATH.read_text(encoding="utf-8-sig"))
+    paragraphs = [p for article in data["data"] for p in article["paragraphs"]]
+    questions = [q for p in paragraphs for q in p["qas"]]
+    answerable = [q for q in questions if not q.get("is_impossible") and any(a["text"].strip() for a in q["answers"])]
+    return {
+        "articles": len(data["data"]),
+        "contexts": len(paragraphs),
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "sep_contexts": sum(1 for p in paragraphs if SEP_MARKER in p["context"]),
+    }
+
+
+def test_streaming_the_jsquad_file_finds_every_context_and_question(independent_counts):
+    stats = ReadStats()
+    progress: list[tuple[int, int]] = []
+    records = list(read_squad(JSQUAD_PATH, stats=stats, progress=lambda d, t: progress.append((d, t))))
+    assert len(records) == independent_counts["contexts"]
+    assert stats.questions == independent_counts["answerable"]
+    assert stats.questions + stats.skipped_unanswerable == independent_counts["questions"]
+    assert progress[-1] == (JSQUAD_PATH.stat().st_size,) * 2
+    assert len({r.title for r in records}) <= independent_counts["articles"]
+
+
+def test_jsquad_titles_are_split_off_the_contexts(independent_counts):
+    if not independent_counts["sep_contexts"]:
+        pytest.skip("this file has no 'title [SEP] ' contexts")
+    for record in read_squad(JSQUAD_PATH):
+        assert record.title
+        assert not record.text.startswith(record.title + SEP_MARKER)
