@@ -287,6 +287,11 @@ class TestSquad:
         assert record.text == "1987年の国鉄分割民営化により、JR東海が運営を継承した。"
         assert record.qas[0].answers == ("JR東海",)
 
+    def test_the_sep_prefix_can_be_kept(self, tmp_path):
+        article = {"title": "T", "paragraphs": [{"context": "T [SEP] body", "qas": []}]}
+        [record] = read_squad(write(tmp_path / "j.json", squad_doc([article], None)), strip_sep_title=False)
+        assert (record.title, record.text) == ("T", "T [SEP] body")
+
     def test_a_title_that_comes_after_the_paragraphs_is_still_used(self, tmp_path):
         content = '{"data": [{"paragraphs": [{"context": "Late title.", "qas": []}], "title": "Late"}]}'
         [record] = read_squad(write(tmp_path / "s.json", content))

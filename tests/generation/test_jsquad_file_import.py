@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from generation.importers.readers import SEP_MARKER, ReadStats, read_squad
+from generation.validation import SupportCheck, ValidationConfig, validate_pairs
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2].parent / "shared/data/jsquad-valid-v1.3.json"
 JSQUAD_PATH = Path(os.environ.get("QASYNTH_JSQUAD_PATH") or DEFAULT_PATH)
@@ -57,3 +58,18 @@ def test_jsquad_titles_are_split_off_the_contexts(independent_counts):
     for record in read_squad(JSQUAD_PATH):
         assert record.title
         assert not record.text.startswith(record.title + SEP_MARKER)
+
+
+def test_the_validator_keeps_nearly_all_human_jsquad_pairs():
+    """Human pairs are the quality bar: a validator rejecting many of them would also discard good
+    synthetic pairs. The few it rejects are cloze items ("…で形成され？"), bare noun phrases and
+    duplicate questions within a paragraph."""
+    config = ValidationConfig.for_language("ja", support_check=SupportCheck.EXACT)
+    total = rejected = 0
+    for record in read_squad(JSQUAD_PATH):
+        pairs = [(qa.question, qa.answers[0]) for qa in record.qas]
+        verdicts = validate_pairs(pairs, record.text, config, title=record.title)
+        total += len(verdicts)
+        rejected += sum(1 for v in verdicts if not v.accepted)
+    assert total > 0
+    assert rejected / total < 0.05, f"{rejected} of {total} human pairs rejected"

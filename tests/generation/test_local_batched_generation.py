@@ -92,6 +92,21 @@ def test_stop_strings_cut_the_output_and_end_generation(generator):
     assert generator.generate(PROMPTS, params) == sequential(generator, PROMPTS, params)
 
 
+def test_a_stop_string_spanning_the_prompt_end_does_not_stop_generation(generator):
+    """transformers' own stop_strings would stop here: the prompt's last character plus the first
+    generated characters form the stop string, though the output itself does not contain it."""
+    params = SamplingParams(max_new_tokens=8, repetition_penalty=3.0)  # the tiny Llama repeats itself otherwise
+    cases = []
+    for prompt, free in zip(PROMPTS, generator.generate(PROMPTS, params), strict=True):
+        stop = prompt[-1] + free.text[:2]
+        if len(free.text) > 2 and stop not in free.text:
+            cases.append((prompt, stop, free))
+    assert cases, "no prompt whose end and output start form a new string"
+    for prompt, stop, free in cases:
+        stopped = generator.generate([prompt], SamplingParams(max_new_tokens=8, repetition_penalty=3.0, stop=(stop,)))
+        assert stopped == [free]
+
+
 def test_sampling_is_repeatable_with_a_seed(generator):
     params = SamplingParams(max_new_tokens=12, temperature=1.0, top_p=0.95, seed=5)
     first = generator.generate(PROMPTS, params)

@@ -129,6 +129,24 @@ class TestAnswerSupport:
         assert reasons("Who had the idea?", "Napoleon", config=config) == ()
 
 
+def test_an_answer_found_only_in_the_title_is_supported_when_the_title_is_given():
+    passage = "1987年の国鉄分割民営化により、JR東海が運営を継承した。"
+    assert reasons("この路線の名前は？", "東海道新幹線", passage, JA) == (RejectionReason.ANSWER_NOT_SUPPORTED,)
+    assert check_pair("この路線の名前は？", "東海道新幹線", passage, JA, title="東海道新幹線").accepted
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["琵琶湖は何県にある", "琵琶湖がある県は", "琵琶湖の面積を答えよ。", "琵琶湖はどこでしょう。", "瀬田川とは"],
+)
+def test_terse_japanese_question_forms_count_as_questions(question):
+    assert RejectionReason.NOT_A_QUESTION not in reasons(question, "滋賀県", JA_PASSAGE, JA)
+
+
+def test_a_japanese_noun_phrase_is_not_a_question():
+    assert RejectionReason.NOT_A_QUESTION in reasons("琵琶湖がある県の名前", "滋賀県", JA_PASSAGE, JA)
+
+
 def test_rules_can_be_switched_off():
     config = ValidationConfig(require_question_form=False, reject_copied_questions=False, reject_duplicates=False)
     verdicts = validate_pairs([("The idea came from a French educator", "Pierre de Coubertin")] * 2, EN_PASSAGE, config)
