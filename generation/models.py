@@ -289,7 +289,8 @@ class PromptTemplate(models.Model):
             raise ValidationError({"example_pairs": 'Write the example pairs as [["question", "answer"], ...].'})
         problems = self.as_engine().errors()
         if problems:
-            raise ValidationError("; ".join(problems).capitalize() + ".")
+            message = "; ".join(problems)
+            raise ValidationError(message[0].upper() + message[1:] + ".")
 
 
 # ------------------------------------------------------------------------------------------ generation

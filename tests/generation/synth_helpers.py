@@ -67,3 +67,166 @@ def endpoint_model(base_url: str, name: str = "fake-endpoint") -> ModelEntry:
     return ModelEntry.objects.create(
         name=name, kind=ModelKind.OPENAI, role=ModelRole.GENERATOR, base_url=base_url, api_model="fake-model"
     )
+
+
+class FakeContext:
+    """Stands in for core.services.jobs.JobContext when a test runs the generation service in-process.
+
+    `crash_after_batches=K` raises Crash from the K-th progress report that follows a written batch, which
+    is where a worker killed between batches would stop."""
+
+    class Crash(Exception):
+        pass
+
+    def __init__(self, crash_after_batches: int | None = None) -> None:
+        self.crash_after_batches = crash_after_batches
+        self.reports: list[dict] = []
+        self.lines: list[str] = []
+        self.batches = 0
+
+    def progress(self, done=None, total=None, message=None, **data) -> None:
+        self.reports.append({"done": done, "total": total, "message": message, **data})
+        if "passages_done" in data:
+            self.batches += 1
+            if self.crash_after_batches is not None and self.batches >= self.crash_after_batches:
+                raise FakeContext.Crash(f"simulated crash after {self.batches} batches")
+
+    def check_cancelled(self) -> None:
+        pass
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+
+class FakeOpenAIServer:
+    """A tiny OpenAI-compatible /v1/chat/completions server on 127.0.0.1 for endpoint tests.
+
+    For each request it answers with pairs built from the passage in the last user message: one pair whose
+    answer is the passage's first word (accepted by validation), one whose answer is not in the passage
+    (rejected), and one statement that is not a question (rejected). It records the requests and the
+    largest number it served at the same time."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.delay = delay
+        lock = threading.Lock()
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                import time
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with lock:
+                    server_self.requests.append({"path": self.path, "body": body})
+                    server_self.in_flight += 1
+                    server_self.max_in_flight = max(server_self.max_in_flight, server_self.in_flight)
+                try:
+                    time.sleep(server_self.delay)
+                    content = server_self.answer(body)
+                    payload = {
+                        "id": "cmpl-1",
+                        "object": "chat.completion",
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 20},
+                    }
+                    data = json.dumps(payload).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    with lock:
+                        server_self.in_flight -= 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def passage_of(body: dict) -> str:
+        content = body["messages"][-1]["content"]
+        return content.rsplit("\n", 1)[-1].strip()
+
+    def answer(self, body: dict) -> str:
+        passage = self.passage_of(body)
+        first_word = passage.split()[0].strip(".,")
+        return (
+            f"Q1: What does the passage start with?\nA1: {first_word}\n"
+            "Q2: Who wrote it?\nA2: Zebediah Quartermaine\n"
+            "Q3: This is a statement.\nA3: " + first_word
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class CannedBackend:
+    """A generation backend that answers every passage with the same kind of text a model might write:
+    one pair whose answer is the passage's first word, one with an answer not in the passage, and one
+    statement instead of a question. No model is loaded."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def render(self, template, passage):
+        from generation.prompts import render_prompt
+
+        return render_prompt(template, passage.text, title=passage.title, mode="chat")
+
+    def generate(self, prompts, params, reporter):
+        from generation.engine.base import GenerationOutput
+
+        self.calls += 1
+        outputs = []
+        for prompt in prompts:
+            passage = prompt.messages[-1]["content"].rsplit("\n", 1)[-1].strip()
+            first = passage.split()[0].strip(".,")
+            text = (
+                f"Q1: What does the passage start with?\nA1: {first}\n"
+                "Q2: Who wrote it?\nA2: Zebediah Quartermaine\nQ3: This is a statement.\nA3: " + first
+            )
+            outputs.append(GenerationOutput(text, "stop", 10, 20))
+        return outputs
+
+    def close(self) -> None:
+        pass
+
+
+def finished_run(corpus, *, name: str = "canned", n_pairs: int = 3, **create_kwargs):
+    """A generation run over `corpus`, executed with CannedBackend and marked succeeded."""
+    from core.models import JobStatus
+    from generation.services.generation_runs import RunSettings, create_run, execute_run
+    from generation.services.prompt_templates import default_template_for
+
+    generator = ModelEntry.objects.filter(name="canned-endpoint").first() or endpoint_model(
+        "http://127.0.0.1:9/v1", name="canned-endpoint"
+    )
+    template = default_template_for(corpus.language, 0)
+    settings = RunSettings(n_pairs=n_pairs, batch_size=4)
+    run = create_run(corpus, generator, template, settings=settings, name=name, enqueue=False, **create_kwargs)
+    execute_run(run, FakeContext(), backend=CannedBackend())
+    run.job.status = JobStatus.SUCCEEDED
+    run.job.save(update_fields=["status"])
+    return run

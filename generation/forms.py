@@ -1,0 +1,161 @@
+"""Staff forms: corpus upload, new generation run, hand edits of a pair, dataset builds.
+
+Forms only parse and check input; the services in generation/services do the work. The same upload form
+serves the staff page and the admin, so both accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from core.models import JobStatus, ModelEntry
+from generation.importers.readers import FORMATS
+from generation.models import Corpus, GenerationRun, PairStatus, PromptTemplate, Split
+from generation.services.generation_runs import RunSettings
+from generation.services.imports import ImportOptions
+
+SPLIT_CHOICES = [("", "all / unsplit"), *[(s, s) for s in Split.values if s]]
+
+
+class ImportUploadForm(forms.Form):
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.all(), required=False, help_text="An existing corpus…")
+    new_corpus = forms.CharField(max_length=200, required=False, help_text="…or the name of a new one.")
+    language = forms.CharField(max_length=8, initial="en", required=False, help_text="New corpus: 'en', 'ja', …")
+    source = forms.CharField(max_length=100, required=False, help_text="New corpus: 'wikipedia', 'news', 'jsquad', …")
+    file = forms.FileField(help_text="Plain text, JSONL, CSV/TSV or SQuAD-format JSON (SQuAD 1.1/2.0, JSQuAD).")
+    format = forms.ChoiceField(
+        choices=[("auto", "from the file extension"), *[(f, f) for f in FORMATS]], initial="auto"
+    )
+    text_column = forms.CharField(initial="text", help_text="JSONL/CSV: the field holding the passage.")
+    title_column = forms.CharField(initial="title", required=False)
+    id_column = forms.CharField(initial="id", required=False)
+    qas_column = forms.CharField(initial="qas", required=False, help_text="JSONL: a list of question objects.")
+    question_column = forms.CharField(required=False, help_text="One row per question: the question column.")
+    answer_column = forms.CharField(required=False)
+    delimiter = forms.CharField(required=False, max_length=3, help_text="CSV: default ',' (tab for .tsv); \\t = tab.")
+    keep_unanswerable = forms.BooleanField(required=False, help_text="SQuAD 2.0: keep questions without answers.")
+    split = forms.ChoiceField(
+        choices=SPLIT_CHOICES, required=False, help_text="Mark every new passage with this split…"
+    )
+    split_seed = forms.IntegerField(required=False, help_text="…or carve a seeded split grouped by article (title).")
+    validation_fraction = forms.FloatField(required=False, initial=0.0, min_value=0, max_value=1)
+    test_fraction = forms.FloatField(required=False, initial=0.0, min_value=0, max_value=1)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("corpus") and not (data.get("new_corpus") or "").strip():
+            raise forms.ValidationError("Choose a corpus or give the name of a new one.")
+        if data.get("corpus") and (data.get("new_corpus") or "").strip():
+            raise forms.ValidationError("Choose an existing corpus or name a new one, not both.")
+        if not data.get("corpus") and Corpus.objects.filter(name=(data.get("new_corpus") or "").strip()).exists():
+            self.add_error("new_corpus", "A corpus with this name exists: choose it above.")
+        if "format" in data and "text_column" in data:
+            problems = self.options().errors()
+            if problems:
+                raise forms.ValidationError([p[0].upper() + p[1:] + "." for p in problems])
+        return data
+
+    def options(self) -> ImportOptions:
+        data = self.cleaned_data
+        return ImportOptions(
+            format=data.get("format") or "auto",
+            text_column=data.get("text_column") or "",
+            title_column=data.get("title_column") or "",
+            id_column=data.get("id_column") or "",
+            qas_column=data.get("qas_column") or "",
+            question_column=data.get("question_column") or "",
+            answer_column=data.get("answer_column") or "",
+            delimiter=data.get("delimiter") or "",
+            keep_unanswerable=bool(data.get("keep_unanswerable")),
+            split=data.get("split") or "",
+            split_seed=data.get("split_seed"),
+            validation_fraction=data.get("validation_fraction") or 0.0,
+            test_fraction=data.get("test_fraction") or 0.0,
+        )
+
+    def corpus_or_new(self) -> Corpus:
+        from generation.services.imports import get_or_create_corpus
+
+        data = self.cleaned_data
+        if data.get("corpus"):
+            return data["corpus"]
+        return get_or_create_corpus(
+            data["new_corpus"], language=(data.get("language") or "en").strip(), source=data.get("source") or ""
+        )
+
+
+class GenerationRunForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False)
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.all())
+    split = forms.ChoiceField(choices=SPLIT_CHOICES, required=False)
+    limit = forms.IntegerField(required=False, min_value=1, help_text="At most this many passages (the first by id).")
+    generator = forms.ModelChoiceField(queryset=ModelEntry.objects.all())
+    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.all())
+    n_pairs = forms.IntegerField(min_value=1, max_value=50, initial=3)
+    prompt_mode = forms.ChoiceField(
+        choices=[
+            ("auto", "auto (chat template if the model has one)"),
+            ("chat", "chat"),
+            ("plain", "plain (base model)"),
+        ]
+    )
+    temperature = forms.FloatField(min_value=0, initial=0.0, help_text="0 = greedy.")
+    top_p = forms.FloatField(min_value=0.01, max_value=1, initial=1.0)
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=8192, initial=256)
+    repetition_penalty = forms.FloatField(min_value=0.01, initial=1.0)
+    seed = forms.IntegerField(initial=0)
+    batch_size = forms.IntegerField(min_value=1, max_value=512, initial=8)
+    concurrency = forms.IntegerField(min_value=1, max_value=256, initial=4, help_text="Endpoint models only.")
+
+    def settings(self) -> RunSettings:
+        data = self.cleaned_data
+        return RunSettings(
+            n_pairs=data["n_pairs"],
+            prompt_mode=data["prompt_mode"],
+            temperature=data["temperature"],
+            top_p=data["top_p"],
+            max_new_tokens=data["max_new_tokens"],
+            repetition_penalty=data["repetition_penalty"],
+            seed=data["seed"],
+            batch_size=data["batch_size"],
+            concurrency=data["concurrency"],
+        )
+
+
+class PairEditForm(forms.Form):
+    question = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    answer = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    status = forms.ChoiceField(
+        choices=[(PairStatus.ACCEPTED, "accepted"), (PairStatus.MANUALLY_REJECTED, "rejected by hand")],
+        help_text="A pair validation rejected can be accepted by hand.",
+    )
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why (kept with the revision)."
+    )
+
+
+class SyntheticDatasetForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    runs = forms.ModelMultipleChoiceField(queryset=GenerationRun.objects.none())
+    split = forms.ChoiceField(choices=[("", "any"), *[(s, s) for s in Split.values if s]], required=False)
+    limit = forms.IntegerField(
+        required=False, min_value=1, help_text="A seeded random sample of at most this many pairs."
+    )
+    seed = forms.IntegerField(initial=0)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    allow_incomplete = forms.BooleanField(required=False, help_text="Also use runs that were cancelled or failed.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["runs"].queryset = GenerationRun.objects.select_related("job", "corpus").exclude(
+            job__status__in=[JobStatus.QUEUED]
+        )
+
+
+class HumanDatasetForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    corpus = forms.ModelChoiceField(queryset=Corpus.objects.all())
+    split = forms.ChoiceField(choices=[(s, s) for s in Split.values if s] + [("", "unsplit")])
+    limit = forms.IntegerField(required=False, min_value=1)
+    seed = forms.IntegerField(initial=0)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

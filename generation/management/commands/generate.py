@@ -1,0 +1,102 @@
+"""Start a QA-generation run on a corpus: queue it for the worker, or run it here with --now.
+
+    manage.py generate --corpus jsquad --split train --model "Gemma-3-270M (generator)" --template ja-one-shot \
+        --n 3 --limit 100 --batch-size 8 --now
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from core.models import ModelEntry, ModelRole
+from core.services.jobs import run_job
+from core.services.model_registry import default_model
+from generation.models import Corpus, GenerationRun, PromptTemplate
+from generation.services.generation_runs import RunSettings, RunSetupError, create_run
+from generation.services.prompt_templates import default_template_for
+
+
+class Command(BaseCommand):
+    help = "Generate N question-answer pairs per passage with an instruct model (resumable job)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--corpus", required=True)
+        parser.add_argument("--model", help="ModelEntry name (default: the default generator for the language).")
+        parser.add_argument("--template", help="PromptTemplate name (default: the language's zero-shot one).")
+        parser.add_argument("--shots", type=int, default=0, choices=[0, 1], help="Default template: 0- or 1-shot.")
+        parser.add_argument("--n", type=int, default=3, help="Pairs per passage.")
+        parser.add_argument("--split", default="", choices=["", "train", "validation", "test"])
+        parser.add_argument("--limit", type=int, default=None)
+        parser.add_argument("--prompt-mode", default="auto", choices=["auto", "chat", "plain"])
+        parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy.")
+        parser.add_argument("--top-p", type=float, default=1.0)
+        parser.add_argument("--max-new-tokens", type=int, default=256)
+        parser.add_argument("--repetition-penalty", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--batch-size", type=int, default=8)
+        parser.add_argument("--concurrency", type=int, default=4, help="Endpoint models: requests in flight.")
+        parser.add_argument("--name", default="")
+        parser.add_argument("--now", action="store_true", help="Run in this process instead of queueing it.")
+        parser.add_argument(
+            "--resume", type=int, metavar="RUN_ID", help="Resume run RUN_ID here (other flags ignored)."
+        )
+
+    def handle(self, *args, **opts) -> None:
+        if opts["resume"]:
+            run = GenerationRun.objects.filter(pk=opts["resume"]).select_related("job").first()
+            if run is None:
+                raise CommandError(f"No generation run #{opts['resume']}.")
+            from core.services.jobs import retry_job
+
+            retry_job(run.job)
+            return self._run_here(run)
+        corpus = Corpus.objects.filter(name=opts["corpus"]).first()
+        if corpus is None:
+            raise CommandError(f"No corpus named {opts['corpus']!r}; import one with import_passages.")
+        if opts["model"]:
+            generator = ModelEntry.objects.filter(name=opts["model"]).first()
+            if generator is None:
+                names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
+                raise CommandError(f"No model named {opts['model']!r}. Registered: {names or 'none'}.")
+        else:
+            generator = default_model(ModelRole.GENERATOR, corpus.language)
+            if generator is None:
+                raise CommandError("No generator model is registered; run `manage.py bootstrap` or add one.")
+        if opts["template"]:
+            template = PromptTemplate.objects.filter(name=opts["template"]).first()
+            if template is None:
+                names = ", ".join(PromptTemplate.objects.values_list("name", flat=True))
+                raise CommandError(f"No prompt template named {opts['template']!r}. Available: {names or 'none'}.")
+        else:
+            template = default_template_for(corpus.language, opts["shots"])
+        settings = RunSettings(
+            n_pairs=opts["n"], prompt_mode=opts["prompt_mode"], temperature=opts["temperature"], top_p=opts["top_p"],
+            max_new_tokens=opts["max_new_tokens"], repetition_penalty=opts["repetition_penalty"], seed=opts["seed"],
+            batch_size=opts["batch_size"], concurrency=opts["concurrency"],
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                run = create_run(
+                    corpus, generator, template, settings=settings, split=opts["split"], limit=opts["limit"],
+                    name=opts["name"], enqueue=not opts["now"],
+                )  # fmt: skip
+        except RunSetupError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Generation run #{run.pk} (job #{run.job_id}): {run.passages_total} passages, {generator.name}, "
+            f"template {template.name}."
+        )
+        if opts["now"]:
+            self._run_here(run)
+        else:
+            self.stdout.write("Queued for the worker (queue 'gpu'); follow it on the run page.")
+
+    def _run_here(self, run: GenerationRun) -> None:
+        status = run_job(run.job_id)
+        run.job.refresh_from_db()
+        if status is None:
+            raise CommandError(f"Job #{run.job_id} is not queued (status {run.job.status}); another worker has it.")
+        self.stdout.write(f"Run #{run.pk}: {run.job.status}. {run.job.progress_message}")
+        if run.job.error:
+            raise CommandError(run.job.error)
