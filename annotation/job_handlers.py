@@ -19,3 +19,10 @@ def prepare_demo_session(ctx: JobContext) -> dict:
     except demo.DemoError as exc:
         raise JobError(str(exc)) from exc
     return {"session_id": session.pk, "items": session.items.count()}
+
+
+@job_handler("annotation.statistics", queue="default", description="Statistics of a large judging session.")
+def compute_session_statistics(ctx: JobContext) -> dict:
+    from annotation.services import statistics
+
+    return statistics.run_job(ctx)

@@ -255,3 +255,7 @@ class JudgmentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"revision {self.number} of judgment {self.judgment_id}"
+
+
+# Cached statistics have their own module (the statistics pages own it); imported here so Django registers them.
+from annotation.statistics_models import SessionStatistics  # noqa: E402, F401

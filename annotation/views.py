@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import Assignment, JudgingSession, Judgment
+from annotation.models import Assignment, JudgingSession
 from annotation.services import assignment as assigning
 from annotation.services import demo, judging
 from annotation.services.sessions import may_judge, sessions_for_judge
 from core.permissions import judge_required
+
+PROGRESS_CACHE_SECONDS = 10
 
 
 def _session_for(request: HttpRequest, pk: int) -> JudgingSession:
@@ -90,7 +92,7 @@ def judge_done(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, error: str = "") -> dict:
     session = assignment.session
-    judgment = Judgment.objects.filter(assignment=assignment).first()
+    judgment = getattr(assignment, "judgment", None)  # selected with the assignment
     shown = values or judging.to_display_terms(assignment, judgment)
     return {
         "session": session,
@@ -100,7 +102,7 @@ def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, 
         "editing": judgment is not None,
         "error": error,
         "submission_id": uuid.uuid4().hex,
-        "progress": assigning.judge_progress(session, request.user),
+        "progress": assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS),
         "labels": [
             {
                 "key": label["key"],
@@ -202,7 +204,7 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
     except judging.AssignmentGone as exc:
         return JsonResponse({"error": str(exc)}, status=410)
     if request.method == "GET":
-        judgment = Judgment.objects.filter(assignment=assignment).first()
+        judgment = getattr(assignment, "judgment", None)
         return JsonResponse(
             {
                 "item": judging.display(assignment),

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -86,51 +87,70 @@ async def drive(args) -> dict:
         if response.status_code != 302:
             raise RuntimeError(f"login of {username} failed: {response.status_code}")
 
-    async def judge(index: int, start_at: float, stop_at: float) -> None:
+    async def judge(client: httpx.AsyncClient, index: int, stop_at: float) -> None:
         nonlocal judged
-        timeout = httpx.Timeout(30.0)
-        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout) as client:
-            await login(client, f"bench{index:03d}")
-            await asyncio.sleep(max(0.0, start_at - time.monotonic()))
-            response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
-            location = response.headers.get("location", "")
-            while time.monotonic() < stop_at:
-                try:
-                    if "/annotation/j/" not in location:
-                        if "/done/" in location:
-                            return  # nothing left for this judge
-                        errors.append(f"unexpected redirect {response.status_code} {location!r}")
-                        return
-                    page = await timed("page", client.get(f"{base}{location}"))
-                    if page.status_code != 200:
-                        errors.append(f"page {page.status_code}")
-                        return
-                    labels = label_re.findall(page.text)
-                    data = {
-                        "csrfmiddlewaretoken": token_re.search(page.text).group(1),
-                        "submission_id": submission_re.search(page.text).group(1),
-                        "left_label": labels[index % len(labels)],
-                        "right_label": labels[(index + judged) % len(labels)],
-                        "preference": ("left", "tie", "right")[(index + judged) % 3],
-                    }
-                    if args.think:
-                        await asyncio.sleep(args.think)
-                    if time.monotonic() >= stop_at:
-                        return
-                    response = await timed("submit", client.post(f"{base}{location}", data=data))
-                    if response.status_code != 302:
-                        errors.append(f"submit {response.status_code}: {response.text[:200]}")
-                        return
-                    judged += 1
-                    location = response.headers.get("location", "")
-                except httpx.HTTPError as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
+        if args.think:  # real judges do not all arrive in the same millisecond
+            await asyncio.sleep(random.uniform(0, args.think))
+        response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
+        location = response.headers.get("location", "")
+        while time.monotonic() < stop_at:
+            try:
+                if "/annotation/j/" not in location:
+                    if "/done/" in location:
+                        return  # nothing left for this judge
+                    errors.append(f"unexpected redirect {response.status_code} {location!r}")
                     return
+                page = await timed("page", client.get(f"{base}{location}"))
+                if page.status_code != 200:
+                    errors.append(f"page {page.status_code}")
+                    return
+                labels = label_re.findall(page.text)
+                data = {
+                    "csrfmiddlewaretoken": token_re.search(page.text).group(1),
+                    "submission_id": submission_re.search(page.text).group(1),
+                    "left_label": labels[index % len(labels)],
+                    "right_label": labels[(index + judged) % len(labels)],
+                    "preference": ("left", "tie", "right")[(index + judged) % 3],
+                }
+                if args.think:
+                    await asyncio.sleep(args.think)
+                if time.monotonic() >= stop_at:
+                    return
+                response = await timed("submit", client.post(f"{base}{location}", data=data))
+                if response.status_code != 302:
+                    errors.append(f"submit {response.status_code}: {response.text[:200]}")
+                    return
+                judged += 1
+                location = response.headers.get("location", "")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return
 
-    begin = time.monotonic() + 2.0 + 0.05 * args.judges  # logins first, then everyone starts together
-    stop = begin + args.duration
-    await asyncio.gather(*(judge(i, begin, stop) for i in range(args.judges)))
-    wall = max(0.001, min(time.monotonic(), stop) - begin)
+    # Log everyone in first (password hashing is deliberately slow), then start all judges together, so the
+    # measured window holds judging traffic only.
+    # Idle connections are dropped by the client before the server's keep-alive (30 s) ends them, so no
+    # request ever races a server-side close.
+    limits = httpx.Limits(keepalive_expiry=20.0)
+    clients = [
+        httpx.AsyncClient(follow_redirects=False, timeout=httpx.Timeout(30.0), limits=limits)
+        for _ in range(args.judges)
+    ]
+    gate = asyncio.Semaphore(4)
+
+    async def gated_login(client: httpx.AsyncClient, index: int) -> None:
+        async with gate:
+            await login(client, f"bench{index:03d}")
+
+    try:
+        await asyncio.gather(*(gated_login(client, i) for i, client in enumerate(clients)))
+        load_before = os.getloadavg()[0]
+        begin = time.monotonic()
+        stop = begin + args.duration
+        await asyncio.gather(*(judge(client, i, stop) for i, client in enumerate(clients)))
+        wall = max(0.001, min(time.monotonic(), stop) - begin)
+    finally:
+        for client in clients:
+            await client.aclose()
     return {
         "judges": args.judges,
         "think_s": args.think,
@@ -139,6 +159,7 @@ async def drive(args) -> dict:
         "requests_per_s": round(requests / wall, 1),
         "judged": judged,
         "judged_per_s": round(judged / wall, 1),
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "errors": len(errors),
         "error_samples": errors[:5],
         "latency_ms": {kind: percentiles(values) for kind, values in latencies.items()},
@@ -250,7 +271,8 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) 
     handle = open(log, "w")  # noqa: SIM115 - owned by the server process
     process = subprocess.Popen(
         [gunicorn, "qasynth_web.wsgi", "-b", f"{HOST}:{port}", "-w", str(workers), "--threads", str(threads),
-         "--backlog", "256", "--error-logfile", "-", "--log-level", "warning"],
+         "--backlog", "256", "--timeout", "120", "--keep-alive", "30", "--error-logfile", "-",
+         "--log-level", "warning"],
         cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -327,7 +349,8 @@ def report(results: dict) -> None:
         lat = r["latency_ms"]
         print(
             f"-- {mode} (think {r['think_s']} s, {r['duration_s']} s): {r['requests']} requests "
-            f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), errors {r['errors']}"
+            f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), errors {r['errors']}; "
+            f"machine load average {r['load_avg_1min'][0]} -> {r['load_avg_1min'][1]} on {os.cpu_count()} cores"
         )
         for kind in ("next", "page", "submit"):
             p = lat[kind]

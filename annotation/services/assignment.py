@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -81,10 +82,9 @@ def next_assignment(session: JudgingSession, judge: User, *, now: datetime | Non
     """The judge's pending assignment (lease renewed) or a newly leased slot; None when nothing is left."""
     if not session.is_open:
         raise SessionClosed(f"Session {session.name!r} is closed.")
-    member = participant(session, judge)
     for attempt in range(RETRIES):
         try:
-            return _lease(session, judge, member, now or timezone.now())
+            leased = _lease(session, judge, now or timezone.now())
         except (IntegrityError, OperationalError) as exc:
             # IntegrityError: a constraint caught a race the locks should have prevented; OperationalError:
             # SQLite's busy timeout ran out or PostgreSQL found a deadlock. Retry with a short jitter.
@@ -94,13 +94,24 @@ def next_assignment(session: JudgingSession, judge: User, *, now: datetime | Non
             if attempt == RETRIES - 1:
                 raise
             time.sleep(0.01 * (attempt + 1) + random.random() * 0.02)
+            continue
+        if leased is _NOT_A_MEMBER_YET:
+            participant(session, judge)  # first visit: join (or NotAllowed), then lease
+            continue
+        return leased
     return None
 
 
-def _lease(session: JudgingSession, judge: User, member: SessionJudge, now: datetime) -> Assignment | None:
+_NOT_A_MEMBER_YET = object()
+
+
+def _lease(session: JudgingSession, judge: User, now: datetime):
     lease = timedelta(seconds=session.lease_seconds)
     with transaction.atomic():
-        SessionJudge.objects.select_for_update().filter(pk=member.pk).first()
+        # Locking the membership row serialises this judge's own requests (double clicks, two tabs).
+        member = SessionJudge.objects.select_for_update().filter(session=session, judge=judge).first()
+        if member is None:
+            return _NOT_A_MEMBER_YET
         pending = (
             Assignment.objects.select_for_update()
             .filter(session=session, judge=judge, submitted_at__isnull=True)
@@ -176,18 +187,34 @@ class JudgeProgress:
         return round(100 * self.done / self.total) if self.total else 100
 
 
-def judge_progress(session: JudgingSession, judge: User, *, now: datetime | None = None) -> JudgeProgress:
+def judge_progress(
+    session: JudgingSession, judge: User, *, now: datetime | None = None, max_age: float = 0
+) -> JudgeProgress:
+    """Where the judge stands. With max_age > 0 the count of open items (the costly part) may be reused
+    from this process's cache for that many seconds: the judging page needs "17 of 120", not an exact 120."""
     now = now or timezone.now()
-    mine = Assignment.objects.filter(session=session, judge=judge)
-    done = mine.filter(submitted_at__isnull=False).count()
-    pending = mine.filter(submitted_at__isnull=True).count()
-    # Counting every open item of a large session on each page costs more than the page itself: count up
-    # to a cap and say "N+" beyond it.
-    open_items = (
-        free_slots(session, now).exclude(item_id__in=items_of(session, judge)).values("item_id").order_by().distinct()
+    counts = Assignment.objects.filter(session=session, judge=judge).aggregate(
+        done=Count("pk", filter=Q(submitted_at__isnull=False)), pending=Count("pk", filter=Q(submitted_at__isnull=True))
     )
-    available = open_items[: PROGRESS_COUNT_CAP + 1].count()
-    return JudgeProgress(
-        done=done, pending=min(pending, 1), available=min(available, PROGRESS_COUNT_CAP),
-        capped=available > PROGRESS_COUNT_CAP,
-    )  # fmt: skip
+    done, pending = counts["done"], min(counts["pending"], 1)
+    key = f"annotation:open-items:{session.pk}:{judge.pk}"
+    cached = cache.get(key) if max_age > 0 else None
+    if cached is not None:
+        available, capped, done_then = cached
+        available = max(0, available - (done - done_then))
+    else:
+        # Counting every open item of a large session costs more than the page itself: count up to a cap
+        # and say "N+" beyond it.
+        open_items = (
+            free_slots(session, now)
+            .exclude(item_id__in=items_of(session, judge))
+            .values("item_id")
+            .order_by()
+            .distinct()
+        )
+        available = open_items[: PROGRESS_COUNT_CAP + 1].count()
+        capped = available > PROGRESS_COUNT_CAP
+        available = min(available, PROGRESS_COUNT_CAP)
+        if max_age > 0:
+            cache.set(key, (available, capped, done), max_age)
+    return JudgeProgress(done=done, pending=pending, available=available, capped=capped)

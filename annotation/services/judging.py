@@ -12,7 +12,6 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Assignment, JudgingSession, Judgment, JudgmentRevision
@@ -100,25 +99,24 @@ def validate(session: JudgingSession, data: Submission) -> Submission:
 
 
 def own_assignment(token: str, judge: User) -> Assignment:
+    """The judge's assignment with its session, item and (if any) judgment, in one query."""
     assignment = (
-        Assignment.objects.select_related("session", "item").filter(token=token, judge=judge).first() if token else None
+        Assignment.objects.select_related("session", "item", "judgment").filter(token=token, judge=judge).first()
+        if token
+        else None
     )
     if assignment is None:
-        raise AssignmentGone("This item is no longer yours: its lease ran out and it went to another judge.")
+        raise AssignmentGone(GONE_MESSAGE)
     return assignment
+
+
+GONE_MESSAGE = "This item is no longer yours: its lease ran out and it went to another judge."
 
 
 def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
     """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision."""
-    now = now or timezone.now()
-    session = own_assignment(token, judge).session
-    if not session.is_open:
-        from annotation.services.assignment import SessionClosed
-
-        raise SessionClosed(f"Session {session.name!r} is closed; judgments are no longer accepted.")
-    data = validate(session, data)
     try:
-        return _store(token, judge, data, now)
+        return _store(token, judge, data, now or timezone.now())
     except IntegrityError:
         # Two identical requests raced past the lock (cannot happen with row locks or IMMEDIATE, but the
         # constraints are the last word): the other one stored it.
@@ -128,20 +126,30 @@ def submit(token: str, judge: User, data: Submission, *, now: datetime | None = 
 
 def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitResult:
     with transaction.atomic():
-        assignment = Assignment.objects.select_for_update().filter(token=token, judge=judge).first()
+        # One locking read brings the session (for validation) and the current judgment along.
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("session", "judgment")
+            .filter(token=token, judge=judge)
+            .first()
+            if token
+            else None
+        )
         if assignment is None:
-            raise AssignmentGone("This item is no longer yours: its lease ran out and it went to another judge.")
-        if data.submission_id:
-            repeated = (
-                JudgmentRevision.objects.filter(assignment=assignment, submission_id=data.submission_id)
-                .select_related("judgment")
-                .first()
-            )
-            if repeated is not None:
-                return SubmitResult(repeated.judgment, created=False, changed=False)
+            raise AssignmentGone(GONE_MESSAGE)
+        session = assignment.session
+        if not session.is_open:
+            from annotation.services.assignment import SessionClosed
+
+            raise SessionClosed(f"Session {session.name!r} is closed; judgments are no longer accepted.")
+        data = validate(session, data)
+        judgment = getattr(assignment, "judgment", None)
+        if judgment is not None and data.submission_id:
+            repeated = JudgmentRevision.objects.filter(assignment=assignment, submission_id=data.submission_id)
+            if repeated.exists():
+                return SubmitResult(judgment, created=False, changed=False)
         label_a, label_b, preference = _to_system_terms(assignment, data)
         elapsed_ms = max(0, int((now - (assignment.assigned_at or now)).total_seconds() * 1000))
-        judgment = Judgment.objects.filter(assignment=assignment).first()
         created = judgment is None
         if created:
             judgment = Judgment.objects.create(
@@ -158,9 +166,8 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
                 created_at=now,
                 updated_at=now,
             )
-            assignment.submitted_at = now
-            assignment.lease_expires_at = None
-            assignment.save(update_fields=["submitted_at", "lease_expires_at"])
+            Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now, lease_expires_at=None)
+            assignment.submitted_at, assignment.lease_expires_at = now, None
             number = 1
         else:
             unchanged = (judgment.label_a, judgment.label_b, judgment.preference, judgment.comment) == (
@@ -171,7 +178,7 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
             )
             if unchanged:
                 return SubmitResult(judgment, created=False, changed=False)
-            number = (judgment.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+            number = judgment.revisions_count + 1
             judgment.label_a, judgment.label_b = label_a, label_b
             judgment.preference, judgment.comment = preference, data.comment
             judgment.revisions_count = number

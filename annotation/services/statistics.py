@@ -1,0 +1,536 @@
+"""A judging session's statistics: read the latest judgments in one query, compute, store, and serve them.
+
+The figures themselves come from the pure engine (``annotation.stats``); this module turns the session's
+rows into its (items x judges) arrays, adds what the pages need beyond the engine (label counts and
+time quantiles per judge, automatic metrics and their correlation with human labels per system), and
+keeps the result in ``SessionStatistics`` keyed by a fingerprint of the judgments. Small sessions are
+computed inline on the first view after a change; large ones by a job of kind ``annotation.statistics``,
+and the previous result is shown, marked stale, until the job has stored the new one.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+
+from annotation.models import JudgingSession, Judgment, SessionItem
+from annotation.statistics_models import SessionStatistics
+from annotation.stats import LABELS, MISSING, PREFERENCES, compute_session_statistics
+from annotation.stats.accuracy import CRITERIA, success_mask
+from annotation.stats.coding import CORRECT, INCORRECT, PARTIAL, category_counts, plurality
+from annotation.stats.correlation import auc_delong, point_biserial
+from core.models import FINISHED_STATUSES, Job
+
+JOB_KIND = "annotation.statistics"
+DEFAULT_INLINE_LIMIT = 20_000
+DEFAULT_REPLICATES = 10_000
+METRIC_NAMES = ("exact_match", "f1", "bleu_sentence", "bertscore_f1")
+"""Per-item automatic scores copied onto session items from the Prediction rows (see services.from_runs)."""
+JUDGMENT_COLUMNS = ("item_id", "judge_id", "label_a", "label_b", "preference", "time_on_item_ms")
+ITEM_COLUMNS = ("id", "is_control", "expected_label_a", "expected_label_b")
+
+
+class StatisticsError(ValueError):
+    """The session's judgments cannot be turned into statistics; the message names the row and value."""
+
+
+def inline_limit() -> int:
+    """Sessions with more judgments than this are computed by a background job."""
+    return int(getattr(settings, "QASYNTH_STATS_INLINE_MAX_JUDGMENTS", DEFAULT_INLINE_LIMIT))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Computation settings; each variant is stored separately (the page and the bench differ in n_boot)."""
+
+    n_boot: int = DEFAULT_REPLICATES
+    seed: int = 0
+    confidence: float = 0.95
+
+    @classmethod
+    def default(cls) -> Variant:
+        return cls(n_boot=int(getattr(settings, "QASYNTH_STATS_REPLICATES", DEFAULT_REPLICATES)))
+
+    @property
+    def key(self) -> str:
+        return f"boot={self.n_boot};seed={self.seed};conf={self.confidence:g}"
+
+
+# --- labels ------------------------------------------------------------------------------------------
+
+
+def label_codes(session: JudgingSession) -> dict[str, int]:
+    """Session label key -> engine code. Sessions order 2-3 labels best first; the engine's are
+    incorrect < partial < correct, so the best label is "correct", the worst "incorrect" and a middle one
+    "partial" (a 2-label session has no partial, and lenient accuracy equals correct accuracy there)."""
+    keys = session.label_keys
+    codes = {keys[0]: CORRECT, keys[-1]: INCORRECT}
+    for key in keys[1:-1]:
+        codes[key] = PARTIAL
+    return codes
+
+
+def label_names(session: JudgingSession) -> dict[str, str]:
+    """Engine label name -> what this session calls it (for pages and exports)."""
+    names = {LABELS[code]: key for key, code in label_codes(session).items()}
+    return {name: names.get(name, name) for name in LABELS}
+
+
+def _encode(values: pd.Series, codes: dict[str, int], what: str, describe: Callable[[int], str]) -> np.ndarray:
+    """Strings -> engine codes (empty = MISSING), refusing unknown values and naming the row they are on."""
+    categories = list(codes)
+    cat = pd.Categorical(values.fillna(""), categories=["", *categories])
+    raw = np.asarray(cat.codes, dtype=np.int64)
+    if (raw < 0).any():
+        row = int(np.flatnonzero(raw < 0)[0])
+        raise StatisticsError(f"{describe(row)}: {what} is {values.iloc[row]!r}, not one of {categories}")
+    lookup = np.array([MISSING, *(codes[c] for c in categories)], dtype=np.int64)
+    return lookup[raw]
+
+
+# --- reading the rows ----------------------------------------------------------------------------------
+
+
+def judgment_rows(session: JudgingSession) -> QuerySet:
+    """The one query the statistics read: the latest judgment of every (item, judge) (Judgment rows are
+    the latest revision; older revisions live in JudgmentRevision)."""
+    return Judgment.objects.filter(session=session).order_by().values_list(*JUDGMENT_COLUMNS)
+
+
+def item_rows(session: JudgingSession) -> QuerySet:
+    """Every item (unjudged ones too: they count as unjudged, not as missing from the session)."""
+    annotations = {
+        f"{name}_{side}": KeyTextTransform(name, f"metrics_{side}") for name in METRIC_NAMES for side in ("a", "b")
+    }
+    return (
+        SessionItem.objects.filter(session=session)
+        .order_by("id")
+        .annotate(**annotations)
+        .values_list(*ITEM_COLUMNS, *annotations)
+    )
+
+
+def read_frame(queryset: QuerySet, columns: Iterable[str]) -> pd.DataFrame:
+    """All rows of a values_list query as a DataFrame of strings/numbers.
+
+    On PostgreSQL the query runs inside COPY ... TO STDOUT (CSV) and pandas parses it in C: for a million
+    judgments this is several times faster than building a million Python tuples.
+    """
+    columns = list(columns)
+    if connection.vendor == "postgresql":
+        sql, params = queryset.query.sql_with_params()
+        buffer = io.BytesIO()
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as out:
+            for chunk in out:
+                buffer.write(chunk)
+        buffer.seek(0)
+        if not buffer.getbuffer().nbytes:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+        return pd.read_csv(buffer, names=columns, header=None, keep_default_na=False, na_values=[], dtype=str)
+    return pd.DataFrame.from_records(list(queryset), columns=columns).astype(str).replace({"None": ""})
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series.replace({"": None, "t": None, "f": None}), errors="coerce").to_numpy(np.float64)
+
+
+def _bools(series: pd.Series) -> np.ndarray:
+    return series.isin(["t", "True", "true", "1"]).to_numpy()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    n_judgments: int
+    key: str
+
+
+def fingerprint(session: JudgingSession) -> Fingerprint:
+    """What the statistics depend on, in two aggregate queries: judgments (count, latest change, highest id),
+    items (count, highest id) and the session's labels and system names."""
+    judged = Judgment.objects.filter(session=session).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
+    items = SessionItem.objects.filter(session=session).aggregate(n=Count("pk"), top=Max("pk"))
+    config = json.dumps([session.system_a, session.system_b, session.label_keys])
+    digest = hashlib.sha256(config.encode()).hexdigest()[:12]
+    last = judged["last"].isoformat() if judged["last"] else "-"
+    key = f"j{judged['n']}:{last}:{judged['top'] or 0}:i{items['n']}:{items['top'] or 0}:{digest}"
+    return Fingerprint(int(judged["n"]), key)
+
+
+@dataclass
+class SessionData:
+    """A session's judgments laid out for the engine, plus per-item scores for the metric tables."""
+
+    fingerprint: Fingerprint
+    item_ids: np.ndarray
+    judge_ids: np.ndarray
+    labels_a: np.ndarray
+    labels_b: np.ndarray
+    preference: np.ndarray
+    seconds: np.ndarray
+    control: np.ndarray
+    control_gold_a: np.ndarray
+    control_gold_b: np.ndarray
+    metrics_a: dict[str, np.ndarray]
+    metrics_b: dict[str, np.ndarray]
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        bert_a, bert_b = self.metrics_a["bertscore_f1"], self.metrics_b["bertscore_f1"]
+        has_bert = bool(np.isfinite(bert_a).any() or np.isfinite(bert_b).any())
+        return {
+            "labels_a": self.labels_a,
+            "labels_b": self.labels_b,
+            "preference": self.preference,
+            "seconds": self.seconds,
+            "control": self.control,
+            "control_gold_a": self.control_gold_a,
+            "control_gold_b": self.control_gold_b,
+            "item_ids": self.item_ids,
+            "judge_ids": self.judge_ids,
+            "bertscore_a": bert_a if has_bert else None,
+            "bertscore_b": bert_b if has_bert else None,
+        }
+
+
+def pivot(
+    item_ids: np.ndarray, judgment_items: np.ndarray, judgment_judges: np.ndarray, columns: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Long judgment rows -> (items, judges) arrays, vectorised.
+
+    Same layout as ``annotation.stats.pivot_judgments`` (a test checks they agree), without its per-value
+    string encoding, which costs seconds on a million rows. The database guarantees one Judgment per
+    (item, judge), so there are no revisions to resolve here.
+    """
+    judge_ids, judge_index = np.unique(judgment_judges, return_inverse=True)
+    item_index = np.searchsorted(item_ids, judgment_items).clip(max=max(len(item_ids) - 1, 0))
+    known = item_ids[item_index] == judgment_items if len(item_ids) else np.zeros(len(judgment_items), dtype=bool)
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        raise StatisticsError(f"judgment row {row} refers to item {judgment_items[row]}, which is not in the session")
+    shape = (len(item_ids), len(judge_ids))
+    out = {}
+    for name, values in columns.items():
+        fill = np.nan if values.dtype.kind == "f" else MISSING
+        grid = np.full(shape, fill, dtype=values.dtype)
+        grid[item_index, judge_index] = values
+        out[name] = grid
+    return judge_ids, out
+
+
+def load_session_data(session: JudgingSession) -> SessionData:
+    """Read items and judgments from one consistent snapshot (REPEATABLE READ on PostgreSQL)."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:  # SET TRANSACTION must be its first statement
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        fp = fingerprint(session)
+        items = read_frame(item_rows(session), [*ITEM_COLUMNS, *(f"{m}_{s}" for m in METRIC_NAMES for s in "ab")])
+        judgments = read_frame(judgment_rows(session), JUDGMENT_COLUMNS)
+    codes = label_codes(session)
+    item_ids = items["id"].to_numpy(np.int64)
+    order = np.argsort(item_ids, kind="stable")
+    items = items.iloc[order].reset_index(drop=True)
+    item_ids = item_ids[order]
+    judgment_items = judgments["item_id"].to_numpy(np.int64)
+    judgment_judges = judgments["judge_id"].to_numpy(np.int64)
+
+    def where(row: int) -> str:
+        return f"the judgment of item {judgment_items[row]} by user {judgment_judges[row]}"
+
+    columns = {
+        "labels_a": _encode(judgments["label_a"], codes, "label_a", where),
+        "labels_b": _encode(judgments["label_b"], codes, "label_b", where),
+        "preference": _encode(judgments["preference"], {p: i for i, p in enumerate(PREFERENCES)}, "preference", where),
+        "seconds": _floats(judgments["time_on_item_ms"]) / 1000.0,
+    }
+    judge_ids, grids = pivot(item_ids, judgment_items, judgment_judges, columns)
+
+    def item_where(row: int) -> str:
+        return f"item {item_ids[row]}"
+
+    return SessionData(
+        fingerprint=fp,
+        item_ids=item_ids,
+        judge_ids=judge_ids,
+        labels_a=grids["labels_a"],
+        labels_b=grids["labels_b"],
+        preference=grids["preference"],
+        seconds=grids["seconds"],
+        control=_bools(items["is_control"]),
+        control_gold_a=_encode(items["expected_label_a"], codes, "expected_label_a", item_where),
+        control_gold_b=_encode(items["expected_label_b"], codes, "expected_label_b", item_where),
+        metrics_a={name: _floats(items[f"{name}_a"]) for name in METRIC_NAMES},
+        metrics_b={name: _floats(items[f"{name}_b"]) for name in METRIC_NAMES},
+    )
+
+
+# --- what the engine does not compute ---------------------------------------------------------------
+
+EXTRA_RULES: tuple[str, ...] = (
+    "Only the latest revision of each judgment counts (a judge who changes a label replaces it).",
+    "Session labels map onto the engine's by order: the first (best) label counts as correct, the last as "
+    "incorrect, a middle one as partial. With two labels nothing is partial, so lenient equals correct.",
+    "Automatic metrics per system (EM, F1, sentence BLEU, BERTScore F1) are means of the per-item scores "
+    "copied from the evaluation run's predictions, over the non-control items judged at least once; the "
+    "per-system correlation sets each system's per-item BERTScore against its majority label on those items.",
+)
+
+
+def _quantiles(values: np.ndarray) -> dict[str, object] | None:
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None
+    p10, q1, med, q3, p90 = np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9])
+    return {"n": int(values.size), "p10": p10, "q1": q1, "median": med, "q3": q3, "p90": p90}
+
+
+def _system_extras(data: SessionData, side: str, confidence: float) -> dict[str, object]:
+    main = ~data.control
+    labels = data.labels_a if side == "a" else data.labels_b
+    metrics = data.metrics_a if side == "a" else data.metrics_b
+    judged = main & (labels != MISSING).any(axis=1)
+    majority = plurality(category_counts(labels[judged], len(LABELS)))
+    out: dict[str, object] = {"n_items_judged": int(judged.sum()), "metrics": {}, "correlation": {}}
+    for name in METRIC_NAMES:
+        values = metrics[name][judged]
+        finite = values[np.isfinite(values)]
+        out["metrics"][name] = {"mean": float(finite.mean()) if finite.size else None, "n": int(finite.size)}
+    scores = metrics["bertscore_f1"][judged]
+    usable = np.isfinite(scores) & (majority >= 0)
+    for criterion in CRITERIA:
+        outcome = success_mask(majority[usable], criterion)
+        out["correlation"][criterion] = {
+            "point_biserial": point_biserial(scores[usable], outcome, confidence),
+            "auc": auc_delong(scores[usable], outcome, confidence),
+        }
+    out["correlation"]["n_answers"] = int(usable.sum())
+    return out
+
+
+def session_extras(data: SessionData, confidence: float) -> dict[str, object]:
+    """Per-judge label counts and time quantiles (for the plots) and per-system automatic metrics."""
+    main = ~data.control
+    judges = []
+    for j, judge in enumerate(data.judge_ids.tolist()):
+        labels = np.concatenate([data.labels_a[main, j], data.labels_b[main, j]])
+        prefs = data.preference[main, j]
+        judges.append(
+            {
+                "judge": judge,
+                "labels": np.bincount(labels[labels >= 0], minlength=len(LABELS)).tolist(),
+                "preferences": np.bincount(prefs[prefs >= 0], minlength=len(PREFERENCES)).tolist(),
+                "seconds": _quantiles(data.seconds[main, j]),
+            }
+        )
+    has_metrics = any(np.isfinite(m).any() for m in (*data.metrics_a.values(), *data.metrics_b.values()))
+    return {
+        "judges": judges,
+        "systems": [_system_extras(data, "a", confidence), _system_extras(data, "b", confidence)],
+        "has_metrics": has_metrics,
+        "n_items_in_session": int(len(data.item_ids)),
+    }
+
+
+def _plain(value: object) -> object:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None (undefined is None, never NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def compute(session: JudgingSession, variant: Variant, progress: Callable[[int, str], None] | None = None) -> dict:
+    """Everything the page, the API and the exports show, from the current judgments (not stored)."""
+    step = progress or (lambda done, message: None)
+    step(0, "reading judgments")
+    data = load_session_data(session)
+    step(1, "computing statistics")
+    result = compute_session_statistics(
+        **data.engine_kwargs(),
+        system_names=(session.system_a, session.system_b),
+        n_boot=variant.n_boot,
+        seed=variant.seed,
+        confidence=variant.confidence,
+        include_items=False,
+    )
+    result["rules"] = [*EXTRA_RULES, *result["rules"]]
+    result["label_names"] = label_names(session)
+    result["extras"] = session_extras(data, variant.confidence)
+    result["session"] = {"id": session.pk, "name": session.name, "fingerprint": data.fingerprint.key}
+    return {"result": _plain(result), "fingerprint": data.fingerprint}
+
+
+def compute_and_store(
+    session: JudgingSession, variant: Variant, progress: Callable[[int, str], None] | None = None
+) -> SessionStatistics:
+    """Compute, draw the plots and store them under the fingerprint of the judgments they came from."""
+    from annotation import plots
+    from annotation.services.pseudonyms import display_names
+
+    started = time.perf_counter()
+    computed = compute(session, variant, progress)
+    result = computed["result"]
+    if progress:
+        progress(2, "drawing plots")
+    names = display_names(session, [j["judge"] for j in result["judges"]], usernames=True)
+    svgs = plots.session_plots(result, names)
+    seconds = time.perf_counter() - started
+    row, _ = SessionStatistics.objects.update_or_create(
+        session=session,
+        variant=variant.key,
+        defaults={
+            "fingerprint": computed["fingerprint"].key,
+            "n_judgments": computed["fingerprint"].n_judgments,
+            "result": result,
+            "plots": svgs,
+            "seconds": seconds,
+            "computed_at": timezone.now(),
+        },
+    )
+    return row
+
+
+# --- serving ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StatisticsState:
+    """What a page or the API can show now: a result (maybe stale) and the job computing a newer one."""
+
+    session: JudgingSession
+    variant: Variant
+    row: SessionStatistics | None
+    fresh: bool
+    job: Job | None
+    n_judgments: int
+
+    @property
+    def result(self) -> dict | None:
+        return self.row.result if self.row is not None else None
+
+    @property
+    def plots(self) -> dict[str, str]:
+        return (self.row.plots or {}) if self.row is not None else {}
+
+    @property
+    def computing(self) -> bool:
+        return self.job is not None and self.job.status not in FINISHED_STATUSES
+
+    @property
+    def failed(self) -> bool:
+        return not self.fresh and self.job is not None and self.job.status in FINISHED_STATUSES
+
+    @property
+    def status(self) -> str:
+        if self.fresh:
+            return "ready"
+        if self.computing:
+            return "computing"
+        return "failed" if self.failed else "stale"
+
+
+def _stored(session: JudgingSession, variant: Variant) -> SessionStatistics | None:
+    return SessionStatistics.objects.filter(session=session, variant=variant.key).select_related("job").first()
+
+
+def statistics_for(
+    session: JudgingSession, variant: Variant | None = None, *, user=None, inline: bool | None = None
+) -> StatisticsState:
+    """The session's statistics: stored if still current, else computed now (small sessions) or by a job
+    (more than ``inline_limit()`` judgments), in which case the last stored result is returned as stale."""
+    variant = variant or Variant.default()
+    fp = fingerprint(session)
+    row = _stored(session, variant)
+    if row is not None and row.result is not None and row.fingerprint == fp.key:
+        return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
+    run_inline = inline if inline is not None else fp.n_judgments <= inline_limit()
+    if run_inline:
+        row = compute_and_store(session, variant)
+        return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
+    job = ensure_job(session, variant, fp, user=user)
+    row = _stored(session, variant)
+    return StatisticsState(session, variant, row, False, job, fp.n_judgments)
+
+
+def ensure_job(session: JudgingSession, variant: Variant, fp: Fingerprint, *, user=None) -> Job:
+    """The job computing these statistics: the one in flight, else a new one. A job that failed on the same
+    judgments is returned rather than repeated on every page view (staff retry it from the job page)."""
+    from core.services.jobs import create_job
+
+    SessionStatistics.objects.get_or_create(session=session, variant=variant.key)
+    with transaction.atomic():
+        row = SessionStatistics.objects.select_for_update().get(session=session, variant=variant.key)
+        job = Job.objects.filter(pk=row.job_id).first() if row.job_id else None
+        in_flight = job is not None and job.status not in FINISHED_STATUSES
+        failed_on_same = job is not None and job.status != "succeeded" and job.params.get("fingerprint") == fp.key
+        if in_flight or failed_on_same:
+            return job
+        job = create_job(
+            JOB_KIND,
+            {"session_id": session.pk, "variant": variant.__dict__, "fingerprint": fp.key},
+            user=user,
+            title=f"Statistics of session “{session.name}” ({fp.n_judgments:,} judgments)",
+        )
+        row.job = job
+        row.save(update_fields=["job"])
+    return job
+
+
+def run_job(ctx) -> dict:
+    """Body of the ``annotation.statistics`` job. Idempotent: a retried job whose result is already stored
+    for the current judgments stops at once; otherwise it recomputes and replaces the one stored row."""
+    from core.services.jobs import JobError
+
+    session = JudgingSession.objects.filter(pk=ctx.params.get("session_id")).first()
+    if session is None:
+        raise JobError(f"Judging session {ctx.params.get('session_id')} no longer exists.")
+    variant = Variant(**ctx.params.get("variant", {}))
+    fp = fingerprint(session)
+    row = _stored(session, variant)
+    if row is not None and row.result is not None and row.fingerprint == fp.key:
+        return {"session_id": session.pk, "n_judgments": fp.n_judgments, "already_current": True}
+
+    def progress(done: int, message: str) -> None:
+        ctx.check_cancelled()
+        ctx.progress(done, 3, message)
+
+    try:
+        row = compute_and_store(session, variant, progress)
+    except StatisticsError as exc:
+        raise JobError(str(exc)) from exc
+    ctx.progress(3, 3, f"{row.n_judgments:,} judgments in {row.seconds:.1f} s")
+    return {"session_id": session.pk, "n_judgments": row.n_judgments, "seconds": round(row.seconds, 3)}
+
+
+# --- presenting -------------------------------------------------------------------------------------
+
+
+def with_judge_names(result: dict, names: dict[int, str]) -> dict:
+    """A copy of a stored result with judge ids replaced by display names (usernames or pseudonyms)."""
+    out = copy.deepcopy(result)
+    for row in out.get("judges", []):
+        row["judge"] = names.get(row["judge"], str(row["judge"]))
+    for pair in out.get("agreement", {}).get("cohen_kappa", []):
+        pair["judges"] = [names.get(j, str(j)) for j in pair["judges"]]
+    for row in out.get("extras", {}).get("judges", []):
+        row["judge"] = names.get(row["judge"], str(row["judge"]))
+    return out
