@@ -568,6 +568,7 @@ def run_in_process(
     from core.services.jobs import run_job
 
     started = time.perf_counter()
+    experiment.refresh_from_db()
     if experiment.status == Experiment.Status.DRAFT:
         report = launch(experiment)
         log(f"launched: {', '.join(report.started) or 'nothing started'}")

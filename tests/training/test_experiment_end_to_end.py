@@ -1,0 +1,94 @@
+"""An experiment through its real stages on tiny models, in-process: human dataset, LoRA training, evaluation.
+
+Generation is the one stand-in (a tiny random model writes no parsable QA pairs): its job is a quick fake
+and the synthetic dataset is a fixed set; everything after it is the real code path.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from core.models import Job, JobStatus
+from core.services import jobs
+from core.services.jobs import job_handler
+from tests.training.web_helpers import make_dataset, make_eval_corpus, minilm_entry, tiny_entry
+from training.models import Experiment
+from training.services import evaluation_runs, experiments
+
+FAKE_GENERATION = "trainweb.fake_generation"
+
+
+@job_handler(FAKE_GENERATION, description="Test stand-in for a generation run.")
+def fake_generation(ctx) -> dict:
+    return {}
+
+
+@pytest.fixture
+def in_process(settings, monkeypatch, minilm_scorer):
+    settings.QASYNTH_HEARTBEAT_SECONDS = 3600
+    monkeypatch.setattr(jobs, "publish", lambda job_id: False)
+    monkeypatch.setattr(evaluation_runs, "make_scorer", lambda run: minilm_scorer)
+    monkeypatch.setattr(experiments, "start_generation", lambda cell: jobs.create_job(FAKE_GENERATION, {}))
+    monkeypatch.setattr(experiments, "synthetic_dataset", lambda cell: make_dataset(f"synthetic {cell.label}"))
+
+
+def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_client, alice, in_process):
+    minilm_entry()
+    corpus = make_eval_corpus()
+    experiment = Experiment.objects.create(
+        name="tiny grid",
+        corpus=corpus,
+        qa_base=tiny_entry(),
+        generator=tiny_entry("gpt_neox", name="tiny generator"),
+        context_sources=[corpus.name],
+        shots=[0],
+        pairs_per_passage=[1],
+        include_human_baseline=True,
+        include_base_model=True,
+        max_concurrent=1,
+        training_settings={"max_steps": 2, "batch_size": 3, "learning_rate": 1e-2},
+        evaluation_settings={"max_items": 3, "batch_size": 3, "max_new_tokens": 4, "bootstrap_resamples": 200},
+        created_by=alice,
+    )
+    response = alice_client.post(reverse("training:experiment-launch", args=[experiment.pk]))
+    assert response.status_code == 302
+
+    experiments.run_in_process(experiment, log=lambda line: None, poll_s=0.01, timeout_s=600)
+
+    experiment.refresh_from_db()
+    assert experiment.status == "succeeded"
+    cells = {c.kind: c for c in experiment.cells.select_related("dataset", "training_run", "evaluation_run")}
+    human = cells["human"]
+    assert human.dataset.source == "human" and human.dataset.examples.count() == 6  # the corpus's train pairs
+    assert human.training_run.steps_done == 2 and human.training_run.has_adapter
+    assert cells["base"].training_run is None and cells["base"].evaluation_run.training_run is None
+    for cell in cells.values():
+        assert cell.evaluation_run.predictions.count() == 3 and cell.evaluation_run.metrics["bleu"]
+        assert cell.evaluation_run.job.status == JobStatus.SUCCEEDED
+    assert not Job.objects.filter(status__in=["queued", "running"]).exists()
+
+    page = alice_client.get(experiment.get_absolute_url()).content.decode()
+    assert "Succeeded" in page and "6 of 6 stage jobs done" in page
+    assert page.count("<tr><td><a href=") == 3  # one table row per evaluated cell
+    assert "human reference pairs" in page and "base model, no training" in page
+
+
+def test_staff_create_an_experiment_from_a_preset_and_see_its_grid(alice_client, db):
+    corpus = make_eval_corpus()
+    tiny_entry()
+    response = alice_client.post(
+        reverse("training:experiment-list"),
+        {"preset": "small-en", "name": "mine", "corpus": corpus.pk, "shots": "0, 1", "pairs_per_passage": "3",
+         "max_concurrent": 2, "max_steps": 5},
+    )  # fmt: skip
+    experiment = Experiment.objects.get()
+    assert response.status_code == 302 and response["Location"] == experiment.get_absolute_url()
+    assert (experiment.shots, experiment.pairs_per_passage, experiment.max_concurrent) == ([0, 1], [3], 2)
+    assert experiment.context_sources == [corpus.name] and experiment.training_settings["max_steps"] == 5
+    assert experiment.status == "draft" and not experiment.cells.exists()
+    page = alice_client.get(experiment.get_absolute_url()).content.decode()
+    assert "Launching creates 3 cells" in page and "1-shot, N=3" in page
+
+    bad = alice_client.post(reverse("training:experiment-list"), {"preset": "small-en", "shots": "2"})
+    assert "only 0, 1 are supported" in bad.content.decode() and Experiment.objects.count() == 1

@@ -1,0 +1,75 @@
+"""Create an experiment from a preset and run it to the end in this process (no worker needed).
+
+    python manage.py run_experiment --preset small-en [--max-concurrent 1] [--name NAME]
+    python manage.py run_experiment --experiment 12       # continue an existing one
+
+Prints each stage as it finishes and, at the end, the paper-style table with bootstrap 95% intervals.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from training.models import EvaluationRun, Experiment
+from training.services import experiments, results
+
+
+class Command(BaseCommand):
+    help = "Run an experiment grid (generation -> training -> evaluation) in this process and print its table."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--preset", choices=sorted(experiments.PRESETS), help="Create a new experiment from this.")
+        parser.add_argument("--experiment", type=int, help="Id of an existing experiment to launch or continue.")
+        parser.add_argument("--name", default="")
+        parser.add_argument("--max-concurrent", type=int, default=None)
+        parser.add_argument("--timeout", type=float, default=6 * 3600, help="Give up after this many seconds.")
+
+    def handle(self, *args, **options) -> None:
+        if bool(options["preset"]) == bool(options["experiment"]):
+            raise CommandError("give either --preset or --experiment")
+        if options["preset"]:
+            try:
+                experiment = experiments.create_from_preset(
+                    options["preset"], name=options["name"], max_concurrent=options["max_concurrent"]
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"created experiment #{experiment.pk}: {experiment.name}")
+        else:
+            experiment = Experiment.objects.filter(pk=options["experiment"]).first()
+            if experiment is None:
+                raise CommandError(f"experiment #{options['experiment']} does not exist")
+        began = time.perf_counter()
+        try:
+            experiment = experiments.run_in_process(
+                experiment, log=lambda line: self.stdout.write(line), timeout_s=options["timeout"]
+            )
+        except (ValueError, TimeoutError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"wall time {time.perf_counter() - began:.1f} s; status {experiment.status}")
+        self.print_table(experiment)
+
+    def print_table(self, experiment: Experiment) -> None:
+        rows = results.result_rows(EvaluationRun.objects.filter(experiment_cells__experiment=experiment))
+        rows.sort(key=lambda r: r.run.pk)
+        header = f"{'training data':<34} {'shots':>5} {'N':>3} " + " ".join(
+            f"{label:>22}" for _, label, _ in results.TABLE_METRICS
+        )
+        self.stdout.write(header + f" {'items':>5}")
+        for row in rows:
+            cells = []
+            for key, _, digits in results.TABLE_METRICS:
+                m = row.metrics.get(key)
+                cells.append(
+                    f"{m['value']:.{digits}f} [{m['ci_low']:.{digits}f}, {m['ci_high']:.{digits}f}]".rjust(22)
+                    if m
+                    else "—".rjust(22)
+                )
+            shots = "—" if row.shots is None else str(row.shots)
+            n = "—" if row.n is None else str(row.n)
+            self.stdout.write(f"{row.source[:34]:<34} {shots:>5} {n:>3} " + " ".join(cells) + f" {row.items or 0:>5}")
+        notes = {row.encoder_note for row in rows if row.encoder_note and not row.comparable}
+        for note in notes:
+            self.stdout.write(f"BERTScore: {note}")
