@@ -1,0 +1,84 @@
+"""Shared pieces of the hardening tests: a worker that holds several messages (prefetch), private queues,
+and bounded waits on job rows.
+
+Kill tests run their doomed worker on a private queue so that it, not the shared session worker, starts
+the job; after the kill the job is pointed back at its normal queue, where the shared worker (with beat,
+hence the sweep) finds it stale or unpublished and finishes it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from core.models import Job
+from tests.conftest import REPO, ProcessHandle, subprocess_env, wait_for
+
+PRIVATE_PREFIX = "hardening-"
+
+
+def purge_queue(queue: str) -> None:
+    """Drop messages a previous run left on a private queue (their job ids mean nothing now)."""
+    from qasynth_web.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        try:
+            channel.queue_purge(queue)
+        except Exception:  # the queue does not exist yet
+            pass
+
+
+def start_prefetching_worker(
+    name: str, queue: str, *, concurrency: int = 1, prefetch: int = 1, **env_overrides: str
+) -> ProcessHandle:
+    """A real worker on `queue` only, reserving up to concurrency x prefetch messages (acks late), so a
+    SIGKILL takes the running jobs and the prefetched ones with it."""
+    import subprocess
+
+    purge_queue(queue)
+    log_dir = Path(settings.DATA_DIR) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "qasynth_web", "worker", "-Q", queue, "-c", str(concurrency),
+        "-n", f"{name}@%h", f"--prefetch-multiplier={prefetch}", "-l", "info", "--without-gossip",
+        "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    handle = open(log_path, "w")  # noqa: SIM115 - owned by the process for its lifetime
+    process = subprocess.Popen(
+        cmd, cwd=REPO, env=subprocess_env(**env_overrides), stdout=handle, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    worker = ProcessHandle(process, log_path, name)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if "ready." in worker.log():
+            return worker
+        if not worker.alive():
+            raise RuntimeError(f"worker {name} exited early:\n{worker.log()[-3000:]}")
+        time.sleep(0.2)
+    worker.stop()
+    raise RuntimeError(f"worker {name} did not become ready in 60 s:\n{worker.log()[-3000:]}")
+
+
+def to_queue(job_ids: list[int], queue: str) -> None:
+    Job.objects.filter(pk__in=job_ids).update(queue=queue)
+
+
+def finished(job_id: int) -> Job | None:
+    job = Job.objects.get(pk=job_id)
+    return job if job.is_finished else None
+
+
+def wait_finished(job_ids: list[int], timeout: float, what: str = "the jobs to finish") -> list[Job]:
+    wait_for(lambda: all(finished(pk) for pk in job_ids), timeout=timeout, interval=0.3, what=what)
+    return [Job.objects.get(pk=pk) for pk in job_ids]
+
+
+def describe(job: Job) -> str:
+    """What to print when a job did not end as expected."""
+    return f"job #{job.pk} {job.kind} {job.status}: {job.error}\n{job.log[-3000:]}"
