@@ -246,9 +246,7 @@ class LocalBackend:
     def generate(
         self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
     ) -> list[GenerationOutput]:
-        return self.generator.generate(
-            [p.text for p in prompts], params, progress=lambda d, t: reporter.check_cancelled()
-        )
+        return self.generator.generate([p.text for p in prompts], params)
 
     def close(self) -> None:
         self.generator = None  # type: ignore[assignment]
@@ -277,7 +275,7 @@ class EndpointBackend:
         self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
     ) -> list[GenerationOutput]:
         payload = [p.text if self.plain else list(p.messages) for p in prompts]
-        return self.client.generate(payload, params, progress=lambda d, t: reporter.check_cancelled())
+        return self.client.generate(payload, params)
 
     def close(self) -> None:
         self.client.close()
@@ -398,6 +396,8 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
     if done:
         reporter.log(f"resuming: {done} of {total} passages already have output")
     backend = backend or make_backend(run, reporter)
+    # Cancellation is checked between batches only: a batch that was generated is always stored, so a
+    # cancelled and resumed run sends no passage to the model twice.
     write_size = run.batch_size if run.generator.kind != ModelKind.OPENAI else max(run.batch_size, run.concurrency)
     started = time.monotonic()
     generated = pairs_seen = 0

@@ -58,6 +58,30 @@ def test_an_unreachable_endpoint_fails_the_job_with_a_clear_message(worker, wait
     assert RawOutput.objects.filter(run=run).count() == 0
 
 
+def test_a_cancelled_run_resumes_on_retry_without_generating_a_passage_twice(worker, wait):
+    from core.services.jobs import cancel_job, retry_job
+
+    with FakeOpenAIServer(delay=0.4) as server:
+        corpus = make_corpus(passages=PASSAGES)
+        run = create_run(corpus, endpoint_model(server.base_url), default_template_for("en", 0),
+                         settings=RunSettings(batch_size=2, concurrency=1))  # fmt: skip
+        wait(lambda: RawOutput.objects.filter(run=run).count() >= 2, timeout=60, what="the first batch")
+        cancel_job(run.job)
+        job = wait(lambda: _finished(run), timeout=60, what="the run to stop")
+        assert job.status == JobStatus.CANCELLED
+        done_before = set(RawOutput.objects.filter(run=run).values_list("passage_id", flat=True))
+        assert 2 <= len(done_before) < len(PASSAGES)
+
+        retry_job(job)
+        job = wait(lambda: _finished(run), timeout=60, what="the resumed run to finish")
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    outputs = RawOutput.objects.filter(run=run)
+    assert outputs.count() == len(PASSAGES) == outputs.values("passage_id").distinct().count()
+    asked = [FakeOpenAIServer.passage_of(r["body"]) for r in server.requests]
+    assert len(asked) == len(set(asked)) == len(PASSAGES)  # no passage was sent to the model twice
+
+
 def _finished(run: GenerationRun):
     job = GenerationRun.objects.select_related("job").get(pk=run.pk).job
     return job if job.is_finished else None
