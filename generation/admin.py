@@ -39,7 +39,8 @@ def _start_default_run(request: HttpRequest, corpus: Corpus, passage_ids: list[i
     if generator is None:
         messages.error(request, "No generator model is registered; add one under Models first.")
         return
-    template = default_template_for(corpus.language, 0 if corpus.language != "ja" else 1)
+    # Japanese defaults to one-shot: the offline Japanese generator is a base model (see views.run_new).
+    template = default_template_for(corpus.language, 1 if corpus.language.split("-")[0] == "ja" else 0)
     try:
         with transaction.atomic():
             run = generation_runs.create_run(
@@ -187,6 +188,10 @@ class GenerationRunAddForm(forms.ModelForm):
         problems = settings.errors()
         if problems:
             raise forms.ValidationError("; ".join(problems))
+        if data.get("corpus") is not None:
+            _, total = generation_runs.selection_bounds(data["corpus"], data.get("split") or "", (), data.get("limit"))
+            if total == 0:
+                raise forms.ValidationError(f"Corpus {data['corpus'].name!r} has no passages in this split.")
         return data
 
 

@@ -141,7 +141,10 @@ def run_new(request: HttpRequest) -> HttpResponse:
         from core.models import ModelRole
         from core.services.model_registry import default_model
 
-        initial = {"corpus": corpus, "template": default_template_for(corpus.language, 0)}
+        # Japanese defaults to one-shot: the offline Japanese generator is a base model that continues
+        # an example's pattern rather than following an instruction.
+        shots = 1 if corpus.language.split("-")[0] == "ja" else 0
+        initial = {"corpus": corpus, "template": default_template_for(corpus.language, shots)}
         generator = default_model(ModelRole.GENERATOR, corpus.language)
         if generator:
             initial["generator"] = generator

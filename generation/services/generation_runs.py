@@ -122,7 +122,7 @@ def _check_validation_overrides(overrides: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------ creating
 
 
-def _selection_bounds(corpus: Corpus, split: str, passage_ids: Sequence[int], limit: int | None) -> tuple[int, int]:
+def selection_bounds(corpus: Corpus, split: str, passage_ids: Sequence[int], limit: int | None) -> tuple[int, int]:
     """(max passage id, count) of the passages a new run will cover."""
     qs = Passage.objects.filter(corpus=corpus)
     if split:
@@ -173,7 +173,7 @@ def create_run(
     _check_validation_overrides(validation or {})
     if limit is not None and limit < 1:
         raise RunSetupError("the passage limit must be at least 1")
-    max_id, total = _selection_bounds(corpus, split, passage_ids, limit)
+    max_id, total = selection_bounds(corpus, split, passage_ids, limit)
     if total == 0:
         where = f" in split {split!r}" if split else ""
         raise RunSetupError(f"corpus {corpus.name!r} has no passages{where} to generate from")

@@ -86,3 +86,26 @@ def test_resume_requeues_a_cancelled_run_and_cancel_stops_a_queued_one(alice_cli
     alice_client.post(url, {"action": "resume_selected", "_selected_action": [run.pk]})
     run.job.refresh_from_db()
     assert run.job.status == JobStatus.QUEUED
+
+
+def test_the_add_form_refuses_a_split_without_passages(alice_client, generator):
+    corpus = make_corpus(passages=["One."], split="train")
+    template = PromptTemplate.objects.get(name="en-zero-shot")
+    form = {"corpus": corpus.pk, "split": "test", "generator": generator.pk, "template": template.pk, "n_pairs": 2,
+            "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 32, "repetition_penalty": 1,
+            "seed": 0, "batch_size": 4, "concurrency": 2, "validation": "{}"}  # fmt: skip
+
+    response = alice_client.post(reverse("admin:generation_generationrun_add"), form)
+
+    assert response.status_code == 200
+    assert "has no passages in this split" in response.content.decode()
+    assert not GenerationRun.objects.exists()
+
+
+def test_a_japanese_corpus_gets_the_one_shot_template_by_default(alice_client, generator):
+    corpus = make_corpus(language="ja", passages=["琵琶湖は滋賀県にある。"])
+
+    alice_client.post(reverse("admin:generation_corpus_changelist"),
+                      {"action": "generate_default", "_selected_action": [corpus.pk]})  # fmt: skip
+
+    assert GenerationRun.objects.get().template.name == "ja-one-shot"
