@@ -7,16 +7,6 @@ from django.contrib import admin
 from annotation.models import Assignment, JudgingSession, Judgment, JudgmentRevision, SessionItem, SessionJudge
 
 
-class SessionItemInline(admin.TabularInline):
-    model = SessionItem
-    extra = 0
-    fields = ["position", "question", "answer_a", "answer_b", "is_control"]
-    readonly_fields = fields
-    show_change_link = True
-    can_delete = False
-    max_num = 0
-
-
 @admin.register(JudgingSession)
 class JudgingSessionAdmin(admin.ModelAdmin):
     list_display = ["name", "system_a", "system_b", "judges_per_item", "is_open", "is_demo", "created_at"]
@@ -24,7 +14,6 @@ class JudgingSessionAdmin(admin.ModelAdmin):
     search_fields = ["name", "system_a", "system_b"]
     filter_horizontal = ["judges"]
     readonly_fields = ["seed", "source", "created_at", "created_by", "judges_per_item"]
-    inlines = [SessionItemInline]
 
 
 @admin.register(SessionItem)

@@ -145,7 +145,7 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "annotation/judge_item.html", _page_context(assignment, request))
     submission = _submission_from(request.POST)
     try:
-        judging.submit(token, request.user, submission)
+        result = judging.submit(token, request.user, submission)
     except judging.JudgingError as exc:
         values = {
             "left_label": submission.left_label,
@@ -159,7 +159,8 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
     except assigning.SessionClosed:
         return render(request, "annotation/closed.html", {"session": session}, status=409)
-    following = judging.following_token(session, request.user, assignment)
+    # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
+    following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
         return redirect(_item_url(following))
     return _lease_and_go(request, session)

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Subquery
 from django.db.models.functions import Mod
 from django.utils import timezone
 
@@ -127,10 +127,9 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
         open_slots = free_slots(session, now).exclude(item_id__in=items_of(session, judge))
         # The first block with a slot for this judge (an index scan that stops at once), then a sort of only
         # that block and the next one; a full sort only when every slot there is locked by other judges.
-        first_block = open_slots.order_by("block").values_list("block", flat=True).first()
-        if first_block is None:
-            return None
-        slot = _pick(open_slots.filter(block__lte=first_block + 1), member) or _pick(open_slots, member)
+        first_block = open_slots.order_by("block").values("block")[:1]
+        window = open_slots.filter(block__lte=Subquery(first_block) + 1)
+        slot = _pick(window, member) or _pick(open_slots, member)
         if slot is None:
             return None
         if slot.judge_id is not None:

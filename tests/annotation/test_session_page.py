@@ -61,3 +61,19 @@ def test_the_session_list_shows_each_session(alice_client):
     make_session(n=2, k=1, open_to_all_judges=True, name="First comparison")
     html = alice_client.get(reverse("annotation:session-list")).content.decode()
     assert "First comparison" in html and SYSTEM_A in html
+
+
+def test_the_admin_lists_every_judging_table(alice_client, bob):
+    session = make_session(n=2, k=1, judges=[bob])
+    a = assigning.next_assignment(session, bob)
+    judging.submit(a.token, bob, answer())
+    for model in ("judgingsession", "sessionitem", "sessionjudge", "assignment", "judgment"):
+        assert alice_client.get(reverse(f"admin:annotation_{model}_changelist")).status_code == 200
+    assert alice_client.get(reverse("admin:annotation_judgingsession_change", args=[session.pk])).status_code == 200
+    judgment = session.judgments.get()
+    assert alice_client.get(reverse("admin:annotation_judgment_change", args=[judgment.pk])).status_code == 200
+
+
+def test_staff_navigation_links_to_judging(alice_client):
+    html = alice_client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("annotation:session-list")}"' in html
