@@ -198,6 +198,8 @@ def read_columns(queryset: QuerySet, columns: list[Column]) -> tuple[int, dict[s
     with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
         # Every array_agg reads the same row stream; without a parallel plan there is no doubt about that.
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # The items' joins to both runs' predictions hash 2 x 200,000 rows for a large session: in memory.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(statement, params, binary=True)
         count, *values = cursor.fetchone()
     out = {}
