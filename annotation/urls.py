@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotation import staff_views, views
+from annotation import staff_views, views, views_stats
+from annotation.api import SessionExport
 from core.permissions import staff_required
 
 app_name = "annotation"
@@ -29,4 +30,11 @@ urlpatterns = [
     path("sessions/<int:pk>/", staff_required(staff_views.session_detail), name="session-detail"),
     path("sessions/<int:pk>/toggle/", staff_required(staff_views.session_toggle_open), name="session-toggle"),
     path("sessions/<int:pk>/controls/", staff_required(staff_views.session_add_controls), name="session-controls"),
+    # statistics and exports (views_stats; the export view is the API's: staff session or token)
+    path("sessions/<int:pk>/statistics/", staff_required(views_stats.session_stats), name="session-stats"),
+    path(
+        "sessions/<int:pk>/statistics/items/", staff_required(views_stats.session_item_table), name="session-item-table"
+    ),
+    path("sessions/<int:pk>/export/<str:table>.<str:fmt>", SessionExport.as_view(), name="session-export"),
+    path("experiments/<int:pk>/statistics/", staff_required(views_stats.experiment_stats), name="experiment-stats"),
 ]

@@ -19,5 +19,6 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("annotation/", judge_home, name="judge-home"),  # un-namespaced: core's home redirects judges here
     path("annotation/", include("annotation.urls")),
+    path("api/", include("annotation.api_urls")),  # read-only API for analysis notebooks (token auth)
     path("", include("core.urls")),
 ]
