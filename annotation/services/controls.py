@@ -54,8 +54,12 @@ def add_controls(session: JudgingSession, rate: float, *, seed: int | None = Non
         blocks = sorted({item.block for item in real}) or [0]
         next_position = (session.items.order_by("-position").values_list("position", flat=True).first() or 0) + 1
         made: list[SessionItem] = []
-        for index in range(wanted):
-            source = rng.choice(with_gold)
+        # Different sources where possible: the same question three times would give the controls away.
+        used = set(session.items.filter(is_control=True).values_list("control_source_id", flat=True))
+        fresh = [item for item in with_gold if item.pk not in used]
+        sources = rng.sample(fresh, min(wanted, len(fresh)))
+        sources += [rng.choice(with_gold) for _ in range(wanted - len(sources))]
+        for index, source in enumerate(sources):
             kind = ControlKind.GOLD_AS_ANSWER if (existing + index) % 2 == 0 else ControlKind.WRONG_ANSWER
             if kind == ControlKind.GOLD_AS_ANSWER:
                 shown = next(answer for answer in source.gold_answers if answer.strip())

@@ -73,3 +73,9 @@ def test_the_session_page_shows_control_accuracy_and_flags_judges_below_the_thre
     html = alice_client.get(session.get_absolute_url()).content.decode()
     assert 'id="flagged-judges"' in html and "carol" in html.split('id="flagged-judges"')[1].split("</p>")[0]
     assert "bob" not in html.split('id="flagged-judges"')[1].split("</p>")[0]
+
+
+def test_each_control_copies_a_different_item_while_there_are_enough(bob):
+    session = make_session(n=10, k=1, judges=[bob], control_rate=0.3)
+    sources = list(session.items.filter(is_control=True).values_list("control_source_id", flat=True))
+    assert len(sources) == 4 and len(set(sources)) == 4
