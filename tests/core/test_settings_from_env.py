@@ -72,7 +72,10 @@ def test_sqlite_really_runs_in_wal_mode(tmp_path):
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT"}}
+    # Only what a production host would have: no test-only switches (the browser tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE for Playwright's event loop).
+    unwanted = {"DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE", "QASYNTH_TESTING"}
+    env = {k: v for k, v in os.environ.items() if k not in unwanted and not k.startswith("QASYNTH_")}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "qasynth_web.settings",
