@@ -13,6 +13,7 @@ batches.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -291,6 +292,37 @@ def _finish(job_id: int, owner: str | None, status: str, *, message: str = "", e
     return bool(qs.update(**fields))
 
 
+def failure_message(exc: BaseException) -> str:
+    """Words for the failures any kind of job can meet (database gone, disk full or read-only, out of
+    memory), saying what to do; handlers keep what they stored, so each ends with "retry". Anything else
+    is shown as the exception's type and text."""
+    from django.db import InterfaceError, OperationalError
+
+    name = type(exc).__name__
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return (
+            f"The database connection was lost ({name}: {first_line}). "
+            "Work stored before that is kept; retry the job to resume."
+        )
+    if name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in first_line.lower()):
+        return (
+            f"Out of GPU memory ({first_line}). Lower the batch size (or the maximum sequence length) and "
+            "retry; finished work is kept."
+        )
+    if isinstance(exc, MemoryError):
+        return "Out of memory. Lower the batch size or free memory on the worker machine and retry."
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return f"The disk is full{where}. Free space under {settings.DATA_DIR} and retry; finished work is kept."
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"Cannot write {exc.filename or 'a file'} ({exc.strerror}). Make {settings.DATA_DIR} writable for the "
+            "worker and retry."
+        )
+    return f"{name}: {exc}"
+
+
 def run_job(job_id: int, owner: str | None = None) -> str | None:
     """Run one job to completion in this process. Returns the final status, or None if not ours."""
     owner = owner or worker_identity()
@@ -329,7 +361,7 @@ def run_job(job_id: int, owner: str | None = None) -> str | None:
         if isinstance(exc, JobError):
             error = str(exc)
         else:
-            error = f"{type(exc).__name__}: {exc}"
+            error = failure_message(exc)
             append_log(job.pk, traceback.format_exc()[-LOG_LIMIT_CHARS:])
         status = JobStatus.FAILED if _finish(job.pk, owner, JobStatus.FAILED, error=error) else None
         logger.warning("job %s failed: %s", job.pk, error)
