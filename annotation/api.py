@@ -14,9 +14,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from annotation.models import JudgingSession, Judgment, SessionItem
@@ -33,6 +35,18 @@ def wants_usernames(request: Request) -> bool:
 def named_result(session: JudgingSession, result: dict, *, usernames: bool) -> dict:
     names = display_names(session, [row["judge"] for row in result["judges"]], usernames=usernames)
     return statistics.with_judge_names(result, names)
+
+
+class Pages(PageNumberPagination):
+    """The project's page size (settings.REST_FRAMEWORK["PAGE_SIZE"], read per request rather than at import),
+    and ``?page_size=`` up to 5,000 for notebooks that would rather make fewer requests."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 5000
+
+    @property
+    def page_size(self) -> int:
+        return api_settings.PAGE_SIZE
 
 
 class SessionSerializer(serializers.ModelSerializer):
@@ -74,6 +88,7 @@ def sessions_with_counts():
 
 class SessionList(generics.ListAPIView):
     serializer_class = SessionSerializer
+    pagination_class = Pages
 
     def get_queryset(self):
         return sessions_with_counts()
@@ -88,6 +103,8 @@ class SessionDetail(generics.RetrieveAPIView):
 
 class _RowList(generics.ListAPIView):
     """Paginated rows of an export table, in id order (stable pages while judging goes on)."""
+
+    pagination_class = Pages
 
     def session(self) -> JudgingSession:
         if not hasattr(self, "_session"):

@@ -99,8 +99,9 @@ SUMMARY_SCHEMA = pa.schema([("metric", pa.string()), ("value", pa.float64()), ("
 # --- rows -----------------------------------------------------------------------------------------------
 
 
-def keyset_chunks(queryset: QuerySet, size: int = CHUNK_ROWS) -> Iterator[list[tuple]]:
-    """values_list rows in id order, ``size`` at a time (the first value of each row must be the id)."""
+def keyset_chunks(queryset: QuerySet, size: int | None = None) -> Iterator[list[tuple]]:
+    """values_list rows in id order, ``size`` (default CHUNK_ROWS) at a time; the first value must be the id."""
+    size = size or CHUNK_ROWS
     last = 0
     while True:
         rows = list(queryset.filter(pk__gt=last).order_by("pk")[:size])
