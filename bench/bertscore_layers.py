@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, Python puts bench/ first on the path, where bench/statistics.py would shadow the stdlib.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import numpy as np  # noqa: E402
 
 DEFAULT_MODEL = "/tmp/fresh-var/models/converted/Gemma-3-270M"
 

@@ -71,7 +71,7 @@ def test_a_cancelled_run_resumes_on_retry_and_finishes_every_step_once(worker, a
         base_model=tiny_entry(),
         dataset=make_dataset(),
         user=alice,
-        max_steps=400,
+        max_steps=200,
         batch_size=3,
         learning_rate=1e-2,
         checkpoint_every=1000,  # only the stop itself writes a checkpoint
@@ -82,7 +82,7 @@ def test_a_cancelled_run_resumes_on_retry_and_finishes_every_step_once(worker, a
     assert job.status == "cancelled", job.error
     run.refresh_from_db()
     stopped_at = run.steps_done
-    assert 5 <= stopped_at < 400
+    assert 5 <= stopped_at < 200
     assert (run.output_dir / "checkpoints" / f"step-{stopped_at:08d}" / "state.json").is_file()
 
     jobs.retry_job(job)
@@ -91,8 +91,8 @@ def test_a_cancelled_run_resumes_on_retry_and_finishes_every_step_once(worker, a
     assert job.status == "succeeded", job.error + job.log[-2000:]
     assert job.result["resumed_from_step"] == stopped_at
     run.refresh_from_db()
-    assert _steps(run) == list(range(1, 401))
-    assert run.steps_done == 400 and run.has_adapter
+    assert _steps(run) == list(range(1, 201))
+    assert run.steps_done == 200 and run.has_adapter
     assert f"resumed from checkpoint step-{stopped_at:08d}" in job.log
 
 

@@ -189,6 +189,7 @@ class Comparison:
     only_a: int
     only_b: int
     metrics: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
 
 def _item_scores(predictions: list[Prediction]):
@@ -228,8 +229,14 @@ def compare(run_a: EvaluationRun, run_b: EvaluationRun, *, n_resamples: int = 10
         raise ComparisonError(f"runs are in different languages ({run_a.language} vs {run_b.language})")
     a_scores, b_scores = _item_scores(pa), _item_scores(pb)
     names = [key for key, _, _ in TABLE_METRICS]
+    notes = []
+    encoders = [((r.metrics_info or {}).get("bertscore") or {}) for r in (run_a, run_b)]
+    same_encoder = len({(e.get("model"), e.get("num_layers")) for e in encoders}) == 1
     if any(p.bertscore_f1 is None for p in pa + pb):
         names.remove("bertscore_f1")
+    elif not same_encoder:
+        names.remove("bertscore_f1")
+        notes.append("BERTScore left out: the runs were scored with different encoders or layers")
     results = compare_runs(a_scores, b_scores, metrics=names, n_resamples=n_resamples, seed=seed)
     labels = {key: (label, digits) for key, label, digits in TABLE_METRICS}
     metrics = []
@@ -256,4 +263,5 @@ def compare(run_a: EvaluationRun, run_b: EvaluationRun, *, n_resamples: int = 10
         only_a=len(by_key_a) - len(common),
         only_b=len(by_key_b) - len(common),
         metrics=metrics,
+        notes=notes,
     )
