@@ -14,7 +14,7 @@ from generation.models import Import, Passage, ReferenceQA
 from generation.services import imports
 from tests.generation.synth_helpers import make_corpus
 from tests.hardening.dbfaults import require_postgres, terminate_current_backend
-from tests.hardening.helpers import describe, to_queue
+from tests.hardening.helpers import describe
 
 N = 3500  # four chunks of 1000
 
@@ -30,12 +30,12 @@ def _file(path):
 
 
 @pytest.fixture
-def queued_import(transactional_db, tmp_path):
+def queued_import(in_process, tmp_path):
     require_postgres()
     corpus = make_corpus("canals")
     imp = imports.create_import(corpus, _file(tmp_path / "canals.jsonl"), imports.ImportOptions(format="jsonl"))
     job = imports.start_import_job(imp, enqueue=False)
-    to_queue([job.pk], "hardening-in-process")  # run here, in this process, not by a worker
+    in_process(job)
     return corpus, imp, job
 
 
