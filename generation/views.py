@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.services.files import describe_os_error
 from core.views import job_as_dict
 from generation.forms import (
     GenerationRunForm,
@@ -82,7 +83,11 @@ def handle_import_upload(request: HttpRequest, template: str, extra: dict | None
     form = ImportUploadForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         options = form.options()
-        stored = imports.store_upload(form.cleaned_data["file"])
+        try:
+            stored = imports.store_upload(form.cleaned_data["file"])
+        except OSError as exc:
+            form.add_error("file", f"The upload could not be stored: {describe_os_error(exc)}. Nothing was imported.")
+            return render(request, template, {"form": form, **(extra or {})}, status=400)
         try:
             imports.precheck(stored.path, options)
         except (CorpusImportError, imports.ImportOptionsError) as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from core.services.bulk import chunked
+from core.services.files import atomic_write
 from generation.importers.errors import CorpusImportError
 from generation.importers.readers import FORMATS, Columns, PassageRecord, ReadStats, read_corpus
 from generation.importers.splits import SplitSpec, split_counts, split_groups
@@ -177,18 +179,22 @@ def store_upload(uploaded, *, name: str | None = None) -> StoredFile:
     original = name or getattr(uploaded, "name", "") or "upload"
     safe = _SAFE_NAME_RE.sub("_", Path(original).name).strip("._") or "upload"
     folder = uploads_dir() / f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / safe
     digest = hashlib.sha256()
     size = 0
     chunks: Iterable[bytes] = (
         uploaded.chunks() if hasattr(uploaded, "chunks") else iter(lambda: uploaded.read(1 << 20), b"")
     )
-    with open(target, "wb") as handle:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            handle.write(chunk)
+    try:  # a full disk or read-only data dir leaves no half-written copy behind (OSError goes to the caller)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target) as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return StoredFile(target, Path(original).name, size, digest.hexdigest())
 
 

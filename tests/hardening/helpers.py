@@ -8,6 +8,8 @@ hence the sweep) finds it stale or unpublished and finishes it.
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,8 +39,6 @@ def start_prefetching_worker(
 ) -> ProcessHandle:
     """A real worker on `queue` only, reserving up to concurrency x prefetch messages (acks late), so a
     SIGKILL takes the running jobs and the prefetched ones with it."""
-    import subprocess
-
     purge_queue(queue)
     log_dir = Path(settings.DATA_DIR) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -82,3 +82,21 @@ def wait_finished(job_ids: list[int], timeout: float, what: str = "the jobs to f
 def describe(job: Job) -> str:
     """What to print when a job did not end as expected."""
     return f"job #{job.pk} {job.kind} {job.status}: {job.error}\n{job.log[-3000:]}"
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, *, size: str = "16k", read_only: bool = False):
+    """Mount a tiny tmpfs at `path` (a real full disk, or a real read-only one) for the block's duration.
+
+    Needs the right to mount (root here); the test is skipped elsewhere rather than faked."""
+    import pytest
+
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip() or 'not permitted'})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
