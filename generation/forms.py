@@ -7,6 +7,7 @@ serves the staff page and the admin, so both accept and refuse exactly the same 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from core.models import JobStatus, ModelEntry
 from generation.importers.readers import FORMATS
@@ -40,6 +41,16 @@ class ImportUploadForm(forms.Form):
     split_seed = forms.IntegerField(required=False, help_text="…or carve a seeded split grouped by article (title).")
     validation_fraction = forms.FloatField(required=False, initial=0.0, min_value=0, max_value=1)
     test_fraction = forms.FloatField(required=False, initial=0.0, min_value=0, max_value=1)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.QASYNTH_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {upload.size} bytes; the limit is {limit} bytes (QASYNTH_MAX_UPLOAD_BYTES). "
+                "Nothing was imported; a larger corpus can be imported on the server with manage.py import_passages."
+            )
+        return upload
 
     def clean(self):
         data = super().clean()
