@@ -196,7 +196,7 @@ def judge_progress(
         done=Count("pk", filter=Q(submitted_at__isnull=False)), pending=Count("pk", filter=Q(submitted_at__isnull=True))
     )
     done, pending = counts["done"], min(counts["pending"], 1)
-    key = f"annotation:open-items:{session.pk}:{judge.pk}"
+    key = f"annotation:open-items:{session.pk}:{session.seed}:{judge.pk}"  # the seed: ids get reused in tests
     cached = cache.get(key) if max_age > 0 else None
     if cached is not None:
         available, capped, done_then = cached

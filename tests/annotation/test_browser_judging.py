@@ -58,6 +58,7 @@ def test_a_judge_judges_three_japanese_items_by_keyboard_goes_back_and_changes_o
     page = browser_page
     session = make_session(n=3, k=1, judges=[bob], japanese=True, instructions="**速さより正確さ。**")
     page.goto(f"{live_server.url}/accounts/login/")
+    page.focus("input[name=username]")  # the field has autofocus; this only waits until it really has focus
     page.keyboard.type("bob")
     page.keyboard.press("Tab")
     page.keyboard.type("pw-for-tests-1")
