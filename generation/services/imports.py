@@ -144,15 +144,45 @@ def open_records(path: str | Path, options: ImportOptions, *, progress=None, sta
         from generation.importers.readers import read_csv
 
         delimiter = "\t" if options.delimiter in ("\\t", "tab") else (options.delimiter or None)
-        return read_csv(path, columns=options.columns(fmt), delimiter=delimiter, progress=progress, stats=stats)
-    return read_corpus(
-        path,
-        fmt,
-        columns=options.columns(fmt),
-        keep_unanswerable=options.keep_unanswerable,
-        progress=progress,
-        stats=stats,
-    )
+        records = read_csv(path, columns=options.columns(fmt), delimiter=delimiter, progress=progress, stats=stats)
+    else:
+        records = read_corpus(
+            path,
+            fmt,
+            columns=options.columns(fmt),
+            keep_unanswerable=options.keep_unanswerable,
+            progress=progress,
+            stats=stats,
+        )
+    return storable(records, path)
+
+
+def _unstorable(value: str) -> str:
+    """Why the database cannot hold this text ("" when it can): PostgreSQL refuses NUL bytes, and a lone
+    surrogate (a broken \\udXXX escape in JSON) is not UTF-8 at all."""
+    if "\x00" in value:
+        return "a NUL character (\\x00)"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "a lone surrogate (an invalid \\udXXX escape), which is not valid Unicode"
+    return ""
+
+
+def storable(records: Iterable[PassageRecord], path: str | Path):
+    """Pass records through, refusing one whose text could not be stored, with its place in the file: the
+    database would otherwise reject the whole chunk with an error that names no line."""
+    for record in records:
+        fields = [("text", record.text), ("title", record.title), ("id", record.external_id)]
+        for number, qa in enumerate(record.qas, start=1):
+            fields += [(f"question {number}", qa.question), (f"question {number} id", qa.id)]
+            fields += [(f"question {number} answer", answer) for answer in qa.answers]
+        for name, value in fields:
+            problem = _unstorable(value)
+            if problem:
+                where = {"line": record.line} if record.line is not None else {"record": record.position + 1}
+                raise CorpusImportError(
+                    path, f"the {name} contains {problem}", hint="Remove it from the file and upload it again", **where
+                )
+        yield record
 
 
 # ------------------------------------------------------------------------------------------ files
