@@ -8,6 +8,7 @@ Prints each stage as it finishes and, at the end, the paper-style table with boo
 
 from __future__ import annotations
 
+import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -41,14 +42,18 @@ class Command(BaseCommand):
             experiment = Experiment.objects.filter(pk=options["experiment"]).first()
             if experiment is None:
                 raise CommandError(f"experiment #{options['experiment']} does not exist")
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), experiments.cpu_seconds()
         try:
             experiment = experiments.run_in_process(
                 experiment, log=lambda line: self.stdout.write(line), timeout_s=options["timeout"]
             )
         except (ValueError, TimeoutError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"wall time {time.perf_counter() - began:.1f} s; status {experiment.status}")
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        self.stdout.write(
+            f"wall time {time.perf_counter() - began:.1f} s, CPU time {experiments.cpu_seconds() - cpu:.1f} s, "
+            f"{os.cpu_count()} CPUs, load average now {load}; status {experiment.status}"
+        )
         self.print_table(experiment)
 
     def print_table(self, experiment: Experiment) -> None:
