@@ -75,8 +75,10 @@ PRESETS: dict[str, Preset] = {
             "warmup_ratio": 0.0,
             "checkpoint_every": 4,
         },
-        evaluation={"max_items": 24, "batch_size": 8, "max_new_tokens": 24, "bootstrap_resamples": 1000},
-        generation={"max_new_tokens": 160, "batch_size": 8},
+        evaluation={"max_items": 24, "batch_size": 12, "max_new_tokens": 24, "bootstrap_resamples": 1000},
+        # One batch of 12 prompts per run; the token budget grows with N (a batch lasts as long as its
+        # longest row, so a fixed 160 would make N=1 runs as slow as N=3 ones).
+        generation={"max_new_tokens_per_pair": 48, "batch_size": 12},
         description="One context source (the English demo corpus), zero- vs one-shot, N = 1 vs 3, plus the "
         "human-pair baseline: 4 generation runs, 5 LoRA trainings, 5 evaluations on the validation split.",
     ),
@@ -97,7 +99,7 @@ PRESETS: dict[str, Preset] = {
             "checkpoint_every": 4,
         },
         evaluation={"max_items": None, "batch_size": 4, "max_new_tokens": 24, "bootstrap_resamples": 1000},
-        generation={"max_new_tokens": 160, "batch_size": 4, "repetition_penalty": 1.3},
+        generation={"max_new_tokens_per_pair": 56, "batch_size": 9, "repetition_penalty": 1.3},
         description="Gemma 3 270M (a base model) writes one-shot pairs from the Japanese demo passages and is "
         "the LoRA base; BERTScore uses Gemma's own layers (not comparable with published figures).",
     ),
@@ -229,6 +231,9 @@ def start_generation(cell: ExperimentCell) -> Job:
     corpus = Corpus.objects.get(name=cell.context_source)
     options = dict(experiment.generation_settings)
     validation = options.pop("validation", None)
+    per_pair = options.pop("max_new_tokens_per_pair", None)
+    if per_pair and "max_new_tokens" not in options:
+        options["max_new_tokens"] = 16 + int(per_pair) * int(cell.pairs_per_passage)
     run = create_run(
         corpus,
         experiment.generator,
