@@ -592,6 +592,7 @@ def read_corpus(
     *,
     columns: Columns | None = None,
     keep_unanswerable: bool = False,
+    strip_sep_title: bool = True,
     progress: ProgressCallback | None = None,
     stats: ReadStats | None = None,
 ) -> Iterator[PassageRecord]:
@@ -604,5 +605,7 @@ def read_corpus(
     if fmt == "csv":
         return read_csv(path, columns=columns or Columns(qas=None), progress=progress, stats=stats)
     if fmt == "squad":
-        return read_squad(path, keep_unanswerable=keep_unanswerable, progress=progress, stats=stats)
+        return read_squad(
+            path, keep_unanswerable=keep_unanswerable, strip_sep_title=strip_sep_title, progress=progress, stats=stats
+        )
     raise UnsupportedFormatError(path, f"unknown format {fmt!r}", hint=f"Pick one of {', '.join(FORMATS)}")

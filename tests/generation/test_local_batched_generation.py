@@ -50,6 +50,41 @@ def test_batched_greedy_equals_one_at_a_time(generator):
     assert len({o.text for o in batched}) > 3  # the outputs differ per prompt: the comparison means something
 
 
+# Prompts rendered from one template: a long shared prefix, then each passage.
+TEMPLATED = [
+    "<|im_start|>system\nYou write question-answer pairs about passages, one pair per line.<|im_end|>\n"
+    f"<|im_start|>user\nWrite three pairs.\nPassage:\n{passage}<|im_end|>\n<|im_start|>assistant\n"
+    for passage in [
+        "The Rhine flows through six countries.",
+        "Mount Fuji is 3,776 metres high and last erupted in 1707, during the Edo period.",
+        "琵琶湖は滋賀県にある日本最大の湖である。",
+        "Tea",
+        "Honey never spoils if it is kept sealed, because its low water content stops microbes from growing.",
+    ]
+]
+
+
+def test_the_shared_prompt_prefix_is_computed_once_and_changes_nothing(generator, monkeypatch):
+    params = SamplingParams(max_new_tokens=16, repetition_penalty=1.3)
+    prefix_lengths = []
+    real_prefix_cache = generator._prefix_cache
+    monkeypatch.setattr(
+        generator, "_prefix_cache", lambda ids: prefix_lengths.append(len(ids)) or real_prefix_cache(ids)
+    )
+    shared = generator.generate(TEMPLATED, params)
+    assert len(prefix_lengths) == 1 and prefix_lengths[0] >= 20  # once per call, reused by both batches
+    monkeypatch.setattr(generator, "share_prefix", False)
+    assert shared == generator.generate(TEMPLATED, params)
+    assert shared == sequential(generator, TEMPLATED, params)
+    assert len(prefix_lengths) == 1
+
+
+def test_prompts_without_a_long_common_start_are_not_split(generator):
+    assert generator._shared_prefix_length([generator._encode(p) for p in PROMPTS]) == 0
+    identical = [generator._encode("Same prompt, twice over.")] * 2
+    assert generator._shared_prefix_length(identical) == 0  # below min_prefix_tokens; never the whole prompt
+
+
 def test_outputs_come_back_in_prompt_order_with_token_counts(generator):
     params = SamplingParams(max_new_tokens=5)
     outputs = generator.generate(PROMPTS, params)
@@ -60,23 +95,28 @@ def test_outputs_come_back_in_prompt_order_with_token_counts(generator):
     assert {o.completion_tokens for o in outputs} == {5}
 
 
-def test_repetition_penalty_ignores_padding_so_batched_still_equals_sequential(generator, monkeypatch):
+@pytest.mark.parametrize("layout", ["left padding", "padding after a shared prefix"])
+def test_repetition_penalty_ignores_padding_so_batched_still_equals_sequential(generator, monkeypatch, layout):
     """The pad token sits in every padded row; a penalty that counted it would change those rows only.
-    The pad token here is the token the short prompt "x y z" would write first, so the bug would show."""
-    prompts = [PROMPTS[0], "x y z", PROMPTS[5]]  # one batch: "x y z" gets the most padding
+    The pad token here is the token the most padded prompt would write first, so the bug would show."""
+    if layout == "left padding":
+        prompts, short = [PROMPTS[0], "x y z", PROMPTS[5]], "x y z"
+    else:
+        prompts, short = TEMPLATED[:3] + TEMPLATED[4:], TEMPLATED[3]
+        prompts = [*prompts[:2], short, *prompts[2:]]
     params = SamplingParams(max_new_tokens=12, repetition_penalty=3.0)
-    first = generator.generate(["x y z"], SamplingParams(max_new_tokens=1, repetition_penalty=3.0))[0]
+    first = generator.generate([short], SamplingParams(max_new_tokens=1, repetition_penalty=3.0))[0]
     pad = generator.tokenizer(first.text, add_special_tokens=False)["input_ids"][0]
-    assert pad not in generator._encode("x y z")
+    assert pad not in generator._encode(short)
     monkeypatch.setattr(generator, "pad_id", pad)
     expected = sequential(generator, prompts, params)
     assert generator.generate(prompts, params) == expected
 
-    class PenaltyCountingPadding(local_engine.RepetitionPenaltyLogitsProcessor):
-        def __init__(self, penalty, prompt_ignore_length=None):
-            super().__init__(penalty)
+    class PenaltyCountingPadding(local_engine.PaddingAwareRepetitionPenalty):
+        def __init__(self, penalty, prompt_mask):
+            super().__init__(penalty, torch.ones_like(prompt_mask))
 
-    monkeypatch.setattr(local_engine, "RepetitionPenaltyLogitsProcessor", PenaltyCountingPadding)
+    monkeypatch.setattr(local_engine, "PaddingAwareRepetitionPenalty", PenaltyCountingPadding)
     assert generator.generate(prompts, params) != expected
 
 
