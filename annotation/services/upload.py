@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from annotation.services.sessions import ItemData
+from core.services.text import unstorable_reason
 
 COLUMNS = ("question", "context", "gold", "answer_a", "answer_b", "system_a", "system_b")
 OPTIONAL_COLUMNS = ("id",)
@@ -144,6 +145,8 @@ def _text(value, column: str) -> tuple[str, str]:
         return str(value), ""
     if not isinstance(value, str):
         return "", f"{column} must be text, got {type(value).__name__}"
+    if problem := unstorable_reason(value):
+        return "", f"{column} contains {problem}"
     return value.strip(), ""
 
 
@@ -174,6 +177,8 @@ def _build(rows: list[tuple[int, dict | None, str]], name: str) -> ParsedUpload:
         if isinstance(gold, list):
             if not all(isinstance(answer, str) for answer in gold):
                 row_errors.append("gold must be text or a list of texts")
+            elif any(unstorable_reason(answer) for answer in gold):
+                row_errors.append(f"gold contains {next(unstorable_reason(a) for a in gold if unstorable_reason(a))}")
             else:
                 gold_answers = [answer.strip() for answer in gold if answer.strip()]
         elif gold not in (None, ""):

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from core.services.bulk import chunked
 from core.services.files import atomic_write
+from core.services.text import unstorable_reason
 from generation.importers.errors import CorpusImportError
 from generation.importers.readers import FORMATS, Columns, PassageRecord, ReadStats, read_corpus
 from generation.importers.splits import SplitSpec, split_counts, split_groups
@@ -157,16 +158,6 @@ def open_records(path: str | Path, options: ImportOptions, *, progress=None, sta
     return storable(records, path)
 
 
-def _unstorable(value: str) -> str:
-    """Why the database cannot hold this text ("" when it can): PostgreSQL refuses NUL bytes, and a lone
-    surrogate (a broken \\udXXX escape in JSON) is not UTF-8 at all."""
-    if "\x00" in value:
-        return "a NUL character (\\x00)"
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        return "a lone surrogate (an invalid \\udXXX escape), which is not valid Unicode"
-    return ""
-
-
 def storable(records: Iterable[PassageRecord], path: str | Path):
     """Pass records through, refusing one whose text could not be stored, with its place in the file: the
     database would otherwise reject the whole chunk with an error that names no line."""
@@ -176,7 +167,7 @@ def storable(records: Iterable[PassageRecord], path: str | Path):
             fields += [(f"question {number}", qa.question), (f"question {number} id", qa.id)]
             fields += [(f"question {number} answer", answer) for answer in qa.answers]
         for name, value in fields:
-            problem = _unstorable(value)
+            problem = unstorable_reason(value)
             if problem:
                 where = {"line": record.line} if record.line is not None else {"record": record.position + 1}
                 raise CorpusImportError(
