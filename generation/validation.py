@@ -162,7 +162,7 @@ def question_copied(question: str, passage: str, config: ValidationConfig) -> bo
     echo "The barrier was completed in 1982?"). A verbatim clause from mid-sentence is a fair question
     ("Who founded the International Olympic Committee?" from "..., who founded the International
     Olympic Committee in 1894."), so only copies that start where a passage sentence starts count."""
-    norm = _strip_trailing(normalise(question))
+    norm = _strip_trailing(normalise(question)).lstrip("\"'“‘「『(（ ")  # models often quote the sentence
     if len(norm) < config.copied_min_chars:
         return False
     text = normalise(passage)

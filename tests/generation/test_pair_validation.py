@@ -53,6 +53,11 @@ def test_it_rejects_a_bad_pair_with_its_reason(question, answer, expected):
     assert check_pair(question, answer, EN_PASSAGE, EN).reason == got[0]
 
 
+def test_a_quoted_copy_of_a_sentence_is_still_a_copy():
+    got = reasons('"The idea came from a French educator, Pierre de Coubertin?"', "Pierre de Coubertin")
+    assert RejectionReason.QUESTION_COPIED in got
+
+
 def test_a_clause_from_mid_sentence_is_a_fair_question_not_a_copy():
     assert reasons("Who founded the International Olympic Committee?", "Pierre de Coubertin") == ()
 
