@@ -283,6 +283,7 @@ def write_parquet(schema: pa.Schema, chunks: Iterator[list[tuple]]) -> Iterator[
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd")
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    yield sink.drain()  # the "PAR1" magic: the download starts before the first row group is read
     try:
         for rows in chunks:
             pending.append(_batch(schema, rows))

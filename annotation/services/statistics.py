@@ -22,7 +22,7 @@ import numpy as np
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from annotation.models import JudgingSession, Judgment, SessionItem
@@ -38,7 +38,7 @@ DEFAULT_INLINE_LIMIT = 20_000
 DEFAULT_REPLICATES = 10_000
 METRIC_NAMES = ("exact_match", "f1", "bleu_sentence", "bertscore_f1")
 """Per-item automatic scores, read from the Prediction rows that items of sessions built from evaluation runs
-link to (typed float columns: much cheaper to read than the JSON copies on the item)."""
+link to (typed float columns: much cheaper to read than the JSON copies on the items)."""
 JUDGMENT_COLUMNS = ("item_id", "judge_id", "label_a", "label_b", "preference", "time_on_item_ms")
 ITEM_COLUMNS = ("id", "is_control", "expected_label_a", "expected_label_b")
 
@@ -141,18 +141,73 @@ def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
 
 def item_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
     """Every item (unjudged ones count as unjudged): control flag and expected labels packed into one
-    integer, and the per-item scores of both systems' predictions (NaN without a linked Prediction)."""
+    integer, and the ids of both systems' Prediction rows (0 when not linked, e.g. uploaded sessions)."""
     codes = label_codes(session)
-    metrics = {f"{name}_{side}": F(f"prediction_{side}__{name}") for name in METRIC_NAMES for side in "ab"}
     control = Case(When(is_control=True, then=Value(1)), default=Value(0), output_field=IntegerField())
     qs = (
         SessionItem.objects.filter(session=session)
         .order_by()
         .annotate(gold_a=_coded("expected_label_a", codes), gold_b=_coded("expected_label_b", codes))
-        .annotate(codes=(control + PACK) * 1024 + (F("gold_a") + PACK) * 32 + F("gold_b") + PACK, **metrics)
-        .values_list("id", "codes", *metrics)
+        .annotate(codes=(control + PACK) * 1024 + (F("gold_a") + PACK) * 32 + F("gold_b") + PACK)
+        .values_list("id", "codes", "prediction_a_id", "prediction_b_id")
     )
-    return qs, [Column("id", "i8"), Column("codes", "i4"), *(Column(name, "f8", np.nan) for name in metrics)]
+    return qs, [Column("id", "i8"), Column("codes", "i4"), Column("prediction_a", "i8"), Column("prediction_b", "i8")]
+
+
+def prediction_rows(predictions: QuerySet) -> tuple[QuerySet, list[Column]]:
+    """Per-item scores of Prediction rows (typed float columns)."""
+    qs = predictions.order_by().values_list("id", *METRIC_NAMES)
+    return qs, [Column("id", "i8"), *(Column(name, "f8", np.nan) for name in METRIC_NAMES)]
+
+
+def read_item_scores(session: JudgingSession, prediction_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores of the linked predictions, by prediction id (sorted). Read by evaluation run (sessions built
+    from runs name them in ``source``): two plain scans, much cheaper than joining every item twice; any
+    prediction not found that way is read by id."""
+    from training.models import Prediction
+
+    wanted = sorted_unique(prediction_ids[prediction_ids > 0])
+    empty = {"id": np.zeros(0, dtype=np.int64), **{name: np.zeros(0) for name in METRIC_NAMES}}
+    if not wanted.size:
+        return empty
+    runs = [int(run) for run in (session.source or {}).get("evaluation_runs", []) if str(run).isdigit()]
+    parts = [read_columns(*prediction_rows(Prediction.objects.filter(evaluation_run_id__in=runs)))[1]] if runs else []
+    found = sorted_unique(np.concatenate([part["id"] for part in parts])) if parts else empty["id"]
+    missing = wanted[~_contains(found, wanted)]
+    if missing.size:  # links outside the named runs: read them through the items (a semi-join)
+        items = SessionItem.objects.filter(session=session)
+        linked = Q(pk__in=items.values("prediction_a_id")) | Q(pk__in=items.values("prediction_b_id"))
+        other = Prediction.objects.filter(linked).exclude(evaluation_run_id__in=runs)
+        parts.append(read_columns(*prediction_rows(other))[1])
+    scores = {name: np.concatenate([part[name] for part in parts]) for name in ("id", *METRIC_NAMES)}
+    order = np.argsort(scores["id"], kind="stable")
+    return {name: values[order] for name, values in scores.items()}
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Distinct values, sorted. A plain sort: NumPy 2's hash-based ``np.unique`` takes ~1 s on 400,000 ids."""
+    ordered = np.sort(values, kind="stable")
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if ordered.size else ordered
+
+
+def _contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    if not sorted_values.size:
+        return np.zeros(len(queries), dtype=bool)
+    position = np.searchsorted(sorted_values, queries).clip(max=len(sorted_values) - 1)
+    return sorted_values[position] == queries
+
+
+def _scores_for(prediction_ids: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-item metric arrays (NaN where an item links no prediction)."""
+    position = np.searchsorted(scores["id"], prediction_ids).clip(max=max(len(scores["id"]) - 1, 0))
+    linked = (prediction_ids > 0) & (scores["id"][position] == prediction_ids) if len(scores["id"]) else None
+    out = {}
+    for name in METRIC_NAMES:
+        values = np.full(len(prediction_ids), np.nan)
+        if linked is not None:
+            values[linked] = scores[name][position[linked]]
+        out[name] = values
+    return out
 
 
 PG_TYPES = {"i8": "int8", "i4": "int4", "f8": "float8"}
@@ -295,7 +350,8 @@ def pivot(
     string encoding, which costs seconds on a million rows. The database guarantees one Judgment per
     (item, judge), so there are no revisions to resolve here.
     """
-    judge_ids, judge_index = np.unique(judgment_judges, return_inverse=True)
+    judge_ids = sorted_unique(judgment_judges)
+    judge_index = np.searchsorted(judge_ids, judgment_judges)
     item_index = np.searchsorted(item_ids, judgment_items).clip(max=max(len(item_ids) - 1, 0))
     known = item_ids[item_index] == judgment_items if len(item_ids) else np.zeros(len(judgment_items), dtype=bool)
     if not known.all():
@@ -331,6 +387,7 @@ def load_session_data(session: JudgingSession) -> SessionData:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         n_items, items = read_columns(*item_rows(session))
         n_judgments, judgments = read_columns(*judgment_rows(session))
+        scores = read_item_scores(session, np.concatenate([items["prediction_a"], items["prediction_b"]]))
     top_item = int(items["id"].max()) if n_items else None
     fp = _fingerprint(session, n_judgments, judgments["last_update"], judgments["top_id"], n_items, top_item)
     order = np.argsort(items["id"], kind="stable")
@@ -364,8 +421,8 @@ def load_session_data(session: JudgingSession) -> SessionData:
         control=control.astype(bool),
         control_gold_a=_check_codes(gold_a, "expected_label_a", item_where, keys),
         control_gold_b=_check_codes(gold_b, "expected_label_b", item_where, keys),
-        metrics_a={name: items[f"{name}_a"][order] for name in METRIC_NAMES},
-        metrics_b={name: items[f"{name}_b"][order] for name in METRIC_NAMES},
+        metrics_a=_scores_for(items["prediction_a"][order], scores),
+        metrics_b=_scores_for(items["prediction_b"][order], scores),
     )
 
 
