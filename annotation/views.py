@@ -215,8 +215,8 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
         )
     try:
         payload = json.loads(request.body or b"{}")
-    except json.JSONDecodeError:
-        return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not valid JSON (UTF-8)."}, status=400)
     if not isinstance(payload, dict):
         return JsonResponse({"error": "The body must be a JSON object."}, status=400)
     try:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotation.models import Assignment, JudgingSession, Judgment, JudgmentRevision
 from annotation.services.sessions import render_instructions
+from core.services.text import unstorable_reason
 
 SIDES = ("left", "right")
 PREFERENCES = ("left", "tie", "right")
@@ -91,7 +92,9 @@ def validate(session: JudgingSession, data: Submission) -> Submission:
     comment = (data.comment or "").strip() if session.ask_comment else ""
     if len(comment) > MAX_COMMENT_CHARS:
         problems.append(f"The comment is {len(comment)} characters; at most {MAX_COMMENT_CHARS}.")
-    if len(data.submission_id) > MAX_SUBMISSION_ID_CHARS:
+    if reason := unstorable_reason(comment):
+        problems.append(f"The comment contains {reason}; remove it.")
+    if len(data.submission_id) > MAX_SUBMISSION_ID_CHARS or unstorable_reason(data.submission_id):
         problems.append("Invalid submission id.")
     if problems:
         raise JudgingError(" ".join(problems))
