@@ -15,3 +15,12 @@ def unstorable_reason(value: str) -> str:
     if any("\ud800" <= ch <= "\udfff" for ch in value):
         return "a lone surrogate (an invalid \\udXXX escape), which is not valid Unicode"
     return ""
+
+
+def storable_text(value: str) -> str:
+    """`value` with NUL bytes and lone surrogates replaced by U+FFFD, for text we keep whatever it holds
+    (a model's output): the replacement character shows where something unprintable was."""
+    if not unstorable_reason(value):
+        return value
+    cleaned = value.replace("\x00", "\ufffd")
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in cleaned)

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
@@ -23,6 +23,7 @@ from django.db.models import Count, Exists, OuterRef
 from core.models import ModelEntry, ModelKind
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
+from core.services.text import storable_text
 from generation.engine.base import GenerationOutput, SamplingParams
 from generation.engine.openai_client import EndpointError
 from generation.models import (
@@ -427,6 +428,7 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
                 raise JobError(f"generation failed: {exc}") from exc
             rows = []
             for passage, prompt, output in zip(passages, prompts, outputs, strict=True):
+                output = replace(output, text=storable_text(output.text))  # models can emit NUL bytes
                 raw = RawOutput(
                     run=run,
                     passage=passage,

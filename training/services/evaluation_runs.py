@@ -19,6 +19,7 @@ from core.models import Job, ModelEntry, ModelRole
 from core.services import jobs
 from core.services.jobs import JobContext, JobError
 from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_model, local_dir
+from core.services.text import storable_text
 from generation.models import Corpus, ReferenceQA
 from training.models import EvaluationRun, Prediction, TrainingRun
 
@@ -250,8 +251,8 @@ def _predict(run: EvaluationRun, ctx: JobContext, missing: list[EvalItem], *, al
                     context=item.context,
                     question=item.question,
                     gold_answers=item.gold_answers,
-                    prediction=p.prediction,
-                    raw_output=p.raw_output,
+                    prediction=storable_text(p.prediction),  # a byte-level tokenizer can decode a NUL byte
+                    raw_output=storable_text(p.raw_output),
                     latency_ms=p.latency_s * 1000.0,
                     prompt_tokens=p.prompt_tokens,
                     output_tokens=p.output_tokens,
