@@ -33,7 +33,8 @@ def to_svg(fig: Figure) -> str:
     """The figure as an <svg> element (no XML prolog or DOCTYPE, so it can sit inside HTML)."""
     buffer = io.StringIO()
     with matplotlib.rc_context(SVG_RC):
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        # The figures use the constrained layout already; bbox_inches="tight" would draw each one twice.
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
 

@@ -22,7 +22,8 @@ import numpy as np
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from annotation.models import JudgingSession, Judgment, SessionItem
@@ -111,12 +112,15 @@ class Column:
 
 
 PACK = 16
-"""Codes (-9 .. 2) are shifted by this into 5 bits, so three codes travel as one integer."""
+"""Codes (-9 .. 2) are shifted by this into 5 bits, so three codes travel as one 15-bit integer..."""
+CODE_SPAN = 1 << 15
+"""...and a judgment's time on item (milliseconds, < 2**31) sits above them in the same 64-bit integer:
+fewer and smaller arrays to aggregate and send (a million judgments: 32 MB instead of 44 MB)."""
 
 
 def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
-    """The one query the statistics read: the latest judgment of every (item, judge), its labels and
-    preference coded by the database into one integer, plus the latest update and highest id.
+    """The one query the statistics read: the latest judgment of every (item, judge), its labels,
+    preference and time on item packed by the database into one integer, plus the latest update and highest id.
 
     Judgment rows hold the latest revision (older ones live in JudgmentRevision), and (item, judge) is
     unique, so nothing here has to pick among revisions.
@@ -130,12 +134,17 @@ def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
             code_b=_coded("label_b", codes),
             code_pref=_coded("preference", {p: i for i, p in enumerate(PREFERENCES)}),
         )
-        .annotate(codes=(F("code_a") + PACK) * 1024 + (F("code_b") + PACK) * 32 + F("code_pref") + PACK)
-        .values_list("item_id", "judge_id", "codes", "time_on_item_ms", "updated_at", "id")
+        .annotate(
+            packed=Cast("time_on_item_ms", BigIntegerField()) * CODE_SPAN
+            + (F("code_a") + PACK) * 1024
+            + (F("code_b") + PACK) * 32
+            + F("code_pref")
+            + PACK
+        )
+        .values_list("item_id", "judge_id", "packed", "updated_at", "id")
     )
-    columns = [Column("item_id", "i8"), Column("judge_id", "i8"), Column("codes", "i4"),
-               Column("time_on_item_ms", "f8", np.nan), Column("last_update", "", aggregate="max"),
-               Column("top_id", "", aggregate="max")]  # fmt: skip
+    columns = [Column("item_id", "i8"), Column("judge_id", "i4"), Column("packed", "i8"),
+               Column("last_update", "", aggregate="max"), Column("top_id", "", aggregate="max")]  # fmt: skip
     return qs, columns
 
 
@@ -393,7 +402,7 @@ def load_session_data(session: JudgingSession) -> SessionData:
     order = np.argsort(items["id"], kind="stable")
     item_ids = items["id"][order]
     control, gold_a, gold_b = _unpack(items["codes"][order])
-    code_a, code_b, code_pref = _unpack(judgments["codes"])
+    code_a, code_b, code_pref = _unpack(judgments["packed"] & (CODE_SPAN - 1))
     judgment_items, judgment_judges = judgments["item_id"], judgments["judge_id"]
     keys = session.label_keys
 
@@ -407,7 +416,7 @@ def load_session_data(session: JudgingSession) -> SessionData:
         "labels_a": _check_codes(code_a, "label_a", where, keys),
         "labels_b": _check_codes(code_b, "label_b", where, keys),
         "preference": _check_codes(code_pref, "preference", where, list(PREFERENCES)),
-        "seconds": judgments["time_on_item_ms"] / 1000.0,
+        "seconds": (judgments["packed"] >> 15) / 1000.0,
     }
     judge_ids, grids = pivot(item_ids, judgment_items, judgment_judges, columns)
     return SessionData(
@@ -606,14 +615,17 @@ def statistics_for(
     """The session's statistics: stored if still current, else computed now (small sessions) or by a job
     (more than ``inline_limit()`` judgments), in which case the last stored result is returned as stale."""
     variant = variant or Variant.default()
-    fp = fingerprint(session)
     row = _stored(session, variant)
+    if inline and (row is None or row.result is None):  # nothing to compare with: no fingerprint query
+        row = compute_and_store(session, variant)
+        return StatisticsState(session, variant, row, True, row.job, row.n_judgments)
+    fp = fingerprint(session)
     if row is not None and row.result is not None and row.fingerprint == fp.key:
         return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
     run_inline = inline if inline is not None else fp.n_judgments <= inline_limit()
     if run_inline:
         row = compute_and_store(session, variant)
-        return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
+        return StatisticsState(session, variant, row, True, row.job, row.n_judgments)
     job = ensure_job(session, variant, fp, user=user)
     row = _stored(session, variant)
     return StatisticsState(session, variant, row, False, job, fp.n_judgments)
@@ -652,10 +664,11 @@ def run_job(ctx) -> dict:
     if session is None:
         raise JobError(f"Judging session {ctx.params.get('session_id')} no longer exists.")
     variant = Variant(**ctx.params.get("variant", {}))
-    fp = fingerprint(session)
     row = _stored(session, variant)
-    if row is not None and row.result is not None and row.fingerprint == fp.key:
-        return {"session_id": session.pk, "n_judgments": fp.n_judgments, "already_current": True}
+    if row is not None and row.result is not None:
+        fp = fingerprint(session)
+        if row.fingerprint == fp.key:
+            return {"session_id": session.pk, "n_judgments": fp.n_judgments, "already_current": True}
 
     def progress(done: int, message: str) -> None:
         ctx.check_cancelled()
