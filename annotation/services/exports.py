@@ -201,21 +201,42 @@ def summary_rows(result: dict) -> list[tuple]:
 # --- writers ----------------------------------------------------------------------------------------------
 
 
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+def _iso(value: datetime) -> str:
+    return value.isoformat()
 
 
-def _json_value(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+def _json_list(value: list) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _converters(schema: pa.Schema, *, text: bool) -> list[tuple[int, Callable[[object], object]]]:
+    """Per-column conversions for the text formats: timestamps to ISO 8601, and (CSV only) lists to JSON.
+    Applied to those columns only: a million rows x 20 columns of per-value checks would cost seconds."""
+    out: list[tuple[int, Callable[[object], object]]] = []
+    for index, field in enumerate(schema):
+        if pa.types.is_timestamp(field.type):
+            out.append((index, _iso))
+        elif text and pa.types.is_list(field.type):
+            out.append((index, _json_list))
+    return out
+
+
+def _convert(rows: list[tuple], converters: list[tuple[int, Callable[[object], object]]]) -> list:
+    if not converters:
+        return rows
+    out = []
+    for row in rows:
+        row = list(row)
+        for index, convert in converters:
+            if row[index] is not None:
+                row[index] = convert(row[index])
+        out.append(row)
+    return out
 
 
 def write_csv(schema: pa.Schema, chunks: Iterator[list[tuple]]) -> Iterator[bytes]:
+    """CSV with a header; empty cells for missing values, ISO 8601 timestamps, lists as JSON."""
+    converters = _converters(schema, text=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(schema.names)
@@ -223,16 +244,18 @@ def write_csv(schema: pa.Schema, chunks: Iterator[list[tuple]]) -> Iterator[byte
     for rows in chunks:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([_csv_value(value) for value in row] for row in rows)
+        writer.writerows(_convert(rows, converters))
         yield buffer.getvalue().encode()
 
 
 def write_jsonl(schema: pa.Schema, chunks: Iterator[list[tuple]]) -> Iterator[bytes]:
+    """One JSON object per line; missing values are null, timestamps ISO 8601, lists stay lists."""
     names = schema.names
+    converters = _converters(schema, text=False)
     for rows in chunks:
         lines = (
-            json.dumps(dict(zip(names, map(_json_value, row), strict=True)), ensure_ascii=False, allow_nan=False)
-            for row in rows
+            json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, allow_nan=False)
+            for row in _convert(rows, converters)
         )
         yield ("\n".join(lines) + "\n").encode()
 
@@ -335,4 +358,5 @@ def export(
 
 def rows_as_dicts(schema: pa.Schema, rows: Sequence[tuple]) -> list[dict]:
     """API rows: the export's columns as JSON-ready dicts (timestamps as ISO 8601)."""
-    return [dict(zip(schema.names, map(_json_value, row), strict=True)) for row in rows]
+    converted = _convert(list(rows), _converters(schema, text=False))
+    return [dict(zip(schema.names, row, strict=True)) for row in converted]
