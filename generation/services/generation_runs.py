@@ -40,7 +40,7 @@ from generation.models import (
 )
 from generation.parsing import parse_qa_pairs
 from generation.prompts import PromptTemplate as EnginePromptTemplate
-from generation.prompts import RenderedPrompt, render_prompt
+from generation.prompts import RenderedPrompt, has_chat_template, render_prompt
 from generation.validation import RejectionReason, SupportCheck, ValidationConfig, validate_pairs
 
 logger = logging.getLogger(__name__)
@@ -237,6 +237,11 @@ class LocalBackend:
             entry.refresh_from_db()
         device = "cuda" if torch.cuda.is_available() else None
         model, tokenizer = model_registry.load_causal_lm(entry, device=device)
+        if run.prompt_mode == "chat" and not has_chat_template(tokenizer):
+            raise JobError(
+                f"Model {entry.name!r} has no chat template (is it a base model?): create the run with prompt "
+                "mode 'plain' or 'auto' instead of 'chat'."
+            )
         self.tokenizer = tokenizer
         self.mode = run.prompt_mode
         self.generator = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
