@@ -99,16 +99,22 @@ SUMMARY_SCHEMA = pa.schema([("metric", pa.string()), ("value", pa.float64()), ("
 # --- rows -----------------------------------------------------------------------------------------------
 
 
+FIRST_CHUNK_ROWS = 200
+"""The first chunk is small, so the first rows leave within a fraction of a second."""
+
+
 def keyset_chunks(queryset: QuerySet, size: int | None = None) -> Iterator[list[tuple]]:
     """values_list rows in id order, ``size`` (default CHUNK_ROWS) at a time; the first value must be the id."""
     size = size or CHUNK_ROWS
+    step = min(size, FIRST_CHUNK_ROWS)
     last = 0
     while True:
-        rows = list(queryset.filter(pk__gt=last).order_by("pk")[:size])
+        rows = list(queryset.filter(pk__gt=last).order_by("pk")[:step])
         if not rows:
             return
         yield rows
         last = rows[-1][0]
+        step = size
 
 
 JUDGMENT_COLUMNS = (

@@ -53,6 +53,20 @@ def inline_limit() -> int:
     return int(getattr(settings, "QASYNTH_STATS_INLINE_MAX_JUDGMENTS", DEFAULT_INLINE_LIMIT))
 
 
+PAIR_REPLICATE_BUDGET = 200_000
+"""Inline only while (judge pairs + 1) x replicates stays under this: every pair of judges gets its own
+bootstrapped Cohen's kappa, about 0.2 s per pair at 10,000 replicates here, so 20 judges (190 pairs) would
+keep a page waiting ~35 s even on a small session. Six judges at 10,000 replicates still run inline."""
+
+
+def cheap_enough(session: JudgingSession, fp: Fingerprint, variant: Variant) -> bool:
+    """Whether the page may compute the statistics while the staff member waits."""
+    if fp.n_judgments > inline_limit():
+        return False
+    n_judges = Judgment.objects.filter(session=session).order_by().values("judge_id").distinct().count()
+    return (n_judges * (n_judges - 1) // 2 + 1) * variant.n_boot <= PAIR_REPLICATE_BUDGET
+
+
 @dataclass(frozen=True)
 class Variant:
     """Computation settings; each variant is stored separately (the page and the bench differ in n_boot)."""
@@ -613,7 +627,8 @@ def statistics_for(
     session: JudgingSession, variant: Variant | None = None, *, user=None, inline: bool | None = None
 ) -> StatisticsState:
     """The session's statistics: stored if still current, else computed now (small sessions) or by a job
-    (more than ``inline_limit()`` judgments), in which case the last stored result is returned as stale."""
+    (more than ``inline_limit()`` judgments, or many judges: see ``cheap_enough``), in which case the last
+    stored result is returned as stale."""
     variant = variant or Variant.default()
     row = _stored(session, variant)
     if inline and (row is None or row.result is None):  # nothing to compare with: no fingerprint query
@@ -622,7 +637,7 @@ def statistics_for(
     fp = fingerprint(session)
     if row is not None and row.result is not None and row.fingerprint == fp.key:
         return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
-    run_inline = inline if inline is not None else fp.n_judgments <= inline_limit()
+    run_inline = inline if inline is not None else cheap_enough(session, fp, variant)
     if run_inline:
         row = compute_and_store(session, variant)
         return StatisticsState(session, variant, row, True, row.job, row.n_judgments)

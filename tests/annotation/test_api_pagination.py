@@ -32,7 +32,7 @@ def collect(client: APIClient, url: str, **params) -> tuple[list[dict], int, int
 
 
 def test_judgments_and_items_are_paginated_without_gaps_or_repeats(small_pages, alice):
-    judges = make_judges(2)
+    judges = make_judges(2, prefix="rater")
     session = make_session(n=7, k=2, judges=judges)
     judge_session(session, judges, lambda item, judge: ("partial", "correct", "b"))
     client = APIClient()
@@ -44,7 +44,7 @@ def test_judgments_and_items_are_paginated_without_gaps_or_repeats(small_pages, 
         Judgment.objects.filter(session=session).order_by("pk").values_list("pk", flat=True)
     )
     assert {row["label_a"] for row in rows} == {"partial"} and {row["preference"] for row in rows} == {"b"}
-    assert all(row["judge"].startswith("judge-") for row in rows)
+    assert all(row["judge"].startswith("judge-") for row in rows)  # pseudonyms, not the "rater-" usernames
 
     named, _, _ = collect(client, reverse("api:session-judgments", args=[session.pk]), judges="usernames")
     assert {row["judge"] for row in named} == {judge.username for judge in judges}

@@ -42,7 +42,7 @@ def download(client, session, table: str, fmt: str, **params) -> bytes:
 
 @pytest.fixture
 def session_with_judgments():
-    judges = make_judges(3)
+    judges = make_judges(3, prefix="rater")  # not "judge-…": pseudonyms start with that
     data = items(5)
     for i, item in enumerate(data):
         item.gold_answers = [f"gold {i}", f"alt, {i}"]

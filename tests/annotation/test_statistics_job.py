@@ -94,3 +94,12 @@ def test_the_real_worker_computes_a_large_sessions_statistics(small_inline_limit
     job.refresh_from_db()
     assert job.status == "succeeded", (job.error, job.log[-2000:])
     assert "Computed from all 12 current judgments" in alice_client.get(url).content.decode()
+
+
+def test_many_judges_send_even_a_small_session_to_the_job(settings):
+    settings.QASYNTH_STATS_REPLICATES = 10_000  # 7 judges: 21 pairs, each with its own bootstrapped kappa
+    session, _ = judged(n_items=2, n_judges=7)
+    state = statistics.statistics_for(session)
+    assert state.status == "computing" and state.job.kind == statistics.JOB_KIND
+    settings.QASYNTH_STATS_REPLICATES = 1_000  # 22 x 1,000 replicates is cheap: inline
+    assert statistics.statistics_for(session).status == "ready"
