@@ -54,7 +54,7 @@ def accuracy_plot(result: dict) -> str | None:
             rows.append((criterion, system, entry["rate"], entry["ci"]))
     if all(rate is None for _, _, rate, _ in rows):
         return None
-    fig = _figure(6.4, 2.6)
+    fig = _figure(6.4, 3.1)
     ax = fig.add_subplot()
     width = 0.38
     for s, system in enumerate(systems):
@@ -67,13 +67,14 @@ def accuracy_plot(result: dict) -> str | None:
             low.append(100 * (rate - ci[0]))
             high.append(100 * (ci[1] - rate))
         x = np.arange(2) + (s - 0.5) * width
-        ax.bar(x, rates, width, yerr=[low, high], capsize=4, color=SYSTEM_COLOURS[s], label=_text(_short(system)))
-        for xi, rate in zip(x, rates, strict=True):
-            ax.annotate(f"{rate:.1f}%", (xi, rate), textcoords="offset points", xytext=(0, 3), ha="center")
+        label = f"{'AB'[s]}: {_text(_short(system))}"
+        ax.bar(x, rates, width, yerr=[low, high], capsize=4, color=SYSTEM_COLOURS[s], label=label)
+        for xi, rate in zip(x, rates, strict=True):  # inside the bar's foot: clear of the interval bars
+            ax.text(xi, 2, f"{rate:.1f}%", ha="center", va="bottom", color="white", fontweight="bold")
     ax.set_xticks(range(2), ["correct", "correct or partial (lenient)"])
     ax.set_ylabel("accuracy by majority label (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    ax.set_ylim(0, 100)
+    fig.legend(loc="outside lower center", ncols=1, fontsize=7, frameon=False)
     return to_svg(fig)
 
 

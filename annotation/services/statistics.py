@@ -456,7 +456,7 @@ EXTRA_RULES: tuple[str, ...] = (
     "Session labels map onto the engine's by order: the first (best) label counts as correct, the last as "
     "incorrect, a middle one as partial. With two labels nothing is partial, so lenient equals correct.",
     "Automatic metrics per system (EM, F1, sentence BLEU, BERTScore F1) are means of the per-item scores "
-    "copied from the evaluation run's predictions, over the non-control items judged at least once; the "
+    "of the evaluation runs' predictions, over the non-control items judged at least once; the "
     "per-system correlation sets each system's per-item BERTScore against its majority label on those items.",
 )
 
@@ -543,7 +543,9 @@ def compute(session: JudgingSession, variant: Variant, progress: Callable[[int, 
         confidence=variant.confidence,
         include_items=False,
     )
-    result["rules"] = [*EXTRA_RULES, *result["rules"]]
+    # The engine says "None" (its JSON value); the pages say "undefined" and the API and exports null.
+    shown = 'shown as "undefined" on the pages and as null in the API and exports'
+    result["rules"] = [*EXTRA_RULES, *(rule.replace("shown as None", shown) for rule in result["rules"])]
     result["label_names"] = label_names(session)
     result["extras"] = session_extras(data, variant.confidence)
     result["session"] = {"id": session.pk, "name": session.name, "fingerprint": data.fingerprint.key}

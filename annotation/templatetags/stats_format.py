@@ -29,12 +29,12 @@ def number(value: object, digits: int = 3) -> str:
 
 @register.filter
 def interval(ci: object, kind: str = "number") -> str:
-    """[low, high] as "45.1%–47.9%" (kind "percent") or "0.412–0.455"; "undefined" when there is none."""
+    """[low, high] as "[45.1%, 47.9%]" (kind "percent") or "[0.412, 0.455]"; "undefined" when there is none."""
     if not isinstance(ci, list | tuple) or len(ci) != 2 or not all(_defined(v) for v in ci):
         return UNDEFINED
     if kind == "percent":
-        return f"{100 * ci[0]:.1f}%–{100 * ci[1]:.1f}%"
-    return f"{ci[0]:.3f}–{ci[1]:.3f}"
+        return f"[{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%]"
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 @register.filter
@@ -46,7 +46,9 @@ def pvalue(value: object) -> str:
 
 @register.filter
 def seconds(value: object) -> str:
-    return f"{value:.1f} s" if _defined(value) else UNDEFINED
+    if not _defined(value):
+        return UNDEFINED
+    return f"{value:.1f} s" if value >= 10 else f"{value:.3g} s"
 
 
 @register.filter

@@ -133,6 +133,7 @@ def test_the_session_page_shows_per_item_metrics_beside_human_accuracy(alice_cli
     mean_a = np.mean([p.bertscore_f1 for p in synthetic.evaluation_run.predictions.all()])
     assert f"{mean_a:.4f}" in table
     assert "Both systems&#x27; answers pooled" in table or "Both systems' answers pooled" in table
+    assert reverse("annotation:experiment-stats", args=[session.source["experiment"]]) in page
 
 
 def test_an_experiment_without_sessions_says_so(alice_client):
