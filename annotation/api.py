@@ -8,7 +8,8 @@ says ``?judges=usernames``.
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -80,10 +81,16 @@ class SessionSerializer(serializers.ModelSerializer):
         }
 
 
+def _count_of(model) -> Coalesce:  # noqa: ANN001
+    """Rows of ``model`` per session as a subquery (two joined counts would multiply items by judgments)."""
+    per_session = model.objects.filter(session=OuterRef("pk")).order_by().values("session").annotate(n=Count("pk"))
+    return Coalesce(Subquery(per_session.values("n"), output_field=IntegerField()), 0)
+
+
 def sessions_with_counts():
-    return JudgingSession.objects.annotate(
-        n_items=Count("items", distinct=True), n_judgments=Count("judgments", distinct=True)
-    ).order_by("-created_at", "-id")
+    return JudgingSession.objects.annotate(n_items=_count_of(SessionItem), n_judgments=_count_of(Judgment)).order_by(
+        "-created_at", "-id"
+    )
 
 
 class SessionList(generics.ListAPIView):

@@ -20,7 +20,8 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from annotation.models import JudgingSession, Judgment, SessionItem
 from annotation.services.from_runs import METRIC_FIELDS
@@ -159,9 +160,17 @@ def _judgment_query(session: JudgingSession) -> QuerySet:
     return Judgment.objects.filter(session=session).values_list(*JUDGMENT_COLUMNS)
 
 
+def _judgments_per_item() -> Coalesce:
+    """A per-row subquery (an index lookup per item), so a keyset page never aggregates the whole session."""
+    per_item = Judgment.objects.filter(item=OuterRef("pk")).order_by().values("item").annotate(n=Count("pk"))
+    return Coalesce(Subquery(per_item.values("n"), output_field=IntegerField()), 0)
+
+
 def _item_query(session: JudgingSession) -> QuerySet:
     return (
-        SessionItem.objects.filter(session=session).annotate(n_judgments=Count("judgments")).values_list(*ITEM_COLUMNS)
+        SessionItem.objects.filter(session=session)
+        .annotate(n_judgments=_judgments_per_item())
+        .values_list(*ITEM_COLUMNS)
     )
 
 
