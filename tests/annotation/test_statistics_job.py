@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.urls import reverse
 
 from annotation.services import statistics
 from annotation.statistics_models import SessionStatistics
 from core.models import Job
+from core.services import jobs
 from core.services.jobs import run_job
 from tests.annotation.helpers import make_session
 from tests.annotation.stats_helpers import judge_session, make_judges
@@ -21,6 +24,14 @@ def small_inline_limit(settings):
     settings.QASYNTH_STATS_REPLICATES = 500
 
 
+@pytest.fixture
+def in_process(monkeypatch):
+    """Statistics jobs go to a queue no worker consumes, so this test runs them itself even while the suite's
+    shared worker (started by other tests) is up: its beat would otherwise publish them and win the lease."""
+    spec = jobs.handler_for(statistics.JOB_KIND)
+    monkeypatch.setitem(jobs._HANDLERS, statistics.JOB_KIND, dataclasses.replace(spec, queue="no-worker-here"))
+
+
 def judged(n_items: int = 6, n_judges: int = 2):
     judges = make_judges(n_judges)
     session = make_session(n=n_items, k=n_judges, judges=judges)
@@ -29,7 +40,7 @@ def judged(n_items: int = 6, n_judges: int = 2):
 
 
 def test_a_large_session_goes_through_the_job_and_the_page_shows_progress_then_the_result(
-    small_inline_limit, alice_client
+    small_inline_limit, in_process, alice_client
 ):
     session, _ = judged()
     url = reverse("annotation:session-stats", args=[session.pk])
@@ -54,7 +65,9 @@ def test_a_large_session_goes_through_the_job_and_the_page_shows_progress_then_t
     assert alice_client.get(reverse("api:session-statistics", args=[session.pk])).status_code == 200
 
 
-def test_a_new_judgment_starts_a_new_job_and_the_old_result_is_shown_as_stale(small_inline_limit, alice_client):
+def test_a_new_judgment_starts_a_new_job_and_the_old_result_is_shown_as_stale(
+    small_inline_limit, in_process, alice_client
+):
     judges = make_judges(3)
     session = make_session(n=6, k=3, judges=judges)
     judge_session(session, judges[:2], lambda item, judge: ("correct", "partial", "a"))
@@ -70,13 +83,13 @@ def test_a_new_judgment_starts_a_new_job_and_the_old_result_is_shown_as_stale(sm
     assert "Computed from all 18 current judgments" in alice_client.get(url).content.decode()
 
 
-def test_a_retried_job_for_unchanged_judgments_stores_nothing_twice(small_inline_limit):
+def test_a_retried_job_for_unchanged_judgments_stores_nothing_twice(small_inline_limit, in_process):
     session, _ = judged()
     state = statistics.statistics_for(session)
     assert state.status == "computing"
     assert run_job(state.job.pk) == "succeeded"
     row = SessionStatistics.objects.get(session=session)
-    again = Job.objects.create(kind=statistics.JOB_KIND, params=state.job.params, queue="default")
+    again = Job.objects.create(kind=statistics.JOB_KIND, params=state.job.params, queue="no-worker-here")
     assert run_job(again.pk) == "succeeded"
     again.refresh_from_db()
     assert again.result["already_current"] is True
@@ -96,7 +109,7 @@ def test_the_real_worker_computes_a_large_sessions_statistics(small_inline_limit
     assert "Computed from all 12 current judgments" in alice_client.get(url).content.decode()
 
 
-def test_many_judges_send_even_a_small_session_to_the_job(settings):
+def test_many_judges_send_even_a_small_session_to_the_job(settings, in_process):
     settings.QASYNTH_STATS_REPLICATES = 10_000  # 7 judges: 21 pairs, each with its own bootstrapped kappa
     session, _ = judged(n_items=2, n_judges=7)
     state = statistics.statistics_for(session)
