@@ -43,7 +43,7 @@ def test_a_failed_adapter_save_leaves_no_adapter_and_a_retry_resumes_from_the_ch
 ):
     run = create_training_run(
         base_model=tiny_entry(), dataset=make_dataset(), max_steps=6, batch_size=3, checkpoint_every=3,
-        learning_rate=1e-2, warmup_ratio=0.0,
+        learning_rate=1e-2, warmup_ratio=0.0, enqueue=False,
     )  # fmt: skip
     in_process(run.job_id)
     with monkeypatch.context() as patch:

@@ -87,7 +87,12 @@ def test_an_evaluation_prediction_with_a_nul_byte_is_stored_and_scored(in_proces
 
     minilm_entry()
     run = create_evaluation_run(
-        corpus=make_eval_corpus(), base_model=tiny_entry(), split="validation", max_items=3, max_new_tokens=4
+        corpus=make_eval_corpus(),
+        base_model=tiny_entry(),
+        split="validation",
+        max_items=3,
+        max_new_tokens=4,
+        enqueue=False,
     )
     in_process(run.job_id)
     real = predict.iter_predictions

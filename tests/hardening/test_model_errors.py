@@ -46,7 +46,7 @@ def _generation(in_process, generator, **settings):
     name = f"comets-{generator.name}-{settings.get('prompt_mode', 'auto')}"
     corpus = make_corpus(name, passages=[f"Comet{i} returns every {70 + i} years." for i in range(PASSAGES)])
     options = {"n_pairs": 2, "batch_size": 1, "concurrency": 1, "max_new_tokens": 8, **settings}
-    run = create_run(corpus, generator, default_template_for("en", 0), settings=RunSettings(**options))
+    run = create_run(corpus, generator, default_template_for("en", 0), settings=RunSettings(**options), enqueue=False)
     in_process(run.job_id)
     return run
 
@@ -60,8 +60,8 @@ def test_a_missing_model_directory_fails_each_job_kind_with_the_path(in_process,
     entry = tiny_entry()
     entry.path = str(missing)
     entry.save()
-    training = create_training_run(base_model=entry, dataset=make_dataset(), max_steps=2, batch_size=3)
-    evaluation = create_evaluation_run(corpus=make_eval_corpus(), base_model=entry, split="validation")
+    training = create_training_run(base_model=entry, dataset=make_dataset(), max_steps=2, batch_size=3, enqueue=False)
+    evaluation = create_evaluation_run(corpus=make_eval_corpus(), base_model=entry, split="validation", enqueue=False)
     in_process(training.job_id, evaluation.job_id)
 
     for job_id in (generation.job_id, training.job_id, evaluation.job_id):
@@ -243,7 +243,12 @@ def test_out_of_gpu_memory_in_evaluation_fails_clearly_and_keeps_stored_predicti
 
     minilm_entry()
     run = create_evaluation_run(
-        corpus=make_eval_corpus(), base_model=tiny_entry(), split="validation", batch_size=1, max_new_tokens=4
+        corpus=make_eval_corpus(),
+        base_model=tiny_entry(),
+        split="validation",
+        batch_size=1,
+        max_new_tokens=4,
+        enqueue=False,
     )
     in_process(run.job_id)
     real = predict.iter_predictions
@@ -269,7 +274,7 @@ def test_out_of_gpu_memory_in_training_fails_clearly_and_resumes_from_the_checkp
 
     run = create_training_run(
         base_model=tiny_entry(), dataset=make_dataset(), max_steps=6, batch_size=3, checkpoint_every=2,
-        learning_rate=1e-2, warmup_ratio=0.0,
+        learning_rate=1e-2, warmup_ratio=0.0, enqueue=False,
     )  # fmt: skip
     in_process(run.job_id)
     with monkeypatch.context() as patch:
