@@ -262,8 +262,14 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "preset": experiments.PRESETS.get(experiment.preset),
         "live": experiment.status == Experiment.Status.RUNNING,
         "any_not_comparable": any(r.metrics and not r.comparable for r in rows),
+        "training_summary": _settings_text(experiment.training_settings),
+        "evaluation_summary": _settings_text(experiment.evaluation_settings),
     }
     return render(request, "training/experiment_detail.html", context)
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in sorted(settings.items())) or "defaults"
 
 
 @require_POST
