@@ -7,7 +7,7 @@ import sys
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qasynth_web.settings")
 
@@ -15,7 +15,11 @@ app = Celery("qasynth_web")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # GPU-heavy work (training, evaluation, local generation) has its own queue so a deployment can route it
 # to GPU machines; one worker started with `-Q default,gpu` serves both.
-app.conf.task_queues = (Queue("default"), Queue("gpu"))
+# Each queue gets its own routing key: without one Celery binds both to the default key, and a worker that
+# consumes only `default` would also receive GPU work.
+app.conf.task_queues = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("default", "gpu")
+)
 app.autodiscover_tasks()
 
 

