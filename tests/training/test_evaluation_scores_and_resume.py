@@ -111,3 +111,34 @@ def test_an_adapter_evaluation_uses_the_training_runs_template_and_base_model(db
     assert jobs.run_job(run.job_id, owner="test:2") == "succeeded"
     assert run.predictions.count() == 3
     assert all(p.prompt_tokens and p.prompt_tokens > 0 for p in run.predictions.all())
+
+
+class _Ctx:
+    """Just enough of a JobContext to call the service directly."""
+
+    def progress(self, *args, **kwargs) -> None:
+        pass
+
+    def log(self, line: str) -> None:
+        pass
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+def test_a_resume_refuses_when_the_split_changed_under_the_stored_answers(db, alice):
+    from core.services.jobs import JobError
+    from generation.models import Passage, ReferenceQA
+    from training.services.evaluation_runs import execute
+
+    run = _run(alice)
+    items = evaluation_items(run.corpus, "validation")
+    Prediction.objects.create(
+        evaluation_run=run, item_index=1, item_key=items[1].key, context="c", question="q", gold_answers=["a"]
+    )
+    first = Passage.objects.filter(corpus=run.corpus, split="validation").order_by("pk").first()
+    ReferenceQA.objects.create(passage=first, question="A new question?", answers=["new"])  # shifts item 1
+
+    with pytest.raises(JobError, match="changed since this run stored its first answers"):
+        execute(run, _Ctx())
+    assert run.predictions.count() == 1

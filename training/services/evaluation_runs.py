@@ -198,7 +198,14 @@ def execute(run: EvaluationRun, ctx: JobContext) -> dict[str, Any]:
         raise JobError(str(exc)) from exc
     if not items:
         raise JobError(f"Corpus {run.corpus} has no reference pairs in split {run.split or 'unsplit'!r}.")
-    done = set(run.predictions.values_list("item_index", flat=True))
+    done = dict(run.predictions.values_list("item_index", "item_key"))
+    changed = [item for item in items if item.index in done and done[item.index] != item.key]
+    if changed or len(done) > len(items):
+        raise JobError(
+            f"The reference pairs of {run.corpus} ({run.split or 'unsplit'}) changed since this run stored its "
+            f"first answers (item {changed[0].index if changed else len(items)} is no longer the same question); "
+            "start a new evaluation run."
+        )
     missing = [item for item in items if item.index not in done]
     total = len(items)
     ctx.progress(len(done), total, f"{len(done)} of {total} answered")
