@@ -181,9 +181,10 @@ def run(args) -> int:
 
         out = data_dir / "drive.json"
         window_start = time.time()
-        cmd = [sys.executable, str(REPO / "bench" / "judging.py"), "--drive", "--url", f"http://{HOST}:{port}",
-               "--session", session, "--judges", str(args.judges), "--think", str(args.think), "--duration",
-               str(args.seconds), "--out", str(out)]  # fmt: skip
+        # The load generator of bench/judging.py, in its own process (its CPU use is not the server's).
+        cmd = [sys.executable, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session,
+               "--judges", str(args.judges), "--think", str(args.think), "--seconds", str(args.seconds),
+               "--out", str(out)]  # fmt: skip
         subprocess.run(cmd, cwd=REPO, check=True, timeout=args.seconds + 300)
         window_end = time.time()
         measured = json.loads(out.read_text())
@@ -264,13 +265,23 @@ def main() -> int:
     parser.add_argument("--broker", default="filesystem://", help="e.g. redis://127.0.0.1:6379/1")
     parser.add_argument("--generator", help="local HF directory for generation (default: tiny random GPT-NeoX)")
     parser.add_argument("--qa-model", help="local HF directory for evaluation (default: tiny random Llama)")
-    parser.add_argument("--passages-per-second", type=float, default=6.0, help="generation size per judging second")
-    parser.add_argument("--items-per-second", type=float, default=4.0, help="evaluation size per judging second")
+    parser.add_argument("--passages-per-second", type=float, default=16.0, help="generation size per judging second")
+    parser.add_argument("--items-per-second", type=float, default=18.0, help="evaluation size per judging second")
     parser.add_argument("--job-timeout", type=float, default=600.0, help="seconds to wait for the jobs afterwards")
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the database and the data dir")
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--session", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 10.0), 1800.0)
+    if args.drive:
+        import asyncio
+
+        args.duration = args.seconds
+        Path(args.out).write_text(json.dumps(asyncio.run(bj.drive(args))))
+        return 0
     args.judges = min(args.judges, 200)
     for url in (args.pg_url, args.broker):
         if "://" in url and not url.startswith("filesystem") and HOST not in url and "localhost" not in url:
