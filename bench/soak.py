@@ -151,6 +151,29 @@ def wait_running(env: dict, job_ids: list[int], timeout: float) -> dict[str, dic
         time.sleep(2)
 
 
+def drive(args, port: int, session: str, seconds: float, out: Path) -> dict:
+    """bench/judging.py's load generator in its own process (its CPU use is not the server's)."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--drive",
+        "--url",
+        f"http://{HOST}:{port}",
+        "--session",
+        session,
+        "--judges",
+        str(args.judges),
+        "--think",
+        str(args.think),
+        "--seconds",
+        str(seconds),
+        "--out",
+        str(out),
+    ]
+    subprocess.run(cmd, cwd=REPO, check=True, timeout=seconds + 300)  # fmt: skip
+    return json.loads(out.read_text())
+
+
 def run(args) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="qasynth-soak-"))
     database_url = bj.reset_postgres(args.pg_url, DB_NAME)
@@ -170,6 +193,11 @@ def run(args) -> int:
         port = bj.free_port()
         server = bj.start_gunicorn(env, port, args.workers, args.threads, data_dir / "gunicorn.log")
         worker = start_worker(env, data_dir)
+        baseline = None
+        if args.baseline_seconds:  # the same judging with an idle worker, on a session of its own
+            quiet = bj.django_script(env, bj.SEED_SCRIPT, str(args.judges), str(args.items), str(args.k),
+                                     bj.PASSWORD, "baseline")  # fmt: skip
+            baseline = drive(args, port, quiet, args.baseline_seconds, data_dir / "baseline.json")
         passages = max(16, int(args.seconds * args.passages_per_second))
         items = max(8, int(args.seconds * args.items_per_second))
         jobs = json.loads(bj.django_script(env, JOBS_SCRIPT, gen_dir, qa_dir, minilm, str(passages), str(items)))
@@ -179,15 +207,9 @@ def run(args) -> int:
         before = wait_running(env, job_ids, timeout=120)
         print("at the start of judging: " + ", ".join(f"{k} {s['status']}" for k, s in before.items()))
 
-        out = data_dir / "drive.json"
         window_start = time.time()
-        # The load generator of bench/judging.py, in its own process (its CPU use is not the server's).
-        cmd = [sys.executable, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session,
-               "--judges", str(args.judges), "--think", str(args.think), "--seconds", str(args.seconds),
-               "--out", str(out)]  # fmt: skip
-        subprocess.run(cmd, cwd=REPO, check=True, timeout=args.seconds + 300)
+        measured = drive(args, port, session, args.seconds, data_dir / "drive.json")
         window_end = time.time()
-        measured = json.loads(out.read_text())
         during = job_states(env, job_ids)
 
         deadline = time.monotonic() + args.job_timeout
@@ -196,7 +218,7 @@ def run(args) -> int:
             during = job_states(env, job_ids)
         check = json.loads(bj.django_script(env, bj.CHECK_SCRIPT, session))
         once = json.loads(bj.django_script(env, EXACTLY_ONCE_SCRIPT, session))
-        code = report(args, measured, during, check, once, window_start, window_end)
+        code = report(args, measured, during, check, once, window_start, window_end, baseline)
         log = (data_dir / "gunicorn.log").read_text(errors="replace")
         print(f"server log: {log.count('Traceback')} tracebacks")
         if log.count("Traceback"):
@@ -213,7 +235,7 @@ def run(args) -> int:
     return code
 
 
-def report(args, measured, jobs, check, once, window_start, window_end) -> int:
+def report(args, measured, jobs, check, once, window_start, window_end, baseline=None) -> int:
     lat = measured["latency_ms"]
     print(f"\n== soak: {measured['judges']} judges (think {measured['think_s']} s) for {measured['duration_s']} s "
           f"with a generation and an evaluation job on the worker ==")  # fmt: skip
@@ -227,6 +249,13 @@ def report(args, measured, jobs, check, once, window_start, window_end) -> int:
                   f"p99 {bj.fmt(p['p99']):>7} ms  max {bj.fmt(p['max']):>8} ms")  # fmt: skip
     if measured["error_samples"]:
         print(f"  error samples: {measured['error_samples']}")
+    if baseline is not None:
+        print(f"  baseline without jobs ({baseline['duration_s']} s, errors {baseline['errors']}, load average "
+              f"{baseline['load_avg_1min'][0]} -> {baseline['load_avg_1min'][1]}):")  # fmt: skip
+        for kind in ("page", "submit"):
+            quiet, busy = baseline["latency_ms"][kind]["p95"], lat[kind]["p95"]
+            if quiet and busy:
+                print(f"    {kind:7s} p95 {bj.fmt(quiet):>7} ms without jobs; with jobs / without = {busy / quiet:.2f}")
     overlap_ok = True
     for kind, state in jobs.items():
         started, finished = state["started_at"], state["finished_at"]
@@ -267,6 +296,7 @@ def main() -> int:
     parser.add_argument("--qa-model", help="local HF directory for evaluation (default: tiny random Llama)")
     parser.add_argument("--passages-per-second", type=float, default=16.0, help="generation size per judging second")
     parser.add_argument("--items-per-second", type=float, default=18.0, help="evaluation size per judging second")
+    parser.add_argument("--baseline-seconds", type=float, default=0.0, help="first judge this long with no jobs")
     parser.add_argument("--job-timeout", type=float, default=600.0, help="seconds to wait for the jobs afterwards")
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the database and the data dir")
