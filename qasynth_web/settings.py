@@ -96,24 +96,27 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------
+# IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout instead of one failing
+# with "database is locked" when it upgrades a read lock; WAL lets judges read while a job writes. Applied
+# to a sqlite:// DATABASE_URL too (the test suite's worker processes get one).
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+}
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "qasynth.sqlite3"),
-            # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout instead of
-            # one failing with "database is locked" when it upgrades a read lock; WAL lets judges read
-            # while a job writes.
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             "TEST": {"NAME": env.str("QASYNTH_SQLITE_TEST_NAME", default=str(DATA_DIR / "test-qasynth.sqlite3"))},
         }
     }

@@ -301,10 +301,8 @@ def failure_message(exc: BaseException) -> str:
     name = type(exc).__name__
     first_line = (str(exc).strip().splitlines() or [""])[0][:300]
     if isinstance(exc, (OperationalError, InterfaceError)):
-        return (
-            f"The database connection was lost ({name}: {first_line}). "
-            "Work stored before that is kept; retry the job to resume."
-        )
+        what = "was busy" if "locked" in first_line or "busy" in first_line else "connection was lost"
+        return f"The database {what} ({name}: {first_line}). Work stored before that is kept; retry the job to resume."
     if name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in first_line.lower()):
         return (
             f"Out of GPU memory ({first_line}). Lower the batch size (or the maximum sequence length) and "

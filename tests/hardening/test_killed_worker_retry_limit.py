@@ -24,7 +24,8 @@ def test_a_job_killed_on_its_last_attempt_fails_clearly_and_a_retry_resumes_it(w
             last_try = create_job("countdown", {"steps": STEPS, "step_seconds": 0.2}, max_attempts=1)
             waiting = [create_job("countdown", {"steps": 2, "step_seconds": 0.1}) for _ in range(2)]
             to_queue([last_try.pk, *[job.pk for job in waiting]], QUEUE)
-        wait_for(lambda: doomed.log().count("] received") >= 3, timeout=30, what="three messages in the worker")
+        # Redis hands the worker all three; kombu's filesystem transport only two (one running, one waiting).
+        wait_for(lambda: doomed.log().count("] received") >= 2, timeout=30, what="prefetched messages in the worker")
         wait_for(lambda: Job.objects.get(pk=last_try.pk).progress_done >= 3, timeout=30, what="a few steps")
         doomed.kill()
     finally:
