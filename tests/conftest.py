@@ -89,7 +89,13 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
 
 
 def start_worker(
-    name: str, *, queues: str = "default,gpu", concurrency: int = 2, beat: bool = False, **env_overrides: str
+    name: str,
+    *,
+    queues: str = "default,gpu",
+    concurrency: int = 2,
+    beat: bool = False,
+    prefetch: int = 1,
+    **env_overrides: str,
 ) -> ProcessHandle:
     """Start a real worker in its own process group and wait until it is consuming."""
     log_dir = Path(settings.DATA_DIR) / "logs"
@@ -97,7 +103,7 @@ def start_worker(
     log_path = log_dir / f"{name}.log"
     cmd = [
         sys.executable, "-m", "celery", "-A", "qasynth_web", "worker", "-Q", queues, "-c", str(concurrency),
-        "-n", f"{name}@%h", "--prefetch-multiplier=1", "-l", "info", "--without-gossip", "--without-mingle",
+        "-n", f"{name}@%h", f"--prefetch-multiplier={prefetch}", "-l", "info", "--without-gossip", "--without-mingle",
         "--without-heartbeat",
     ]  # fmt: skip
     if beat:
@@ -167,9 +173,7 @@ def worker(_session_worker: SharedWorker, transactional_db) -> Iterator[ProcessH
     yield handle
     for job in Job.objects.filter(status__in=["queued", "running"]):
         cancel_job(job)
-    wait_for(
-        lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop"
-    )
+    wait_for(lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop")
 
 
 @pytest.fixture

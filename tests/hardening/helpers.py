@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from django.conf import settings
-
 from core.models import Job
-from tests.conftest import REPO, ProcessHandle, subprocess_env, wait_for
+from tests.conftest import ProcessHandle, start_worker, wait_for
 
 PRIVATE_PREFIX = "hardening-"
 
@@ -40,29 +36,7 @@ def start_prefetching_worker(
     """A real worker on `queue` only, reserving up to concurrency x prefetch messages (acks late), so a
     SIGKILL takes the running jobs and the prefetched ones with it."""
     purge_queue(queue)
-    log_dir = Path(settings.DATA_DIR) / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}.log"
-    cmd = [
-        sys.executable, "-m", "celery", "-A", "qasynth_web", "worker", "-Q", queue, "-c", str(concurrency),
-        "-n", f"{name}@%h", f"--prefetch-multiplier={prefetch}", "-l", "info", "--without-gossip",
-        "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    handle = open(log_path, "w")  # noqa: SIM115 - owned by the process for its lifetime
-    process = subprocess.Popen(
-        cmd, cwd=REPO, env=subprocess_env(**env_overrides), stdout=handle, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    worker = ProcessHandle(process, log_path, name)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if "ready." in worker.log():
-            return worker
-        if not worker.alive():
-            raise RuntimeError(f"worker {name} exited early:\n{worker.log()[-3000:]}")
-        time.sleep(0.2)
-    worker.stop()
-    raise RuntimeError(f"worker {name} did not become ready in 60 s:\n{worker.log()[-3000:]}")
+    return start_worker(name, queues=queue, concurrency=concurrency, prefetch=prefetch, **env_overrides)
 
 
 def to_queue(job_ids: list[int], queue: str) -> None:
