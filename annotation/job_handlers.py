@@ -10,9 +10,9 @@ from core.services.jobs import JobContext, JobError, job_handler
 def prepare_demo_session(ctx: JobContext) -> dict:
     try:
         session = demo.build_demo_session(
+            questions=demo.questions_from_params(ctx.params),
             job=ctx.job,
             user=ctx.job.created_by,
-            limit=int(ctx.params.get("items", demo.DEMO_ITEMS)),
             progress=lambda done, total, message: ctx.progress(done, total, message),
             check_cancelled=ctx.check_cancelled,
         )
@@ -20,9 +20,3 @@ def prepare_demo_session(ctx: JobContext) -> dict:
         raise JobError(str(exc)) from exc
     return {"session_id": session.pk, "items": session.items.count()}
 
-
-@job_handler("annotation.statistics", queue="default", description="Statistics of a large judging session.")
-def compute_session_statistics(ctx: JobContext) -> dict:
-    from annotation.services import statistics
-
-    return statistics.run_job(ctx)

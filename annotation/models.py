@@ -120,14 +120,6 @@ class SessionItem(models.Model):
     answer_b = models.TextField()
     metrics_a = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer A (staff only).")
     metrics_b = models.JSONField(default=dict, blank=True, help_text="Automatic scores of answer B (staff only).")
-    prediction_a = models.ForeignKey(
-        "training.Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="System A's Prediction row when the session came from evaluation runs.",
-    )  # fmt: skip
-    prediction_b = models.ForeignKey(
-        "training.Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="System B's Prediction row when the session came from evaluation runs.",
-    )  # fmt: skip
     is_control = models.BooleanField(default=False)
     control_kind = models.CharField(max_length=8, choices=ControlKind.choices, blank=True, default="")
     control_source = models.ForeignKey(
@@ -256,6 +248,3 @@ class JudgmentRevision(models.Model):
     def __str__(self) -> str:
         return f"revision {self.number} of judgment {self.judgment_id}"
 
-
-# Cached statistics have their own module (the statistics pages own it); imported here so Django registers them.
-from annotation.statistics_models import SessionStatistics  # noqa: E402, F401

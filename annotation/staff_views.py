@@ -1,4 +1,5 @@
-"""Staff pages: sessions list, a session from an upload, the session overview, open/close and controls."""
+"""Staff pages of judging: sessions list, a session from an upload, the session overview, open/close and
+controls. Sessions built from evaluation runs are the analysis app's (it knows training; judging does not)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,23 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.forms import ControlsForm, ExperimentSessionForm, RunsSessionForm, UploadSessionForm
+from annotation.forms import ControlsForm, UploadSessionForm
 from annotation.models import JudgingSession
-from annotation.services import controls, from_runs, overview, sessions, upload
+from annotation.services import controls, overview, sessions, upload
 from annotation.services.sessions import render_instructions
+from core.permissions import staff_required
 
 
+@staff_required
 def session_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {"session": session, "items": session.items.count(), "judgments": session.judgments.count()}
         for session in JudgingSession.objects.all()[:200]
     ]
-    from training.models import Experiment
-
-    experiments = Experiment.objects.filter(cells__evaluation_run__isnull=False).distinct()[:20]
-    return render(request, "annotation/staff/session_list.html", {"rows": rows, "experiments": experiments})
+    return render(request, "annotation/staff/session_list.html", {"rows": rows})
 
 
+@staff_required
 def session_new(request: HttpRequest) -> HttpResponse:
     form = UploadSessionForm(request.POST or None, request.FILES or None)
     upload_errors: list[upload.RowError] = []
@@ -60,6 +61,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+@staff_required
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
     context = {
@@ -72,6 +74,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "annotation/staff/session_detail.html", context)
 
 
+@staff_required
 @require_POST
 def session_toggle_open(request: HttpRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
@@ -82,6 +85,7 @@ def session_toggle_open(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(session.get_absolute_url())
 
 
+@staff_required
 @require_POST
 def session_add_controls(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
@@ -98,60 +102,3 @@ def session_add_controls(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Added {len(made)} control item(s).")
     return redirect(session.get_absolute_url())
-
-
-def session_from_runs(request: HttpRequest) -> HttpResponse:
-    form = RunsSessionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        kwargs = form.session_kwargs()
-        try:
-            session = from_runs.create_session_from_runs(
-                form.cleaned_data["run_a"],
-                form.cleaned_data["run_b"],
-                created_by=request.user,
-                max_items=form.cleaned_data["max_items"],
-                **kwargs,
-            )
-        except (sessions.SessionError, controls.ControlError) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Session created with {session.items.count()} items.")
-            return redirect(session.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": "New judging session from two evaluation runs"}
-    return render(request, "annotation/staff/session_from.html", context, status=status)
-
-
-def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
-    from training.models import Experiment
-
-    experiment = get_object_or_404(Experiment, pk=pk)
-    cells = from_runs.experiment_cells_with_runs(experiment)
-    pair = from_runs.default_pair(cells)
-    initial = {"open_to_all_judges": True}
-    if pair:
-        initial.update(cell_a=pair[0].pk, cell_b=pair[1].pk)
-    form = ExperimentSessionForm(request.POST or None, initial=initial, experiment=experiment, cells=cells)
-    if request.method == "POST" and form.is_valid():
-        kwargs = form.session_kwargs()
-        try:
-            session = from_runs.create_session_from_experiment(
-                experiment,
-                form.cleaned_data["cell_a"],
-                form.cleaned_data["cell_b"],
-                created_by=request.user,
-                max_items=form.cleaned_data["max_items"],
-                **kwargs,
-            )
-        except (sessions.SessionError, controls.ControlError) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Session created with {session.items.count()} items.")
-            return redirect(session.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    context = {
-        "form": form,
-        "title": f"Blind judging for experiment “{experiment.name}”",
-        "note": "" if pair else "This experiment has fewer than two evaluated cells yet.",
-    }
-    return render(request, "annotation/staff/session_from.html", context, status=status)

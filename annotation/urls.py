@@ -1,16 +1,26 @@
-"""Judging URLs (namespace "annotation"). The judge's home is also named "judge-home" at the root URL map,
-because core's home view sends judges to reverse("judge-home")."""
+"""Judging URLs (namespace "annotation"): the judges' pages and judging API, then staff session management.
+
+Statistics, exports, the read-only API and sessions built from evaluation runs are the analysis app's
+(/analysis/ and /api/); their old addresses under /annotation/ redirect there permanently.
+"""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
+from django.views.generic import RedirectView
 
-from annotation import staff_views, views, views_stats
-from annotation.api import SessionExport
-from core.permissions import staff_required
+from annotation import staff_views, views
 
 app_name = "annotation"
+
+
+def moved(to: str) -> RedirectView:
+    """A permanent redirect from an address of the time before the analysis app, query string kept."""
+    return RedirectView.as_view(url=to, permanent=True, query_string=True)
+
+
 urlpatterns = [
+    # judges
     path("", views.judge_home, name="judge-home"),
     path("s/<int:pk>/next/", views.judge_next, name="judge-next"),
     path("s/<int:pk>/back/", views.judge_back, name="judge-back"),
@@ -18,23 +28,17 @@ urlpatterns = [
     path("j/<str:token>/", views.judge_item, name="judge-item"),
     path("api/s/<int:pk>/next/", views.api_next, name="api-next"),
     path("api/j/<str:token>/", views.api_assignment, name="api-assignment"),
-    # staff
-    path("sessions/", staff_required(staff_views.session_list), name="session-list"),
-    path("sessions/new/", staff_required(staff_views.session_new), name="session-new"),
-    path("sessions/from-runs/", staff_required(staff_views.session_from_runs), name="session-from-runs"),
-    path(
-        "sessions/from-experiment/<int:pk>/",
-        staff_required(staff_views.session_from_experiment),
-        name="session-from-experiment",
-    ),
-    path("sessions/<int:pk>/", staff_required(staff_views.session_detail), name="session-detail"),
-    path("sessions/<int:pk>/toggle/", staff_required(staff_views.session_toggle_open), name="session-toggle"),
-    path("sessions/<int:pk>/controls/", staff_required(staff_views.session_add_controls), name="session-controls"),
-    # statistics and exports (views_stats; the export view is the API's: staff session or token)
-    path("sessions/<int:pk>/statistics/", staff_required(views_stats.session_stats), name="session-stats"),
-    path(
-        "sessions/<int:pk>/statistics/items/", staff_required(views_stats.session_item_table), name="session-item-table"
-    ),
-    path("sessions/<int:pk>/export/<str:table>.<str:fmt>", SessionExport.as_view(), name="session-export"),
-    path("experiments/<int:pk>/statistics/", staff_required(views_stats.experiment_stats), name="experiment-stats"),
+    # staff: sessions
+    path("sessions/", staff_views.session_list, name="session-list"),
+    path("sessions/new/", staff_views.session_new, name="session-new"),
+    path("sessions/<int:pk>/", staff_views.session_detail, name="session-detail"),
+    path("sessions/<int:pk>/toggle/", staff_views.session_toggle_open, name="session-toggle"),
+    path("sessions/<int:pk>/controls/", staff_views.session_add_controls, name="session-controls"),
+    # moved to the analysis app
+    path("sessions/from-runs/", moved("/analysis/sessions/from-runs/")),
+    path("sessions/from-experiment/<int:pk>/", moved("/analysis/experiments/%(pk)s/session/")),
+    path("sessions/<int:pk>/statistics/", moved("/analysis/sessions/%(pk)s/statistics/")),
+    path("sessions/<int:pk>/statistics/items/", moved("/analysis/sessions/%(pk)s/statistics/items/")),
+    re_path(r"^sessions/(?P<pk>\d+)/export/(?P<rest>[^/]+)$", moved("/api/sessions/%(pk)s/export/%(rest)s")),
+    path("experiments/<int:pk>/statistics/", moved("/analysis/experiments/%(pk)s/statistics/")),
 ]

@@ -3,7 +3,7 @@
 Data: a seeded synthetic session (default 200,000 items x 5 judges, 3 labels, 10% of judgments missing,
 2% control items), each judgment labelling both systems' answers. The fast path is
 ``compute_session_statistics`` on the integer arrays (pattern bootstrap). The naive path is
-``annotation.stats.reference``: per-item Python loops and one krippendorff / scikit-learn / statsmodels /
+``tests.support.stats_reference``: per-item Python loops and one krippendorff / scikit-learn / statsmodels /
 SciPy call per statistic, repeated per bootstrap replicate on resampled items. The naive bootstrap is timed
 on --naive-replicates replicates (100 by default) and scaled linearly to --replicates.
 
@@ -25,10 +25,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
-from annotation.stats import reference  # noqa: E402
-from annotation.stats.bootstrap import percentile_interval  # noqa: E402
-from annotation.stats.summary import bootstrap_groups, compute_session_statistics, prepare_session  # noqa: E402
-from annotation.stats.synthetic import synthetic_session  # noqa: E402
+from analysis.stats import reference  # noqa: E402
+from analysis.stats.bootstrap import percentile_interval  # noqa: E402
+from analysis.stats.summary import bootstrap_groups, compute_session_statistics, prepare_session  # noqa: E402
+from analysis.stats.synthetic import synthetic_session  # noqa: E402
 
 TARGET_FAST_S = 1.0
 TARGET_RATIO = 50.0

@@ -1,6 +1,6 @@
 """Benchmark: a session with 1,000,000 judgments in PostgreSQL -> statistics end to end, and streamed exports.
 
-Data: a seeded synthetic session (``annotation.stats.synthetic``; default 200,000 items x 5 judges, every
+Data: a seeded synthetic session (``analysis.stats.synthetic``; default 200,000 items x 5 judges, every
 judge judges every item = 1,000,000 judgments, 2% control items, per-item BERTScore/EM/F1/BLEU on the
 items, 3% of judgments with a comment holding commas, quotes, a newline and Japanese). Rows are bulk
 loaded with COPY into a throw-away database (qasynth_bench_statistics, dropped and re-created; reused with
@@ -101,9 +101,9 @@ def load_session(n_items: int, n_judges: int, seed: int) -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from analysis.stats.coding import LABELS, PREFERENCES
+    from analysis.stats.synthetic import synthetic_session
     from annotation.models import Assignment, JudgingSession, Judgment, SessionItem
-    from annotation.stats.coding import LABELS, PREFERENCES
-    from annotation.stats.synthetic import synthetic_session
 
     data = synthetic_session(n_items, n_judges, missing=0.0, control_rate=0.02, seed=seed)
     rng = np.random.default_rng(seed)
@@ -263,10 +263,10 @@ def time_statistics(session_id: int, replicates: int, repeats: int) -> float:
     from django.test import Client, override_settings
     from django.urls import reverse
 
-    import annotation.plots  # noqa: F401 - a running server or worker has imported matplotlib long ago
+    import analysis.plots  # noqa: F401 - a running server or worker has imported matplotlib long ago
+    from analysis.models import SessionStatistics
+    from analysis.services import statistics
     from annotation.models import JudgingSession
-    from annotation.services import statistics
-    from annotation.statistics_models import SessionStatistics
 
     session = JudgingSession.objects.get(pk=session_id)
     variant = statistics.Variant(n_boot=replicates)
@@ -306,9 +306,9 @@ def time_statistics(session_id: int, replicates: int, repeats: int) -> float:
     client = Client()
     client.force_login(staff)
     with override_settings(QASYNTH_STATS_REPLICATES=replicates):
-        client.get(reverse("annotation:session-stats", args=[session.pk]))  # compiles the templates once
+        client.get(reverse("analysis:session-stats", args=[session.pk]))  # compiles the templates once
         started = time.perf_counter()
-        response = client.get(reverse("annotation:session-stats", args=[session.pk]))
+        response = client.get(reverse("analysis:session-stats", args=[session.pk]))
         page = time.perf_counter() - started
     assert response.status_code == 200 and b"<svg" in response.content, response.status_code
     print(f"  stored result reused: fingerprint check {cached:.2f} s; statistics page from it {page:.2f} s")
@@ -326,7 +326,7 @@ def child_export(session_id: int, fmt: str) -> None:
     staff, _ = User.objects.get_or_create(username="bench-exporter", defaults={"is_staff": True, "is_superuser": True})
     client = Client()
     client.force_login(staff)
-    url = reverse("annotation:session-export", args=[session_id, "judgments", fmt])
+    url = reverse("api:session-export", args=[session_id, "judgments", fmt])
     gc.collect()
     before = rss_mib()
     peak_before = peak_rss_mib()  # start-up (imports) may have peaked higher than the export ever goes

@@ -17,7 +17,7 @@ from core.services import jobs
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         try:
-            return redirect(reverse("judge-home"))
+            return redirect(reverse("annotation:judge-home"))
         except NoReverseMatch:
             return render(request, "core/judge_placeholder.html")
     context = {

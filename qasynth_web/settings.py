@@ -54,12 +54,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
-    "django_filters",
     "axes",
     "core",
     "generation",
     "training",
     "annotation",
+    "analysis",
+    "firstrun",
 ]
 
 MIDDLEWARE = [
@@ -213,7 +214,7 @@ QASYNTH_STALE_AFTER_SECONDS = env.float("QASYNTH_STALE_AFTER_SECONDS", default=6
 QASYNTH_SWEEP_SECONDS = env.float("QASYNTH_SWEEP_SECONDS", default=15.0)
 QASYNTH_REQUEUE_AFTER_SECONDS = env.float("QASYNTH_REQUEUE_AFTER_SECONDS", default=120.0)
 QASYNTH_JOB_MAX_ATTEMPTS = env.int("QASYNTH_JOB_MAX_ATTEMPTS", default=3)
-# Session statistics: sessions with more judgments are computed by a job (annotation.statistics); replicates of
+# Session statistics: sessions with more judgments are computed by a job (analysis.statistics); replicates of
 # the bootstrap intervals on the statistics page and API.
 QASYNTH_STATS_INLINE_MAX_JUDGMENTS = env.int("QASYNTH_STATS_INLINE_MAX_JUDGMENTS", default=20_000)
 QASYNTH_STATS_REPLICATES = env.int("QASYNTH_STATS_REPLICATES", default=10_000)

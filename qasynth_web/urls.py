@@ -6,8 +6,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from annotation.views import judge_home
-
 admin.site.site_header = "qasynth administration"
 admin.site.site_title = "qasynth"
 
@@ -17,8 +15,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("generation/", include("generation.urls")),
     path("training/", include("training.urls")),
-    path("annotation/", judge_home, name="judge-home"),  # un-namespaced: core's home redirects judges here
-    path("annotation/", include("annotation.urls")),
-    path("api/", include("annotation.api_urls")),  # read-only API for analysis notebooks (token auth)
+    path("annotation/", include("annotation.urls")),  # judges' pages, staff session management
+    path("analysis/", include("analysis.urls")),  # statistics, sessions from evaluation runs
+    path("api/", include("analysis.api_urls")),  # read-only API and exports (token or staff session)
     path("", include("core.urls")),
 ]

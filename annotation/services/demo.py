@@ -1,7 +1,8 @@
 """The demo judging session a fresh install offers: the default generator model answering ~20 demo
 questions zero-shot (system A) and one-shot (system B), so a newcomer can judge within minutes.
 
-`queue_demo_session` is what the bootstrap calls; the job handler calls `build_demo_session`. The
+`queue_demo_session` is what the first-run set-up calls, with the demo corpus's questions (judging does
+not read corpora: the questions travel in the job's parameters); the job handler calls `build_demo_session`. The
 prompting and decoding helpers take a plain model and tokenizer (no Django) and are tested on a tiny
 random model.
 """
@@ -9,7 +10,7 @@ random model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.contrib.auth.models import User
@@ -18,6 +19,7 @@ from django.db import transaction
 from annotation.models import JudgingSession
 from annotation.services.sessions import ItemData, create_session
 from core.models import FINISHED_STATUSES, Job, JobStatus, ModelEntry, ModelKind, ModelRole
+from core.services.jobs import create_job
 
 JOB_KIND = "annotation.demo_session"
 DEMO_CORPUS_NAME = "Demo (English)"
@@ -124,29 +126,9 @@ def generate_answers(
     return answers
 
 
-def demo_questions(limit: int = DEMO_ITEMS) -> list[DemoQuestion]:
-    """One short-answer reference question per demo passage, shortest passages first: reading the passage
-    (the prompt) is most of the generation time on a CPU, and short items are quick to judge."""
-    from generation.models import ReferenceQA
-
-    chosen: list[DemoQuestion] = []
-    seen_passages: set[int] = set()
-    pairs = ReferenceQA.objects.filter(passage__corpus__name=DEMO_CORPUS_NAME).select_related("passage")
-    for pair in sorted(pairs, key=lambda pair: (len(pair.passage.text), pair.passage_id, pair.pk)):
-        if pair.passage_id in seen_passages or not pair.answers or len(pair.answers[0]) > MAX_ANSWER_CHARS:
-            continue
-        seen_passages.add(pair.passage_id)
-        chosen.append(
-            DemoQuestion(
-                context=pair.passage.text,
-                question=pair.question,
-                gold_answers=list(pair.answers),
-                external_id=f"demo-{pair.passage.external_id or pair.passage_id}-{pair.pk}",
-            )
-        )
-        if len(chosen) >= limit:
-            break
-    return chosen
+def questions_from_params(params: dict) -> list[DemoQuestion]:
+    """The questions a demo job was queued with (the first-run set-up picks them from the demo corpus)."""
+    return [DemoQuestion(**question) for question in params.get("questions", [])]
 
 
 # --- jobs ---------------------------------------------------------------------------------------------------
@@ -182,7 +164,9 @@ def _pending_conversion(entry: ModelEntry | None) -> Job | None:
     return None
 
 
-def queue_demo_session(user: User | None = None, *, depends_on: Sequence[Job] = ()) -> Job | None:
+def queue_demo_session(
+    user: User | None = None, *, questions: Sequence[DemoQuestion], depends_on: Sequence[Job] = ()
+) -> Job | None:
     """Queue the demo-session job unless the demo session exists or a job is already on it (idempotent).
 
     Returns the job to wait for (new or already active), or None when the demo session is ready."""
@@ -192,15 +176,13 @@ def queue_demo_session(user: User | None = None, *, depends_on: Sequence[Job] = 
         existing = active_demo_job()
         if existing is not None:
             return existing
-        from core.services.jobs import create_job
-
         gate = [job for job in depends_on if job is not None]
         conversion = _pending_conversion(generator_entry())
         if conversion is not None and conversion not in gate:
             gate.append(conversion)
         return create_job(
             JOB_KIND,
-            {"items": DEMO_ITEMS},
+            {"items": len(questions), "questions": [asdict(question) for question in questions]},
             user=user,
             title="Prepare the demo judging session",
             depends_on=gate,
@@ -221,9 +203,9 @@ def demo_status() -> dict | None:
 
 def build_demo_session(
     *,
+    questions: Sequence[DemoQuestion],
     job: Job | None = None,
     user: User | None = None,
-    limit: int = DEMO_ITEMS,
     progress: Callable[[int, int, str], None] = lambda done, total, message: None,
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> JudgingSession:
@@ -233,11 +215,10 @@ def build_demo_session(
     existing = JudgingSession.objects.filter(is_demo=True, source__job=job.pk).first() if job else None
     if existing is not None:  # a retried job whose first attempt got this far
         return existing
-    questions = demo_questions(limit)
     if not questions:
         raise DemoError(
-            f"The demo corpus {DEMO_CORPUS_NAME!r} is not loaded (or has no short answers); "
-            "run `manage.py bootstrap` first."
+            f"The demo job has no questions (the demo corpus {DEMO_CORPUS_NAME!r} was not loaded, or has no "
+            "short answers); run `manage.py bootstrap` again."
         )
     entry = generator_entry()
     if entry is None:

@@ -43,8 +43,6 @@ class ItemData:
     external_id: str = ""
     metrics_a: dict = field(default_factory=dict)
     metrics_b: dict = field(default_factory=dict)
-    prediction_a_id: int | None = None
-    prediction_b_id: int | None = None
 
 
 def render_instructions(text: str) -> SafeString:
@@ -177,8 +175,6 @@ def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[Sessio
             answer_b=data.answer_b,
             metrics_a=data.metrics_a,
             metrics_b=data.metrics_b,
-            prediction_a_id=data.prediction_a_id,
-            prediction_b_id=data.prediction_b_id,
         )
         for offset, data in enumerate(items)
     ]

@@ -35,7 +35,7 @@ def assert_blind(text: str, session) -> None:
 def test_pages_and_api_responses_name_no_system(bob_client, bob):
     session = make_session(n=6, k=1, judges=[bob])
     seen = []
-    home = bob_client.get(reverse("judge-home")).content.decode()
+    home = bob_client.get(reverse("annotation:judge-home")).content.decode()
     assert_blind(home, session)
     while True:
         response = bob_client.post(reverse("annotation:api-next", args=[session.pk]))

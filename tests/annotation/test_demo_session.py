@@ -10,6 +10,7 @@ from annotation.models import JudgingSession
 from annotation.services import demo
 from core.models import Job, JobStatus, ModelEntry, ModelKind, ModelRole
 from core.services.jobs import create_job
+from firstrun.bootstrap import queue_demo
 from generation.services.demo_corpus import load_demo_corpus
 from tests.support.tiny_models import load_tiny_model, tiny_model_dir
 
@@ -51,9 +52,9 @@ def test_queueing_is_idempotent_and_waits_for_the_generator_conversion(alice):
         name="gguf-gen", kind=ModelKind.GGUF, role=ModelRole.GENERATOR, is_default=True, path="/nonexistent.gguf"
     )
     conversion = create_job("convert_model", {"model_id": entry.pk}, user=alice)
-    job = demo.queue_demo_session(alice)
+    job = queue_demo(alice)
     assert job.kind == demo.JOB_KIND and list(job.depends_on.all()) == [conversion]
-    assert demo.queue_demo_session(alice).pk == job.pk
+    assert queue_demo(alice).pk == job.pk
     assert Job.objects.filter(kind=demo.JOB_KIND).count() == 1
 
 
@@ -63,8 +64,8 @@ def test_the_judge_home_says_the_demo_is_being_prepared_and_what_it_waits_for(bo
         name="gguf-gen", kind=ModelKind.GGUF, role=ModelRole.GENERATOR, is_default=True, path="/nonexistent.gguf"
     )
     create_job("convert_model", {"model_id": entry.pk}, user=alice, title="Convert gguf-gen")
-    demo.queue_demo_session(alice)
-    html = bob_client.get(reverse("judge-home")).content.decode()
+    queue_demo(alice)
+    html = bob_client.get(reverse("annotation:judge-home")).content.decode()
     assert "A demo session is being prepared" in html and "Queued" in html
     assert "Still being prepared first: Convert gguf-gen" in html
 
@@ -74,7 +75,7 @@ def test_the_judge_home_says_the_demo_is_being_prepared_and_what_it_waits_for(bo
 def test_a_real_worker_builds_the_demo_session_and_a_judge_can_start(worker, wait, alice, bob, client):
     load_demo_corpus()
     register_tiny_generator()
-    job = demo.queue_demo_session(alice)
+    job = queue_demo(alice)
     wait(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=180, what="the demo job")
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error + job.log[-2000:]
@@ -85,9 +86,9 @@ def test_a_real_worker_builds_the_demo_session_and_a_judge_can_start(worker, wai
     assert session.items.filter(is_control=True).count() == 2
     assert all(item.answer_a and item.answer_b and item.gold_answers for item in real)
     assert "zero-shot" in session.system_a and "one-shot" in session.system_b
-    assert demo.queue_demo_session(alice) is None  # ready: nothing more to queue
+    assert queue_demo(alice) is None  # ready: nothing more to queue
     client.force_login(bob)
-    home = client.get(reverse("judge-home")).content.decode()
+    home = client.get(reverse("annotation:judge-home")).content.decode()
     assert session.name in home and "being prepared" not in home
     response = client.get(reverse("annotation:judge-next", args=[session.pk]))
     assert response.status_code == 302 and "/annotation/j/" in response["Location"]

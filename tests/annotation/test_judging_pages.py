@@ -29,7 +29,7 @@ def open_next(client, session):
 
 def test_the_judge_home_lists_sessions_with_progress(bob_client, bob):
     session = make_session(n=3, k=1, judges=[bob], name="Blue items")
-    response = bob_client.get(reverse("judge-home"))
+    response = bob_client.get(reverse("annotation:judge-home"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "Blue items" in html and "0 judged" in html and "Start" in html
@@ -38,7 +38,7 @@ def test_the_judge_home_lists_sessions_with_progress(bob_client, bob):
 
 def test_core_home_sends_judges_to_their_home(bob_client):
     response = bob_client.get(reverse("home"))
-    assert response.status_code == 302 and response["Location"] == reverse("judge-home")
+    assert response.status_code == 302 and response["Location"] == reverse("annotation:judge-home")
 
 
 def test_a_judge_judges_goes_back_changes_a_judgment_and_sees_the_thank_you_page(bob_client, bob):

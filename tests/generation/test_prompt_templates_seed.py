@@ -26,7 +26,7 @@ def test_seeding_creates_the_four_defaults_once_and_keeps_edits():
 
 
 def test_bootstrap_seeds_the_templates():
-    from core.services.bootstrap import run_bootstrap
+    from firstrun.bootstrap import run_bootstrap
 
     run_bootstrap(with_jobs=False)
 

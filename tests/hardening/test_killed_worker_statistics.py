@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from annotation.services import statistics
-from annotation.statistics_models import SessionStatistics
+from analysis.models import SessionStatistics
+from analysis.services import statistics
 from core.models import Job, JobStatus
+from tests.analysis.stats_helpers import judge_session, make_judges
 from tests.annotation.helpers import make_session
-from tests.annotation.stats_helpers import judge_session, make_judges
 from tests.conftest import wait_for
 from tests.hardening.helpers import describe, start_prefetching_worker, to_queue, wait_finished
 

@@ -98,8 +98,8 @@ def test_what_staff_see_is_inert(poisoned, alice_client):
     session, run, evaluation = poisoned["session"], poisoned["run"], poisoned["evaluation"]
     pages = {
         "session detail": reverse("annotation:session-detail", args=[session.pk]),
-        "session statistics (plots)": reverse("annotation:session-stats", args=[session.pk]),
-        "per-item table": reverse("annotation:session-item-table", args=[session.pk]),
+        "session statistics (plots)": reverse("analysis:session-stats", args=[session.pk]),
+        "per-item table": reverse("analysis:session-item-table", args=[session.pk]),
         "passage": reverse("generation:passage-detail", args=[poisoned["passage"].pk]),
         "corpus": reverse("generation:corpus-detail", args=[poisoned["passage"].corpus_id]),
         "generation run (raw outputs and pairs)": reverse("generation:run-detail", args=[run.pk]),

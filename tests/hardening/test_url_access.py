@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"login", "admin:login"}  # the login pages themselves
 SIGN_OUT = {"logout", "admin:logout"}  # would end the test client's session; checked by Django's own tests
 JUDGE_PAGES = {
-    "home", "judge-home", "annotation:judge-home", "annotation:judge-next", "annotation:judge-back",
+    "home", "annotation:judge-home", "annotation:judge-next", "annotation:judge-back",
     "annotation:judge-done", "annotation:judge-item", "annotation:api-next", "annotation:api-assignment",
 }  # fmt: skip
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")

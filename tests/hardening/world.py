@@ -132,7 +132,7 @@ def kwargs_for(route: Route, world: World, *, own_token: bool = True) -> dict[st
 
             values[key] = str(ContentType.objects.get_for_model(JudgingSession).pk)
         elif key == "pk":
-            if name in ("annotation:experiment-stats", "annotation:session-from-experiment"):
+            if name in ("analysis:experiment-stats", "analysis:session-from-experiment"):
                 values[key] = str(world.objects["experiment"].pk)
             else:
                 target = next((obj for part, obj in PK_BY_NAME if part in name), None)

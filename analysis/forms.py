@@ -1,0 +1,59 @@
+"""Staff forms of the analysis app: judging sessions built from evaluation runs or an experiment's cells."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import QuerySet
+
+from annotation.forms import SessionSettingsForm
+from training.models import EvaluationRun, ExperimentCell
+
+
+def evaluation_runs_with_predictions() -> QuerySet[EvaluationRun]:
+    return EvaluationRun.objects.filter(predictions__isnull=False).distinct().order_by("-created_at")
+
+
+class RunsSessionForm(SessionSettingsForm):
+    """A session from two evaluation runs on the same items."""
+
+    run_a = forms.ModelChoiceField(queryset=None, label="System A: evaluation run")
+    run_b = forms.ModelChoiceField(queryset=None, label="System B: evaluation run")
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Judge only the first N items.")
+    field_order = ["name", "run_a", "run_b", "max_items"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["run_a"].queryset = evaluation_runs_with_predictions()
+        self.fields["run_b"].queryset = evaluation_runs_with_predictions()
+
+    def clean(self):
+        data = super().clean()
+        if data.get("run_a") and data.get("run_a") == data.get("run_b"):
+            raise forms.ValidationError("Choose two different evaluation runs.")
+        return data
+
+
+class CellChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.label} (evaluation run #{obj.evaluation_run_id})"
+
+
+class ExperimentSessionForm(SessionSettingsForm):
+    """One click from an experiment: two of its evaluated cells (default: synthetic vs human)."""
+
+    cell_a = CellChoiceField(queryset=None, label="System A")
+    cell_b = CellChoiceField(queryset=None, label="System B")
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Judge only the first N items.")
+    field_order = ["name", "cell_a", "cell_b", "max_items"]
+
+    def __init__(self, *args, experiment, cells, **kwargs):
+        super().__init__(*args, **kwargs)
+        queryset = ExperimentCell.objects.filter(pk__in=[cell.pk for cell in cells]).order_by("position")
+        self.fields["cell_a"].queryset = queryset
+        self.fields["cell_b"].queryset = queryset
+
+    def clean(self):
+        data = super().clean()
+        if data.get("cell_a") and data.get("cell_a") == data.get("cell_b"):
+            raise forms.ValidationError("Choose two different cells.")
+        return data

@@ -1,0 +1,145 @@
+"""Staff pages of the analysis app: a session's statistics and plots, its per-item table, an experiment's
+summary, and judging sessions built from evaluation runs or an experiment's cells."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from analysis.forms import ExperimentSessionForm, RunsSessionForm
+from analysis.services import experiment_summary, from_runs, item_table, statistics
+from analysis.services.exports import FORMATS, TABLES
+from analysis.services.pseudonyms import display_names
+from annotation.models import JudgingSession
+from annotation.services import controls, sessions
+from core.permissions import staff_required
+from training.models import Experiment
+
+AGREEMENT_ROWS = [
+    ("percent_agreement", "Percent agreement"),
+    ("fleiss_kappa", "Fleiss' kappa"),
+    ("krippendorff_alpha_nominal", "Krippendorff's alpha (nominal)"),
+    ("krippendorff_alpha_ordinal", "Krippendorff's alpha (ordinal)"),
+    ("gwet_ac1", "Gwet's AC1"),
+]
+
+
+def page_model(session: JudgingSession, result: dict) -> dict:
+    """The stored result shaped for the template (which cannot index by system name)."""
+    names = display_names(session, [row["judge"] for row in result["judges"]], usernames=True)
+    named = statistics.with_judge_names(result, names)
+    systems = [
+        {
+            "letter": letter,
+            "name": name,
+            "accuracy": named["accuracy"][name],
+            "extras": named["extras"]["systems"][index],
+        }
+        for index, (letter, name) in enumerate(zip("AB", named["systems"], strict=True))
+    ]
+    judges = []
+    for row, extra in zip(named["judges"], named["extras"]["judges"], strict=True):
+        control = row["control_accuracy"]
+        flagged = control["rate"] is not None and control["rate"] < session.control_threshold
+        judges.append({**row, "labels": extra["labels"], "seconds": extra["seconds"], "flagged": flagged})
+    return {
+        "result": named,
+        "systems": systems,
+        "judges": judges,
+        "agreement": [(label, named["agreement"][key]) for key, label in AGREEMENT_ROWS],
+        "label_names": [named["label_names"][label] for label in named["labels"]],
+        "n_ties": [system["accuracy"]["by_majority"]["n_ties"] for system in systems],
+    }
+
+
+@staff_required
+def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(JudgingSession, pk=pk)
+    context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": ""}
+    try:
+        state = statistics.statistics_for(session, user=request.user)
+    except statistics.StatisticsError as exc:
+        state = None
+        context["error"] = str(exc)
+    context["state"] = state
+    if state is not None and state.result is not None:
+        context.update(page_model(session, state.result))
+        context["plots"] = state.plots
+    return render(request, "analysis/stats_session.html", context)
+
+
+@staff_required
+def session_item_table(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(JudgingSession, pk=pk)
+    only = request.GET.get("disagreements") in ("1", "true", "yes")
+    table = item_table.item_table(session, disagreements_only=only, page_number=request.GET.get("page", 1))
+    return render(request, "analysis/stats_items.html", {"session": session, "table": table})
+
+
+@staff_required
+def experiment_stats(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    summary = experiment_summary.experiment_summary(experiment, user=request.user)
+    return render(request, "analysis/stats_experiment.html", {"summary": summary, "experiment": experiment})
+
+
+# --- sessions built from evaluation runs ------------------------------------------------------------
+
+
+@staff_required
+def session_from_runs(request: HttpRequest) -> HttpResponse:
+    form = RunsSessionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        kwargs = form.session_kwargs()
+        try:
+            session = from_runs.create_session_from_runs(
+                form.cleaned_data["run_a"],
+                form.cleaned_data["run_b"],
+                created_by=request.user,
+                max_items=form.cleaned_data["max_items"],
+                **kwargs,
+            )
+        except (sessions.SessionError, controls.ControlError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Session created with {session.items.count()} items.")
+            return redirect(session.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    experiments = Experiment.objects.filter(cells__evaluation_run__isnull=False).distinct()[:20]
+    context = {"form": form, "title": "New judging session from two evaluation runs", "experiments": experiments}
+    return render(request, "analysis/session_from.html", context, status=status)
+
+
+@staff_required
+def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    cells = from_runs.experiment_cells_with_runs(experiment)
+    pair = from_runs.default_pair(cells)
+    initial = {"open_to_all_judges": True}
+    if pair:
+        initial.update(cell_a=pair[0].pk, cell_b=pair[1].pk)
+    form = ExperimentSessionForm(request.POST or None, initial=initial, experiment=experiment, cells=cells)
+    if request.method == "POST" and form.is_valid():
+        kwargs = form.session_kwargs()
+        try:
+            session = from_runs.create_session_from_experiment(
+                experiment,
+                form.cleaned_data["cell_a"],
+                form.cleaned_data["cell_b"],
+                created_by=request.user,
+                max_items=form.cleaned_data["max_items"],
+                **kwargs,
+            )
+        except (sessions.SessionError, controls.ControlError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Session created with {session.items.count()} items.")
+            return redirect(session.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "title": f"Blind judging for experiment “{experiment.name}”",
+        "note": "" if pair else "This experiment has fewer than two evaluated cells yet.",
+    }
+    return render(request, "analysis/session_from.html", context, status=status)
