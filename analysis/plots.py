@@ -64,8 +64,10 @@ def accuracy_plot(result: dict) -> str | None:
             rate = entry["rate"] if entry["rate"] is not None else 0.0
             ci = entry["ci"] or [rate, rate]
             rates.append(100 * rate)
-            low.append(100 * (rate - ci[0]))
-            high.append(100 * (ci[1] - rate))
+            # Clipped at 0: an interval that excludes its own point estimate by a rounding error (or by its
+            # method, e.g. a bootstrap percentile interval) must not stop the plot (matplotlib refuses it).
+            low.append(max(0.0, 100 * (rate - ci[0])))
+            high.append(max(0.0, 100 * (ci[1] - rate)))
         x = np.arange(2) + (s - 0.5) * width
         label = f"{'AB'[s]}: {_text(_short(system))}"
         ax.bar(x, rates, width, yerr=[low, high], capsize=4, color=SYSTEM_COLOURS[s], label=label)

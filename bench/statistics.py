@@ -25,10 +25,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
-from analysis.stats import reference  # noqa: E402
 from analysis.stats.bootstrap import percentile_interval  # noqa: E402
 from analysis.stats.summary import bootstrap_groups, compute_session_statistics, prepare_session  # noqa: E402
 from analysis.stats.synthetic import synthetic_session  # noqa: E402
+from tests.support import stats_reference as reference  # noqa: E402
 
 TARGET_FAST_S = 1.0
 TARGET_RATIO = 50.0

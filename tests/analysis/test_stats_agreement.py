@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from analysis.stats import reference
 from analysis.stats.agreement import agreement_with_others, cohen_kappa, multi_judge_agreement
 from analysis.stats.coding import MISSING, category_counts
+from tests.support import stats_reference as reference
 
 TOL = 1e-9
 

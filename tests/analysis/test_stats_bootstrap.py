@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.stats import reference
 from analysis.stats.bootstrap import group_rows, index_weights, multinomial_weights, percentile_interval
 from analysis.stats.summary import bootstrap_groups, prepare_session
 from analysis.stats.synthetic import synthetic_session
+from tests.support import stats_reference as reference
 
 TOL = 1e-9
 

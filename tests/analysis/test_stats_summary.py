@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from analysis.stats import compute_session_statistics, pivot_judgments, reference
+from analysis.stats import compute_session_statistics, pivot_judgments
 from analysis.stats.synthetic import synthetic_session
+from tests.support import stats_reference as reference
 
 TOL = 1e-9
 
