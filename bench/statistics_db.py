@@ -101,6 +101,7 @@ def load_session(n_items: int, n_judges: int, seed: int) -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from analysis.models import ItemPrediction
     from analysis.stats.coding import LABELS, PREFERENCES
     from analysis.stats.synthetic import synthetic_session
     from annotation.models import Assignment, JudgingSession, Judgment, SessionItem
@@ -186,8 +187,6 @@ def load_session(n_items: int, n_judges: int, seed: int) -> int:
             "answer_b": [f"answer beta {i}" for i in range(n_items)],
             "metrics_a": metrics("a"),
             "metrics_b": metrics("b"),
-            "prediction_a_id": prediction_ids["a"],
-            "prediction_b_id": prediction_ids["b"],
             "is_control": control,
             "control_kind": np.where(control, "gold", ""),
             "expected_label_a": gold_a,
@@ -195,6 +194,14 @@ def load_session(n_items: int, n_judges: int, seed: int) -> int:
         }
     )
     t_items = copy_rows(SessionItem._meta.db_table, list(items.columns), items)
+    links = pd.DataFrame(
+        {
+            "item_id": np.concatenate([item_ids, item_ids]),
+            "side": ["a"] * n_items + ["b"] * n_items,
+            "prediction_id": np.concatenate([prediction_ids["a"], prediction_ids["b"]]),
+        }
+    )
+    t_items += copy_rows(ItemPrediction._meta.db_table, list(links.columns), links)
 
     n = n_items * n_judges
     judgment_ids = np.arange(1, n + 1)

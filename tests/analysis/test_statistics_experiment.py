@@ -83,11 +83,11 @@ def experiment_with_session():
 
 def expected_point_biserial(session, side: str) -> float:
     scores, outcome = [], []
-    for item in SessionItem.objects.filter(session=session).select_related(f"prediction_{side}"):
+    for item in SessionItem.objects.filter(session=session):
         labels = list(item.judgments.values_list(f"label_{side}", flat=True))
         top = max(set(labels), key=labels.count)
         if labels.count(top) * 2 > len(labels) or len(set(labels)) == 1:  # strict plurality with 3 judges
-            scores.append(getattr(item, f"prediction_{side}").bertscore_f1)
+            scores.append(from_runs.linked_prediction(item, side).bertscore_f1)
             outcome.append(top == "correct")
     return float(np.corrcoef(scores, outcome)[0, 1])
 
