@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.services.files import describe_os_error
 from core.views import job_as_dict
 from generation.forms import (
     GenerationRunForm,
@@ -37,6 +36,7 @@ from generation.models import (
 )
 from generation.services import datasets, generation_runs, imports
 from generation.services.prompt_templates import default_template_for, seed_default_templates
+from qasynth_lib.files import describe_os_error
 
 # ------------------------------------------------------------------------------------------ corpora
 

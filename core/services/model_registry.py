@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from core.models import ModelEntry, ModelKind, ModelRole
-from core.services.files import atomic_directory
+from qasynth_lib.files import atomic_directory
 
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 GEMMA_NAME = "Gemma-3-270M"

@@ -32,7 +32,6 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from core.services.bulk import chunked
-from core.services.files import atomic_write
 from core.services.text import unstorable_reason
 from generation.importers.errors import CorpusImportError
 from generation.importers.readers import FORMATS, Columns, PassageRecord, ReadStats, read_corpus
@@ -48,6 +47,7 @@ from generation.models import (
     content_hash,
 )
 from generation.validation import duplicate_key
+from qasynth_lib.files import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.services.files import atomic_directory, atomic_write
+from qasynth_lib.files import atomic_directory, atomic_write
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.services.files import atomic_directory, atomic_write
+from qasynth_lib.files import atomic_directory, atomic_write
 from training.engine.device import autocast, dtype_name, resolve_device, resolve_dtype
 from training.engine.formatting import (
     IGNORE_INDEX,
