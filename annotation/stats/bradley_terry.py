@@ -72,8 +72,23 @@ def _incidence(low: np.ndarray, high: np.ndarray, k: int) -> tuple[np.ndarray, n
     return eye[low], eye[high]
 
 
+def _base(t: Tallies, e_high: np.ndarray) -> np.ndarray:
+    """score - n @ E_high: the part of the theta gradient that does not depend on theta.
+
+    Both gradients have the form score - sum over pairs of n * (share of the low side) to the low system and
+    n * (1 - that share) to the high one, so one product with the signed incidence E_low - E_high remains.
+    """
+    return t.score - t.n @ e_high
+
+
 def _derivatives(
-    model: str, x: np.ndarray, t: Tallies, e_low: np.ndarray, e_high: np.ndarray, hessian: bool
+    model: str,
+    x: np.ndarray,
+    t: Tallies,
+    base: np.ndarray,
+    e_low: np.ndarray,
+    e_high: np.ndarray,
+    hessian: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Gradient of the log-likelihood and (optionally) its negated Hessian plus the all-ones matrix.
 
@@ -84,10 +99,11 @@ def _derivatives(
     theta = x[:, :k]
     n = t.n
     rows = x.shape[0]
+    diff = theta[:, t.low] - theta[:, t.high]
     if model == "half_wins":
-        p = expit(theta[:, t.low] - theta[:, t.high])
+        p = expit(diff)
         n_p = n * p
-        grad = t.score - n_p @ e_low - (n - n_p) @ e_high
+        grad = base - n_p @ (e_low - e_high)
         if not hessian:
             return grad, None
         w = n_p * (1 - p)
@@ -97,18 +113,22 @@ def _derivatives(
         idx = np.arange(k)
         mat[:, idx, idx] += w @ e_low + w @ e_high
         return grad, mat
-    half = (theta[:, t.low] - theta[:, t.high]) / 2
-    m = np.abs(half)
-    ea, eb = np.exp(half - m), np.exp(-half - m)
-    ec = np.exp(x[:, k])[:, None] * np.exp(-m)
-    d = ea + eb + ec
-    pa, pb, pc = ea / d, eb / d, ec / d
-    qa, qb = pa + pc / 2, pb + pc / 2
+    # Divide pi_a, pi_b and nu sqrt(pi_a pi_b) by the larger of pi_a, pi_b: one exp, no overflow.
+    root = np.exp(-0.5 * np.abs(diff))
+    z = root * root
+    tie = np.exp(x[:, k])[:, None] * root
+    ahead = diff > 0
+    d = 1.0 + z + tie
+    pc = tie / d
+    qa = (np.where(ahead, 1.0, z) + tie / 2) / d  # P(low wins) + P(tie) / 2
     grad = np.empty_like(x)
-    grad[:, :k] = t.score - (n * qa) @ e_low - (n * qb) @ e_high
+    grad[:, :k] = base - (n * qa) @ (e_low - e_high)
     grad[:, k] = t.ties - (n * pc).sum(axis=1)
     if not hessian:
         return grad, None
+    pa = np.where(ahead, 1.0, z) / d
+    pb = np.where(ahead, z, 1.0) / d
+    qb = 1 - qa
     mat = np.zeros((rows, k + 1, k + 1))
     mat[:, :k, :k] = 1.0
     w_ab = n * (pc / 4 - qa * qb)
@@ -167,6 +187,7 @@ def fit(
     rows = tallies.n_rows
     dim = k + (model == "davidson")
     e_low, e_high = _incidence(tallies.low, tallies.high, k)
+    base = _base(tallies, e_high)
     if start is None:
         x = np.zeros((rows, dim))
         if model == "davidson":
@@ -179,23 +200,25 @@ def fit(
     active = np.arange(rows)
     iterations = 0
     if fixed_inverse is not None:
+        # All rows step together (no copies) until few are left; converged rows take zero steps.
+        moving = np.ones(rows, dtype=bool)
         for _ in range(fixed_iterations):
-            if active.size == 0:
+            if not moving.any():
                 break
             iterations += 1
-            grad, _ = _derivatives(model, x[active], tallies.take(active), e_low, e_high, False)
-            step = _capped(grad @ fixed_inverse)
-            x[active] += step
+            grad, _ = _derivatives(model, x, tallies, base, e_low, e_high, False)
+            step = _capped(grad @ fixed_inverse) * moving[:, None]
+            x += step
             if model == "davidson":
                 np.minimum(x[:, k], MAX_LOG_NU, out=x[:, k])
-            done = np.abs(step).max(axis=1) < tol
-            converged[active[done]] = True
-            active = active[~done]
+            moving &= np.abs(step).max(axis=1) >= tol
+        converged = ~moving
+        active = np.flatnonzero(moving)
     for _ in range(max_iter):
         if active.size == 0:
             break
         iterations += 1
-        grad, mat = _derivatives(model, x[active], tallies.take(active), e_low, e_high, True)
+        grad, mat = _derivatives(model, x[active], tallies.take(active), base[active], e_low, e_high, True)
         step, ok = _solve(mat, grad)
         step = _capped(np.where(ok[:, None], step, 0.0))
         x[active] += step
@@ -213,7 +236,7 @@ def hessian_inverse(model: str, tallies: Tallies, point: Fit) -> np.ndarray:
     """Inverse of the negated Hessian (plus 11') at a one-row fit, for ``fit(..., fixed_inverse=...)``."""
     x = point.theta if model == "half_wins" else np.concatenate([point.theta, point.log_nu[:, None]], axis=1)
     e_low, e_high = _incidence(tallies.low, tallies.high, tallies.n_systems)
-    _, mat = _derivatives(model, x, tallies, e_low, e_high, True)
+    _, mat = _derivatives(model, x, tallies, _base(tallies, e_high), e_low, e_high, True)
     return np.linalg.inv(mat[0])
 
 

@@ -152,10 +152,10 @@ def prepare_comparisons(
     pair = pair_index(low, high, k)
 
     key = (item_ * (judge_.max(initial=0) + 1) + judge_) * (k * (k - 1) // 2) + pair
-    order = np.argsort(key, kind="stable")
-    repeated = key[order][1:] == key[order][:-1]
-    if repeated.any():
-        row = int(order[1:][np.flatnonzero(repeated)[0]])
+    ordered = np.sort(key)  # a plain sort finds out whether any key repeats; find the row only if one does
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        row = int(order[1:][np.flatnonzero(key[order][1:] == key[order][:-1])[0]])
         raise ValueError(
             f"row {row}: judge {int(judge_[row])} judged systems {names[low[row]]!r} and {names[high[row]]!r} "
             f"on item {int(item_[row])} more than once; pass only the latest revision"

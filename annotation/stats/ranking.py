@@ -73,13 +73,20 @@ class ItemFeatures:
     comparisons per pair (P). Resampled items are the main items with at least one preference."""
 
     items: np.ndarray
-    matrix: sparse.csr_matrix
     n_systems: int
     dense: np.ndarray | None
+    """(items, columns) float32 counts when small enough for a dense product, else None."""
+    matrix: sparse.csr_matrix | None
+    """The same counts as a sparse matrix when ``dense`` is None."""
 
     @property
     def n_items(self) -> int:
         return len(self.items)
+
+    def totals(self) -> np.ndarray:
+        """(1, columns) column sums over all items: the full-data tallies."""
+        source = self.dense if self.dense is not None else self.matrix
+        return np.asarray(source.sum(axis=0, dtype=np.float64)).reshape(1, -1)
 
     def sums(self, weights: np.ndarray) -> np.ndarray:
         """(replicates, columns) weighted column sums, exact: float32 BLAS only while every sum is below 2^24."""
@@ -93,18 +100,23 @@ class ItemFeatures:
 def item_features(comp: Comparisons) -> ItemFeatures:
     k, p = comp.n_systems, comp.n_pairs
     voted = comp.outcome != MISSING
-    items, row = np.unique(comp.item[voted], return_inverse=True)
-    row = row.reshape(-1)
+    present = np.bincount(comp.item[voted], minlength=comp.n_items) > 0
+    items = np.flatnonzero(present)
+    row_of = np.cumsum(present) - 1
+    row = row_of[comp.item[voted]]
     outcome, low, high = comp.outcome[voted], comp.low[voted], comp.high[voted]
-    winner = np.where(outcome == LOW_WINS, low, high)
     decisive = outcome != TIED
+    winner = np.where(outcome == LOW_WINS, low, high)
     tied = ~decisive
     rows = np.concatenate([row[decisive], row[tied], row[tied], row])
     cols = np.concatenate([winner[decisive], k + low[tied], k + high[tied], 2 * k + comp.pair[voted]])
-    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(len(items), 2 * k + p))
+    width = 2 * k + p
+    if len(items) * width <= DENSE_LIMIT:
+        dense = np.bincount(rows * width + cols, minlength=len(items) * width).reshape(len(items), width)
+        return ItemFeatures(items, k, dense.astype(np.float32), None)
+    matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(items), width))
     matrix.sum_duplicates()
-    dense = matrix.toarray().astype(np.float32) if len(items) * matrix.shape[1] <= DENSE_LIMIT else None
-    return ItemFeatures(items, matrix, k, dense)
+    return ItemFeatures(items, k, None, matrix)
 
 
 def tallies_from_sums(sums: np.ndarray, k: int, systems: np.ndarray) -> Tallies:
@@ -227,7 +239,7 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(bad, np.nan, tau)
 
 
-def _fit_point(t: Tallies) -> dict[str, Fit | None]:
+def fit_point(t: Tallies) -> dict[str, Fit | None]:
     """Both models on the full data of one finite component (Davidson with no ties is nu = 0: half-wins)."""
     half = fit("half_wins", t)
     ties, total = float(t.ties[0]), float(t.n.sum())
@@ -331,7 +343,7 @@ def rank_systems(
     names = comp.system_names
     features = item_features(comp)
     structure = comparison_structure(comp)
-    point_sums = features.matrix.sum(axis=0).A.reshape(1, -1).astype(np.float64)
+    point_sums = features.totals()
     labels = np.unique(structure.component)
     points: dict[int, tuple] = {}
     components = []
@@ -342,7 +354,7 @@ def rank_systems(
             entry["status"] = "not compared"
         elif structure.finite(label):
             point_t = tallies_from_sums(point_sums, k, members)
-            points[label] = (members, point_t, _fit_point(point_t))
+            points[label] = (members, point_t, fit_point(point_t))
             entry["status"] = "finite"
         else:
             entry["status"] = "unbounded"
@@ -364,6 +376,11 @@ def rank_systems(
         done += size
     reps = _stack(chunks)
 
+    ranked: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+    for label, by_model in reps.items():
+        for model in MODELS:
+            ok = np.isfinite(by_model[model]).all(axis=1)
+            ranked[label, model] = (by_model[model][ok], _ranks(by_model[model][ok]))
     systems = []
     for s, name in enumerate(names):
         label = int(structure.component[s])
@@ -378,7 +395,6 @@ def rank_systems(
             at = int(np.flatnonzero(members == s)[0])
             for model in MODELS:
                 point_fit = fits[model]
-                replicate = reps.get(label, {}).get(model)
                 if point_fit is None:
                     row[model] = None
                     continue
@@ -389,10 +405,10 @@ def rank_systems(
                     "rank": int(_ranks(theta[None])[0, at]),
                     "rank_interval": None,
                 }
-                if replicate is not None and replicate.size:
-                    ok = np.isfinite(replicate).all(axis=1)
-                    model_row["strength_ci"] = percentile_interval(replicate[ok, at], confidence)
-                    model_row["rank_interval"] = _interval_of_ranks(_ranks(replicate[ok])[:, at], confidence)
+                if (label, model) in ranked:
+                    finite, ranks = ranked[label, model]
+                    model_row["strength_ci"] = percentile_interval(finite[:, at], confidence)
+                    model_row["rank_interval"] = _interval_of_ranks(ranks[:, at], confidence)
                 row[model] = model_row
         systems.append(row)
 
