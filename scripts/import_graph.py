@@ -118,9 +118,12 @@ def violations(imports: list[Import]) -> list[str]:
             continue
         if target not in ALLOWED[source]:
             problems.append(f"{imp.where()}: {source} imports {target} ({imp.module}), an arrow pointing up")
-        elif is_engine(imp.source) and target != "qasynth_lib":
-            if not any(imp.module.replace(".", "/").startswith(engine) for engine in ENGINES):
-                problems.append(f"{imp.where()}: engine imports an app ({imp.module})")
+        elif (
+            is_engine(imp.source)
+            and target != "qasynth_lib"
+            and not any(imp.module.replace(".", "/").startswith(engine) for engine in ENGINES)
+        ):
+            problems.append(f"{imp.where()}: engine imports an app ({imp.module})")
         if source in NO_FUNCTION_IMPORTS and imp.in_function:
             problems.append(f"{imp.where()}: import inside a function body ({imp.module})")
     return problems
