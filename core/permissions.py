@@ -14,6 +14,11 @@ def is_judge(user) -> bool:
     return user.is_authenticated and user.groups.filter(name=JUDGES_GROUP).exists()
 
 
+def recorded_user(user):
+    """The user to store as a row's creator: a real account, or None for anonymous/system callers."""
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
 def staff_required(view):
     """Anonymous users go to the login page; logged-in non-staff get 403 (never a redirect loop)."""
 

@@ -67,7 +67,13 @@ class VisibleReferenceManager(models.Manager):
 
 
 class Import(models.Model):
-    """One file imported into a corpus: the staging area its passages belong to until it completes."""
+    """One file imported into a corpus: the staging area its passages belong to until it completes.
+
+    ``status`` is not a copy of the job's: it says whether the staged passages are part of the corpus
+    (every corpus query shows only passages of complete imports), which must flip in the same transaction
+    that finishes the import, and must stay "failed" when the job row is deleted or retried. The Job row
+    says how the work went (attempts, log, progress); this says what the data is.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "waiting"

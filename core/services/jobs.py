@@ -32,6 +32,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from core.models import FINISHED_STATUSES, Job, JobStatus
+from core.permissions import recorded_user
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +103,17 @@ def create_job(
     max_attempts: int | None = None,
     enqueue: bool = True,
 ) -> Job:
-    """Create a queued job and publish it once the surrounding transaction commits."""
+    """Create a queued job and publish it once the surrounding transaction commits.
+
+    The one place jobs are made: it records the triggering user only when it is a real account and cuts
+    the title to the column's length, so callers pass whatever title reads best."""
     spec = handler_for(kind)
     job = Job.objects.create(
         kind=kind,
         params=params or {},
         queue=spec.queue,
-        title=title or kind,
-        created_by=user if (user is not None and getattr(user, "is_authenticated", False)) else None,
+        title=(title or kind)[: Job._meta.get_field("title").max_length],
+        created_by=recorded_user(user),
         max_attempts=max_attempts or settings.QASYNTH_JOB_MAX_ATTEMPTS,
     )
     if depends_on:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.models import JobStatus
+from core.permissions import recorded_user
 from core.services.bulk import chunked
 from generation.models import Corpus, GenerationRun, PairStatus, QADataset, QAExample, ReferenceQA, SyntheticPair
 
@@ -108,7 +109,7 @@ def build_synthetic_dataset(
         source=QADataset.Source.SYNTHETIC,
         description=description,
         split=split or "",
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
         provenance={
             "runs": [r.pk for r in run_list],
             "generators": sorted({r.generator.name for r in run_list}),
@@ -165,7 +166,7 @@ def build_human_dataset(
         description=description,
         corpus=corpus,
         split=split,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
         provenance={
             "corpus": corpus.name,
             "corpus_id": corpus.pk,

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef
 
 from core.models import ModelEntry, ModelKind
+from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
@@ -180,7 +181,7 @@ def create_run(
         raise RunSetupError(f"corpus {corpus.name!r} has no passages{where} to generate from")
     title = name or f"Generate {settings.n_pairs} pairs/passage for {corpus.name} with {generator.name}"
     with transaction.atomic():
-        job = create_job("generation", {}, user=user, title=title[:200], enqueue=enqueue)
+        job = create_job("generation", {}, user=user, title=title, enqueue=enqueue)
         run = GenerationRun.objects.create(
             job=job,
             name=name,
@@ -203,7 +204,7 @@ def create_run(
             batch_size=settings.batch_size,
             concurrency=settings.concurrency,
             validation=dict(validation or {}),
-            created_by=user if getattr(user, "is_authenticated", False) else None,
+            created_by=recorded_user(user),
         )
         job.params = {"run_id": run.pk}
         job.save(update_fields=["params"])
@@ -518,7 +519,7 @@ def edit_pair(
             status=current.status,
             rejection_reason=current.rejection_reason,
             note=note,
-            changed_by=user if getattr(user, "is_authenticated", False) else None,
+            changed_by=recorded_user(user),
         )
         if (new_question, new_answer) != (current.question, current.answer):
             current.edited = True

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core.permissions import recorded_user
 from core.services.bulk import chunked
 from core.services.text import unstorable_reason
 from generation.importers.errors import CorpusImportError
@@ -269,7 +270,7 @@ def create_import(
         file_sha256=stored.sha256,
         format=fmt or resolve_format(stored.path, options),
         options=options.to_dict(),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
     )
 
 

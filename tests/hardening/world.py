@@ -107,7 +107,8 @@ ADMIN_MODELS = {
 PK_BY_NAME = [
     ("corpus", "corpus"), ("passage", "passage"), ("import", "import"), ("pair", "pair"), ("dataset", "dataset"),
     ("experiment", "experiment"), ("evaluation", "evaluation_run"), ("generation:run", "generation_run"),
-    ("training:run", "training_run"), ("annotation:", "session"), ("api:session", "session"), ("job", "job"),
+    ("training:run", "training_run"), ("annotation:", "session"), ("analysis:session", "session"),
+    ("api:session", "session"), ("job", "job"),
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import Job, ModelEntry, ModelRole
+from core.permissions import recorded_user
 from core.services import jobs
 from core.services.jobs import JobContext, JobError
 from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_model, local_dir
@@ -107,14 +108,14 @@ def create_evaluation_run(
         max_items=max_items,
         language=corpus.language,
         template=template,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
         **{k: v for k, v in settings.items() if v is not None},
     )
     run.job = jobs.create_job(
         "evaluation",
         {"evaluation_run_id": run.pk},
         user=user,
-        title=f"Evaluate {run.name}"[:200],
+        title=f"Evaluate {run.name}",
         depends_on=list(depends_on),
         enqueue=enqueue,
     )

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.models import FINISHED_STATUSES, Job, JobStatus, ModelEntry, ModelRole
+from core.permissions import recorded_user
 from core.services import jobs
 from core.services.model_registry import default_model
 from generation.models import Corpus, QADataset
@@ -155,7 +156,7 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
         generation_settings=dict(preset.generation),
         training_settings=training,
         evaluation_settings=evaluation,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
         **values,
     )
     return experiment

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.models import Job, ModelEntry
+from core.permissions import recorded_user
 from core.services import jobs
 from core.services.jobs import JobCancelled, JobContext, JobError, LeaseLost
 from core.services.model_registry import ModelUnavailable, local_dir
@@ -127,7 +128,7 @@ def create_training_run(
         dataset=dataset,
         language=dataset.language,
         template=template_for(dataset.language, template),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=recorded_user(user),
         **settings,
     )
     _validate(run)
@@ -135,7 +136,7 @@ def create_training_run(
         "training",
         {"training_run_id": run.pk},
         user=user,
-        title=f"Train {run.name}"[:200],
+        title=f"Train {run.name}",
         depends_on=list(depends_on),
         enqueue=enqueue,
     )
