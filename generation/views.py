@@ -23,7 +23,7 @@ from generation.forms import (
     PairEditForm,
     SyntheticDatasetForm,
 )
-from generation.importers.errors import CorpusImportError
+from generation.importers.errors import CorpusImportError, then
 from generation.models import (
     Corpus,
     GenerationRun,
@@ -91,9 +91,9 @@ def handle_import_upload(request: HttpRequest, template: str, extra: dict | None
         try:
             imports.precheck(stored.path, options)
         except (CorpusImportError, imports.ImportOptionsError) as exc:
-            stored.path.unlink(missing_ok=True)
+            imports.discard_upload(stored.path)
             message = exc.user_message if isinstance(exc, CorpusImportError) else str(exc)
-            form.add_error("file", f"{message}. Nothing was imported.")
+            form.add_error("file", then(message, "Nothing was imported."))
         else:
             with transaction.atomic():
                 corpus = form.corpus_or_new()

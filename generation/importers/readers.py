@@ -32,8 +32,8 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from generation.importers.errors import (
-    CorpusImportError,
     EMPTY_FILE_PROBLEM,
+    CorpusImportError,
     EmptyFileError,
     EmptyTextError,
     EncodingError,
@@ -556,7 +556,7 @@ def _squad_answer_list(qa: dict, path: Path, where: dict) -> list:
         kind = "text" if isinstance(value, str) else type(value).__name__
         raise InvalidRecordError(
             path,
-            f"'answers' must be a list of {{\"text\": ..., \"answer_start\": ...}} objects, got {kind}",
+            f'\'answers\' must be a list of {{"text": ..., "answer_start": ...}} objects, got {kind}',
             hint='Write it as "answers": [{"text": "...", "answer_start": 0}]',
             **where,
         )

@@ -81,7 +81,10 @@ class TestPlainText:
     def test_a_zero_byte_file_says_it_is_empty(self, tmp_path):
         with pytest.raises(EmptyFileError) as exc:
             read_txt(write(tmp_path / "empty.txt", b""))
-        assert exc.value.user_message == "empty.txt: the file is empty (0 bytes). Check that you picked the right file and format"
+        assert (
+            exc.value.user_message
+            == "empty.txt: the file is empty (0 bytes). Check that you picked the right file and format"
+        )
 
     def test_a_missing_file_is_a_clear_error(self, tmp_path):
         with pytest.raises(CorpusImportError, match="nope.txt: file not found"):

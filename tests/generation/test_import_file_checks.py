@@ -22,11 +22,14 @@ from tests.generation.test_corpus_readers import ARTICLE, squad_doc, write
 
 
 def test_a_utf16_csv_with_a_byte_order_mark_is_decoded(tmp_path):
-    content = "text,title\r\n\"水は100度で沸騰する。\",水\r\nIce melts.,Ice\r\n"
+    content = 'text,title\r\n"水は100度で沸騰する。",水\r\nIce melts.,Ice\r\n'
     for codec in ("utf-16", "utf-16-be"):
         raw = content.encode(codec) if codec == "utf-16" else b"\xfe\xff" + content.encode(codec)
         records = list(read_csv(write(tmp_path / f"{codec}.csv", raw)))
-        assert [(r.text, r.title, r.line) for r in records] == [("水は100度で沸騰する。", "水", 2), ("Ice melts.", "Ice", 3)]
+        assert [(r.text, r.title, r.line) for r in records] == [
+            ("水は100度で沸騰する。", "水", 2),
+            ("Ice melts.", "Ice", 3),
+        ]
 
 
 def test_a_utf16_json_file_is_refused_as_the_wrong_encoding_not_the_wrong_format(tmp_path):
