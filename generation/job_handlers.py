@@ -6,7 +6,7 @@ Thin: they find the app's row for the job and call the service, turning bad inpu
 from __future__ import annotations
 
 from core.services.jobs import JobContext, JobError, job_handler
-from generation.importers.errors import CorpusImportError
+from generation.importers.errors import CorpusImportError, then
 from generation.models import GenerationRun, Import
 from generation.services import generation_runs, imports
 
@@ -39,7 +39,7 @@ def run_corpus_import(ctx: JobContext) -> dict:
     try:
         imp = imports.run_import(imp, progress=progress, check_cancelled=ctx.check_cancelled)
     except CorpusImportError as exc:
-        raise JobError(f"{exc.user_message}. Nothing from this file was stored.") from exc
+        raise JobError(then(exc.user_message, "Nothing from this file was stored.")) from exc
     ctx.progress(imp.file_size, imp.file_size, f"complete: {imp.passages_created} new passages")
     return imports.import_summary(imp)
 

@@ -101,6 +101,12 @@ class Import(models.Model):
     pairs_created = models.PositiveIntegerField(default=0)
     pairs_existing = models.PositiveIntegerField(default=0)
     skipped_unanswerable = models.PositiveIntegerField(default=0)
+    title_kept = models.PositiveIntegerField(
+        default=0, help_text="JSQuAD: passages that keep their 'title [SEP]' prefix (a gold answer is only there)."
+    )
+    title_only_questions = models.PositiveIntegerField(
+        default=0, help_text="JSQuAD: questions with a gold answer that occurs only in the title."
+    )
     split_counts = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -158,6 +164,10 @@ class ReferenceQA(models.Model):
     passage = models.ForeignKey(Passage, on_delete=models.CASCADE, related_name="reference_pairs")
     question = models.TextField()
     answers = models.JSONField(default=list, help_text="List of accepted answer strings; the first is primary.")
+    answer_starts = models.JSONField(
+        default=list, blank=True,
+        help_text="Per answer, its character offset in the passage text (SQuAD answer_start); null: not a span.",
+    )  # fmt: skip
     external_id = models.CharField(max_length=200, blank=True)
     import_batch = models.ForeignKey(
         Import, null=True, blank=True, on_delete=models.CASCADE, related_name="reference_pairs"
@@ -176,9 +186,20 @@ class ReferenceQA(models.Model):
     def __str__(self) -> str:
         return self.question[:80]
 
+    def save(self, *args, **kwargs):
+        # Rows written without offsets (admin, demo data, code) get each answer's first occurrence.
+        if len(self.answer_starts or []) != len(self.answers or []):
+            self.answer_starts = first_occurrences(self.passage.text, self.answers or [])
+        super().save(*args, **kwargs)
+
     @property
     def answer(self) -> str:
         return self.answers[0] if self.answers else ""
+
+
+def first_occurrences(text: str, answers: list[str]) -> list[int | None]:
+    """Each answer's first character offset in `text`, None where it is not a span of it."""
+    return [(start if (start := text.find(str(a))) >= 0 else None) for a in answers]
 
 
 class QADataset(models.Model):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("corpora/", staff_required(views.corpus_list), name="corpus-list"),
     path("corpora/<int:pk>/", staff_required(views.corpus_detail), name="corpus-detail"),
     path("passages/<int:pk>/", staff_required(views.passage_detail), name="passage-detail"),
+    path("passages/<int:pk>/text.txt", staff_required(views.passage_text), name="passage-text"),
     path("import/", staff_required(views.import_upload), name="import-upload"),
     path("imports/<int:pk>/", staff_required(views.import_detail), name="import-detail"),
     path("runs/", staff_required(views.run_list), name="run-list"),

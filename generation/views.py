@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Length, Substr
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +23,7 @@ from generation.forms import (
     PairEditForm,
     SyntheticDatasetForm,
 )
-from generation.importers.errors import CorpusImportError
+from generation.importers.errors import CorpusImportError, then
 from generation.models import (
     Corpus,
     GenerationRun,
@@ -91,9 +92,9 @@ def handle_import_upload(request: HttpRequest, template: str, extra: dict | None
         try:
             imports.precheck(stored.path, options)
         except (CorpusImportError, imports.ImportOptionsError) as exc:
-            stored.path.unlink(missing_ok=True)
+            imports.discard_upload(stored.path)
             message = exc.user_message if isinstance(exc, CorpusImportError) else str(exc)
-            form.add_error("file", f"{message}. Nothing was imported.")
+            form.add_error("file", then(message, "Nothing was imported."))
         else:
             with transaction.atomic():
                 corpus = form.corpus_or_new()
@@ -334,11 +335,34 @@ def dataset_export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResp
     return response
 
 
+PASSAGE_PREVIEW_CHARS = 5000
+
+
 def passage_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    passage = get_object_or_404(Passage.objects.select_related("corpus"), pk=pk)
-    pairs = SyntheticPair.objects.filter(passage=passage).select_related("run")
-    return render(
-        request,
-        "generation/passage_detail.html",
-        {"passage": passage, "references": passage.reference_pairs.all(), "pairs": pairs},
+    """The passage with its pairs. Only the first PASSAGE_PREVIEW_CHARS characters are read from the
+    database and sent (a one-line 10 MB passage would otherwise be 10 MB of HTML); the rest is one click
+    away as plain text."""
+    passage = get_object_or_404(
+        Passage.objects.select_related("corpus")
+        .defer("text")
+        .annotate(preview=Substr("text", 1, PASSAGE_PREVIEW_CHARS), text_length=Length("text")),
+        pk=pk,
     )
+    pairs = SyntheticPair.objects.filter(passage=passage).select_related("run")
+    context = {
+        "passage": passage,
+        "preview": passage.preview,
+        "truncated": passage.text_length > PASSAGE_PREVIEW_CHARS,
+        "references": passage.reference_pairs.all(),
+        "pairs": pairs,
+    }
+    return render(request, "generation/passage_detail.html", context)
+
+
+def passage_text(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole passage text as UTF-8 plain text (`?download=1`: as a file)."""
+    passage = get_object_or_404(Passage, pk=pk)
+    response = HttpResponse(passage.text, content_type="text/plain; charset=utf-8")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="passage-{passage.pk}.txt"'
+    return response

@@ -43,9 +43,16 @@ class CorpusImportError(Exception):
     @property
     def user_message(self) -> str:
         message = f"{self.location}: {self.problem}"
-        if self.hint:
-            message += f". {self.hint}"
-        return message
+        return then(message, self.hint) if self.hint else message
+
+
+def then(message: str, more: str) -> str:
+    """Join two sentences without doubling or stranding punctuation ("cut off?" + "Nothing" must not read
+    "cut off?. Nothing")."""
+    message = message.rstrip()
+    if not message:
+        return more
+    return f"{message}{'' if message[-1] in '.!?。' else '.'} {more}"
 
 
 class EncodingError(CorpusImportError):
@@ -57,7 +64,7 @@ class NotJSONError(CorpusImportError):
 
 
 class TruncatedFileError(CorpusImportError):
-    default_hint = "The file ends in the middle of its JSON: was the upload or download cut off?"
+    default_hint = "The file ends in the middle of its JSON; the upload or download was probably cut off"
 
 
 class MissingFieldError(CorpusImportError):
@@ -74,6 +81,9 @@ class InvalidRecordError(CorpusImportError):
 
 class EmptyFileError(CorpusImportError):
     default_hint = "Check that you picked the right file and format"
+
+
+EMPTY_FILE_PROBLEM = "the file is empty (0 bytes)"
 
 
 class UnsupportedFormatError(CorpusImportError):

@@ -5,6 +5,13 @@ line by line from the raw bytes (so an encoding error names its exact line and b
 parsed by ijson one article at a time. A progress callback gets
 (bytes read, total bytes). Bad input raises a CorpusImportError subclass naming the file and place.
 
+A UTF-16 text, JSONL or CSV file with a byte-order mark is decoded (Excel's "Unicode text" export); a
+SQuAD JSON file must be UTF-8, and anything else is refused with an encoding error naming the byte.
+
+Every gold answer carries `answer_start`, its character offset in the stored passage text: SQuAD's own
+offsets (moved with the text when a "title [SEP] " prefix is split off, checked against the text), else
+the first occurrence; None where the answer is not a span of the text (free-form JSONL/CSV answers).
+
 SQuAD 2.0 unanswerable questions (`is_impossible: true`) are skipped by default and counted in
 ReadStats.skipped_unanswerable: reference pairs are used as training targets and for EM/F1 scoring,
 and a question without an answer is neither. `keep_unanswerable=True` keeps them with `answers=()`.
@@ -25,6 +32,7 @@ from typing import IO, Any, NamedTuple
 import ijson
 
 from generation.importers.errors import (
+    EMPTY_FILE_PROBLEM,
     CorpusImportError,
     EmptyFileError,
     EmptyTextError,
@@ -46,11 +54,13 @@ FORMATS = ("txt", "jsonl", "csv", "squad")
 
 
 class QARecord(NamedTuple):
-    """A human-written question with its accepted answers (first is primary); unpacks as a 3-tuple."""
+    """A human-written question with its accepted answers (first is primary) and, per answer, its
+    character offset in the passage text (None: not a span of the text)."""
 
     question: str
     answers: tuple[str, ...]
     id: str = ""
+    answer_starts: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,10 @@ class ReadStats:
     passages: int = 0
     questions: int = 0
     skipped_unanswerable: int = 0
+    # JSQuAD: passages that keep their "title [SEP] " prefix because a gold answer occurs only in the title,
+    # and the questions with such an answer
+    title_kept: int = 0
+    title_only_questions: int = 0
     bytes_total: int = 0
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
@@ -139,9 +153,19 @@ def _encoding_error(path: Path, chunk: bytes, exc: UnicodeDecodeError, offset: i
     )
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_NUL_PROBLEM = "contains NUL bytes, so it is not UTF-8 text"
+_NUL_HINT = "It looks like UTF-16 without a byte-order mark, or a binary file; save it as UTF-8"
+
+
 def _lines(path: Path, progress: _Progress) -> Iterator[tuple[int, str]]:
     """(line number, decoded line without its newline), decoding each line strictly on its own so that an
-    encoding error names the exact line; a UTF-8 byte-order mark is dropped."""
+    encoding error names the exact line; a UTF-8 byte-order mark is dropped, a UTF-16 one selects UTF-16."""
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if head in _UTF16_BOMS:
+        yield from _utf16_lines(path, progress)
+        return
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -151,9 +175,30 @@ def _lines(path: Path, progress: _Progress) -> Iterator[tuple[int, str]]:
                 text = chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise _encoding_error(path, chunk, exc, start, number) from None
+            if "\x00" in text:
+                raise EncodingError(path, _NUL_PROBLEM, line=number, hint=_NUL_HINT)
             offset += len(raw)
             progress.update(offset)
             yield number, text.rstrip("\r\n")
+
+
+def _utf16_lines(path: Path, progress: _Progress) -> Iterator[tuple[int, str]]:
+    """Lines of a UTF-16 file with a byte-order mark (the "utf-16" codec reads the BOM and drops it).
+    Progress follows the bytes the decoder has consumed."""
+    with open(path, "rb") as raw:
+        reader = io.TextIOWrapper(raw, encoding="utf-16", errors="strict", newline="")
+        number = 0
+        try:
+            for number, line in enumerate(reader, start=1):
+                progress.update(raw.tell())
+                yield number, line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(
+                path,
+                f"not valid UTF-16 after line {number}: {exc.reason}",
+                line=number + 1,
+                hint="The file starts with a UTF-16 byte-order mark but is not UTF-16 throughout; save it as UTF-8",
+            ) from None
 
 
 class _CheckedReader(io.RawIOBase):
@@ -212,33 +257,54 @@ def _lookup(obj: dict, name: str) -> tuple[bool, Any]:
     return True, current
 
 
-def _answer_texts(value: Any, path: Path, where: dict) -> tuple[str, ...]:
-    """Answers as unique non-empty strings (SQuAD repeats the same answer from several annotators)."""
+def _answers(
+    value: Any, path: Path, where: dict, passage: str, offset: int = 0
+) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
+    """Answers as unique non-empty strings (SQuAD repeats the same answer from several annotators) with
+    each one's character offset in `passage`.
+
+    A SQuAD `answer_start` counts in the file's context; `offset` is where `passage` begins in it. That
+    offset is kept when it points at the answer, else the first occurrence is used, else None."""
     items = value if isinstance(value, list) else [value]
     texts: list[str] = []
+    starts: list[int | None] = []
     for item in items:
-        text = item.get("text") if isinstance(item, dict) else item
-        if text is None:
+        raw = item.get("text") if isinstance(item, dict) else item
+        if raw is None:
             continue
-        if not isinstance(text, str | int | float):
+        if not isinstance(raw, str | int | float):
             raise InvalidRecordError(path, f"answer {item!r} is not text", **where)
-        text = str(text).strip()
-        if text and text not in texts:
-            texts.append(text)
-    return tuple(texts)
+        raw = str(raw)
+        text = raw.strip()
+        if not text or text in texts:
+            continue
+        start: int | None = None
+        given = item.get("answer_start") if isinstance(item, dict) else None
+        if isinstance(given, int) and not isinstance(given, bool):
+            candidate = given - offset + (len(raw) - len(raw.lstrip()))
+            if candidate >= 0 and passage.startswith(text, candidate):
+                start = candidate
+        if start is None:
+            found = passage.find(text)
+            start = found if found >= 0 else None
+        texts.append(text)
+        starts.append(start)
+    return tuple(texts), tuple(starts)
 
 
-def _qas_from_list(value: Any, path: Path, where: dict) -> tuple[QARecord, ...]:
+def _answer_texts(value: Any, path: Path, where: dict) -> tuple[str, ...]:
+    return _answers(value, path, where, "")[0]
+
+
+def _qas_from_list(value: Any, path: Path, where: dict, passage: str) -> tuple[QARecord, ...]:
     if not isinstance(value, list):
         raise InvalidRecordError(path, f"'qas' must be a list, got {type(value).__name__}", **where)
     out = []
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict) or not _text_field(item.get("question")):
             raise MissingFieldError(path, f"question {number} in 'qas' has no 'question' text", **where)
-        answers = item.get("answers", item.get("answer", []))
-        out.append(
-            QARecord(_text_field(item["question"]), _answer_texts(answers, path, where), _text_field(item.get("id")))
-        )
+        answers, starts = _answers(item.get("answers", item.get("answer", [])), path, where, passage)
+        out.append(QARecord(_text_field(item["question"]), answers, _text_field(item.get("id")), starts))
     return tuple(out)
 
 
@@ -267,7 +333,7 @@ def _record_from_object(
     if columns.qas:
         found_qas, value = _lookup(obj, columns.qas)
         if found_qas and value is not None:
-            qas = _qas_from_list(value, path, where)
+            qas = _qas_from_list(value, path, where, text.strip())
     if columns.question:
         question = _text_field(_lookup(obj, columns.question)[1])
         if question:
@@ -277,8 +343,8 @@ def _record_from_object(
                     raw_answer = json.loads(raw_answer)
                 except ValueError:
                     pass
-            answers = _answer_texts(raw_answer, path, where) if raw_answer is not None else ()
-            qas = qas + (QARecord(question, answers, ""),)
+            answers, starts = _answers(raw_answer, path, where, text.strip()) if raw_answer is not None else ((), ())
+            qas = qas + (QARecord(question, answers, "", starts),)
     return PassageRecord(text.strip(), title, external_id, qas, position, line)
 
 
@@ -324,6 +390,8 @@ def _start(path: str | os.PathLike, progress: ProgressCallback | None, stats: Re
         raise CorpusImportError(path, "file not found")
     stats = stats if stats is not None else ReadStats()
     stats.bytes_total = path.stat().st_size
+    if stats.bytes_total == 0:
+        raise EmptyFileError(path, EMPTY_FILE_PROBLEM)
     return path, stats, _Progress(progress, stats.bytes_total, stats)
 
 
@@ -451,13 +519,22 @@ def _split_sep_title(context: str) -> tuple[str, str]:
 
 
 def _first_json_byte(path: Path) -> bytes:
-    """The first non-blank byte after an optional BOM: '{' for SQuAD, '[' for a JSON list, b'' if empty."""
+    """The first non-blank byte after an optional BOM: '{' for SQuAD, '[' for a JSON list, b'' if blank.
+
+    The head of the file is checked to be UTF-8 first, so a UTF-16 file or random bytes are reported as
+    the wrong encoding rather than as the wrong format."""
     with open(path, "rb") as handle:
         head = handle.read(4096)
-    if head.startswith(UTF8_BOM):
-        head = head[len(UTF8_BOM) :]
-    stripped = head.lstrip()
-    return stripped[:1]
+    if head.startswith(_UTF16_BOMS):
+        raise EncodingError(path, "the file is UTF-16, not UTF-8", hint="Save it as UTF-8")
+    base = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+    try:  # not final: the 4096-byte cut may split a character
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head[base:], final=False)
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, head[base:], exc, base, None) from None
+    if b"\x00" in head:
+        raise EncodingError(path, _NUL_PROBLEM, hint=_NUL_HINT)
+    return head[base:].lstrip()[:1]
 
 
 def _has_data_list(path: Path) -> bool:
@@ -469,6 +546,23 @@ def _has_data_list(path: Path) -> bool:
         return False
 
 
+def _squad_answer_list(qa: dict, path: Path, where: dict) -> list:
+    """SQuAD `answers` must be a list of {"text", "answer_start"} objects; a bare string would silently
+    become a one-answer list, so it is refused (plain strings inside the list are accepted)."""
+    value = qa.get("answers")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        kind = "text" if isinstance(value, str) else type(value).__name__
+        raise InvalidRecordError(
+            path,
+            f'\'answers\' must be a list of {{"text": ..., "answer_start": ...}} objects, got {kind}',
+            hint='Write it as "answers": [{"text": "...", "answer_start": 0}]',
+            **where,
+        )
+    return value
+
+
 def _squad_paragraph(
     obj: Any,
     where: dict,
@@ -478,6 +572,9 @@ def _squad_paragraph(
     path: Path,
     stats: ReadStats,
 ) -> PassageRecord:
+    """One paragraph. When a "title [SEP] " prefix is split off but some gold answer occurs only in that
+    title (3% of JSQuAD's questions), the passage keeps the context as written: the prefix stays in the
+    text every model, judge and dataset reads, so the pair stays answerable from its passage."""
     keep_unanswerable, strip_sep_title = options
     if not isinstance(obj, dict):
         raise InvalidRecordError(path, "a paragraph must be a JSON object", **where)
@@ -492,19 +589,34 @@ def _squad_paragraph(
     raw_qas = obj.get("qas") or []
     if not isinstance(raw_qas, list):
         raise InvalidRecordError(path, "'qas' must be a list", **where)
-    qas: list[QARecord] = []
+    kept: list[tuple[str, str, list]] = []
     for number, qa in enumerate(raw_qas, start=1):
         qid = _text_field(qa.get("id")) if isinstance(qa, dict) else ""
         qwhere = {"record": where["record"] + f", question {number}" + (f" (id {qid})" if qid else "")}
         if not isinstance(qa, dict) or not _text_field(qa.get("question")):
             raise MissingFieldError(path, "no 'question' text", **qwhere)
-        answers = _answer_texts(qa.get("answers") or [], path, qwhere)
-        if qa.get("is_impossible") or not answers:
+        answer_list = _squad_answer_list(qa, path, qwhere)
+        if qa.get("is_impossible") or not _answer_texts(answer_list, path, qwhere):
             if not keep_unanswerable:
                 stats.skipped_unanswerable += 1
                 continue
-            answers = ()
-        qas.append(QARecord(_text_field(qa["question"]), answers, qid))
+            answer_list = []
+        kept.append((_text_field(qa["question"]), qid, answer_list))
+    if sep_title:
+        title_only = sum(
+            1
+            for _, _, answer_list in kept
+            if any(a not in text and a in context for a in _answer_texts(answer_list, path, where))
+        )
+        if title_only:
+            stats.title_kept += 1
+            stats.title_only_questions += title_only
+            text = context.strip()
+    offset = context.find(text)
+    qas = []
+    for question, qid, answer_list in kept:
+        answers, starts = _answers(answer_list, path, where, text, offset)
+        qas.append(QARecord(question, answers, qid, starts))
     return PassageRecord(text, title or sep_title, _text_field(obj.get("id")), tuple(qas), position)
 
 
@@ -519,8 +631,8 @@ def read_squad(
     """SQuAD 1.1/2.0 and JSQuAD: data[].title, data[].paragraphs[].context, .qas[].question/.answers[].text.
 
     JSQuAD's "title [SEP] " prefix is moved into the title (`strip_sep_title=False` keeps contexts as
-    written). Some JSQuAD answers occur only in that title: QA contexts built for evaluation against
-    JSQuAD references should put the title back in front of the text.
+    written), except in a paragraph where some gold answer occurs only in that title: it keeps the prefix
+    in its text (counted in ReadStats.title_kept / title_only_questions) so the pair stays answerable.
 
     ijson builds one article (data[i]) at a time in C, so memory is bounded by the largest article, not
     by the file (SQuAD's and JSQuAD's articles are well under a megabyte). Building single paragraphs
@@ -529,7 +641,9 @@ def read_squad(
 
     def records() -> Iterator[PassageRecord]:
         first = _first_json_byte(path)
-        if first and first != b"{":
+        if not first:
+            raise EmptyFileError(path, "the file holds nothing but blank space")
+        if first != b"{":
             raise UnsupportedFormatError(
                 path,
                 "not SQuAD format: the file must be a JSON object with a 'data' list",
@@ -565,7 +679,7 @@ def read_squad(
             if "premature EOF" in message:
                 raise TruncatedFileError(path, f"unexpected end of file after {prog.stats.bytes_read} bytes") from None
             raise NotJSONError(path, f"not valid JSON near byte {prog.stats.bytes_read}: {message}") from None
-        if articles == 0 and first and not _has_data_list(path):
+        if articles == 0 and not _has_data_list(path):
             raise MissingFieldError(path, "no top-level 'data' list: this is not a SQuAD-format file")
 
     return _counted(records(), path, stats, prog)

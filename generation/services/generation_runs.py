@@ -428,6 +428,9 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
                 repetition_penalty=run.repetition_penalty,
                 stop=stop,
             )
+            # Say which batch is running: without this the page kept "loading <model>" through batch one.
+            span = f"passage {done + 1}" if len(passages) == 1 else f"passages {done + 1}-{done + len(passages)}"
+            reporter.progress(done, total, f"{done} of {total} passages done; generating {span}")
             try:
                 outputs = backend.generate(prompts, params, reporter)
             except EndpointError as exc:

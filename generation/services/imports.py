@@ -220,6 +220,20 @@ def store_upload(uploaded, *, name: str | None = None) -> StoredFile:
     return StoredFile(target, Path(original).name, size, digest.hexdigest())
 
 
+def discard_upload(path: str | Path) -> None:
+    """Remove an uploaded copy and its per-upload folder; files imported in place are never touched."""
+    path = Path(path)
+    if not is_uploaded(path):
+        return
+    path.unlink(missing_ok=True)
+    folder = path.parent
+    if folder.resolve() != uploads_dir().resolve():
+        try:
+            folder.rmdir()  # only when empty: never removes anything else
+        except OSError:
+            pass
+
+
 def describe_file(path: str | Path) -> StoredFile:
     """Size and hash of a file imported in place (management command)."""
     path = Path(path)
@@ -316,6 +330,7 @@ def _begin_attempt(imp: Import) -> int:
         row.finished_at = None
         row.bytes_read = row.passages_read = row.passages_created = row.passages_existing = 0
         row.pairs_created = row.pairs_existing = row.skipped_unanswerable = 0
+        row.title_kept = row.title_only_questions = 0
         row.split_counts = {}
         row.save()
     return row.attempt
@@ -416,6 +431,7 @@ def _write_chunk(imp: Import, attempt: int, records: list[PassageRecord], split:
                         passage_id=pid,
                         question=qa.question,
                         answers=list(qa.answers),
+                        answer_starts=list(qa.answer_starts),
                         external_id=qa.id[:200],
                         import_batch_id=imp.pk,
                     )
@@ -512,6 +528,8 @@ def run_import(
                 finished_at=timezone.now(),
                 bytes_read=stats.bytes_total,
                 skipped_unanswerable=stats.skipped_unanswerable,
+                title_kept=stats.title_kept,
+                title_only_questions=stats.title_only_questions,
                 split_counts=splits,
             )
     except ImportSuperseded:
@@ -524,8 +542,7 @@ def run_import(
             logger.exception("import #%s: could not clean up after %s", imp.pk, type(exc).__name__)
         raise
     imp.refresh_from_db()
-    if is_uploaded(imp.file_path):
-        Path(imp.file_path).unlink(missing_ok=True)  # the passages are stored; the upload copy is not needed
+    discard_upload(imp.file_path)  # the passages are stored; the upload copy is not needed
     return imp
 
 
@@ -546,7 +563,22 @@ def _fail(imp: Import, attempt: int, message: str) -> None:
         row.status = Import.Status.FAILED
         row.error = message
         row.finished_at = timezone.now()
-        row.save(update_fields=["status", "error", "finished_at"])
+        # The staged rows are deleted below, so nothing was kept: the page must not show staged counts as
+        # "new passages". How far the reader got (passages_read, bytes_read) stays as a clue.
+        row.passages_created = row.passages_existing = row.pairs_created = row.pairs_existing = 0
+        row.split_counts = {}
+        row.save(
+            update_fields=[
+                "status",
+                "error",
+                "finished_at",
+                "passages_created",
+                "passages_existing",
+                "pairs_created",
+                "pairs_existing",
+                "split_counts",
+            ]
+        )
     discard_staged(imp)
 
 
@@ -566,6 +598,43 @@ def import_file(
     return run_import(imp, progress=progress, chunk_size=chunk_size)
 
 
+def import_into_corpus_named(
+    name: str,
+    path: str | Path,
+    options: ImportOptions = ImportOptions(),
+    *,
+    language: str = "en",
+    source: str = "",
+    user=None,
+    progress: ProgressFn | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Import:
+    """Import a file in place into the corpus called `name`, creating it if missing (the command).
+
+    A corpus this call created is removed again when the import fails: trying a batch of files, some of
+    them bad, must not leave empty corpora behind. An existing corpus keeps its failed Import row, which
+    records the attempt and its error."""
+    options.check()
+    stored = describe_file(path)  # a missing file is reported before anything is created
+    corpus, created = Corpus.objects.get_or_create(name=name.strip(), defaults={"language": language, "source": source})
+    try:
+        imp = create_import(corpus, stored, options, user=user)
+        return run_import(imp, progress=progress, chunk_size=chunk_size)
+    except BaseException:
+        if created:
+            _drop_if_unused(corpus)
+        raise
+
+
+def _drop_if_unused(corpus: Corpus) -> None:
+    with transaction.atomic():
+        if Passage.all_objects.filter(corpus=corpus).exists():
+            return
+        if corpus.imports.exclude(status=Import.Status.FAILED).exists():
+            return  # another import started meanwhile
+        corpus.delete()
+
+
 def import_summary(imp: Import) -> dict[str, Any]:
     return {
         "import_id": imp.pk,
@@ -578,5 +647,7 @@ def import_summary(imp: Import) -> dict[str, Any]:
         "pairs_created": imp.pairs_created,
         "pairs_existing": imp.pairs_existing,
         "skipped_unanswerable": imp.skipped_unanswerable,
+        "title_kept": imp.title_kept,
+        "title_only_questions": imp.title_only_questions,
         "splits": imp.split_counts,
     }

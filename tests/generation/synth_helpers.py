@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from core.models import ModelEntry, ModelKind, ModelRole
 from generation.models import Corpus, Passage, ReferenceQA
+
+# The JSQuAD validation file is not shipped (size, licence): tests read it from QASYNTH_JSQUAD_PATH, by
+# default from a `shared/data` folder beside the repository root, and skip saying so where it is absent.
+JSQUAD_PATH = Path(
+    os.environ.get("QASYNTH_JSQUAD_PATH")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "data" / "jsquad-valid-v1.3.json"
+)
 
 
 def write(path: Path, content: str | bytes) -> Path:

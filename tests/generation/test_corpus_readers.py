@@ -69,10 +69,22 @@ class TestPlainText:
         assert "sjis.txt, line 3: not UTF-8: byte 0x93 at byte 9" in err.user_message
         assert "Shift_JIS" in err.user_message
 
-    def test_utf16_gets_its_own_hint(self, tmp_path):
-        path = write(tmp_path / "u16.txt", "hello\n".encode("utf-16"))
-        with pytest.raises(EncodingError, match="UTF-16"):
+    def test_utf16_with_a_byte_order_mark_is_decoded(self, tmp_path):
+        path = write(tmp_path / "u16.txt", "hello\r\nworld\r\n\r\n日本語\n".encode("utf-16"))
+        assert [r.text for r in read_txt(path)] == ["hello\nworld", "日本語"]
+
+    def test_utf16_without_a_byte_order_mark_gets_its_own_hint(self, tmp_path):
+        path = write(tmp_path / "u16.txt", "hello\n".encode("utf-16-le"))
+        with pytest.raises(EncodingError, match="u16.txt, line 1: contains NUL bytes.*UTF-16"):
             list(read_txt(path))
+
+    def test_a_zero_byte_file_says_it_is_empty(self, tmp_path):
+        with pytest.raises(EmptyFileError) as exc:
+            read_txt(write(tmp_path / "empty.txt", b""))
+        assert (
+            exc.value.user_message
+            == "empty.txt: the file is empty (0 bytes). Check that you picked the right file and format"
+        )
 
     def test_a_missing_file_is_a_clear_error(self, tmp_path):
         with pytest.raises(CorpusImportError, match="nope.txt: file not found"):
@@ -98,9 +110,9 @@ class TestJsonLines:
         records = list(read_jsonl(path, stats=stats))
         assert records[0].text == "Water boils at 100 C."
         assert (records[0].title, records[0].external_id) == ("Water", "7")
-        assert records[0].qas == (QARecord("When?", ("100 C",), "q1"),)
-        question, answers, qid = records[0].qas[0]  # unpacks as (question, [answers], id)
-        assert (question, answers, qid) == ("When?", ("100 C",), "q1")
+        assert records[0].qas == (QARecord("When?", ("100 C",), "q1", (15,)),)
+        question, answers, qid, starts = records[0].qas[0]  # (question, answers, id, answer offsets)
+        assert (question, answers, qid, starts) == ("When?", ("100 C",), "q1", (15,))
         assert (records[1].title, records[1].external_id, records[1].line) == ("", "", 2)
         assert (stats.passages, stats.questions) == (2, 1)
 
@@ -176,7 +188,7 @@ class TestCsv:
     def test_question_answer_columns_with_a_json_answer_list(self, tmp_path):
         path = write(tmp_path / "qa.csv", 'context,q,a\nP.,Who?,"[""x"", ""y""]"\nP.,When?,now\n')
         [record] = read_csv(path, columns=Columns(text="context", question="q", answer="a", qas=None))
-        assert record.qas == (QARecord("Who?", ("x", "y"), ""), QARecord("When?", ("now",), ""))
+        assert record.qas == (QARecord("Who?", ("x", "y"), "", (None, None)), QARecord("When?", ("now",), "", (None,)))
 
     def test_a_missing_text_column_names_the_header_columns(self, tmp_path):
         path = write(tmp_path / "c.csv", "id,body\n1,x\n")
@@ -230,7 +242,7 @@ class TestSquad:
             ("Water", "Water boils at 100 degrees.", 0),
             ("Water", "Ice melts at 0 degrees.", 1),
         ]
-        assert records[0].qas == (QARecord("When does water boil?", ("100 degrees",), "a1"),)
+        assert records[0].qas == (QARecord("When does water boil?", ("100 degrees",), "a1", (15,)),)
 
     def test_squad_20_unanswerable_questions_are_skipped_and_counted_by_default(self, tmp_path):
         article = {
@@ -390,3 +402,26 @@ def test_an_unknown_extension_asks_for_a_format(tmp_path):
 def test_read_corpus_dispatches_on_the_format(tmp_path):
     path = write(tmp_path / "c.data", "one\n\ntwo\n")
     assert [r.text for r in read_corpus(path, "txt")] == ["one", "two"]
+
+
+def test_a_jsquad_paragraph_whose_answer_occurs_only_in_the_title_keeps_the_title_in_its_text(tmp_path):
+    """Moving the "title [SEP] " prefix out would leave a question its passage cannot answer."""
+    context = "東海道新幹線 [SEP] 1987年の国鉄分割民営化により、JR東海が運営を継承した。"
+    article = {"title": "東海道新幹線", "paragraphs": [
+        {"context": context, "qas": [
+            {"id": "q1", "question": "運営を継承したのは？", "answers": [{"text": "JR東海", "answer_start": 30}]},
+            {"id": "q2", "question": "この路線の名前は？", "answers": [{"text": "東海道新幹線", "answer_start": 0}]},
+        ]},
+        {"context": "東海道新幹線 [SEP] 最高速度は時速285kmである。", "qas": [
+            {"id": "q3", "question": "最高速度は？", "answers": [{"text": "時速285km", "answer_start": 17}]},
+        ]},
+    ]}  # fmt: skip
+    stats = ReadStats()
+    first, second = read_squad(write(tmp_path / "jsquad.json", squad_doc([article], None)), stats=stats)
+    assert (first.title, first.text) == ("東海道新幹線", context)
+    assert (second.title, second.text) == ("東海道新幹線", "最高速度は時速285kmである。")
+    assert (stats.title_kept, stats.title_only_questions) == (1, 1)
+    for record in (first, second):
+        for qa in record.qas:
+            assert all(record.text[s : s + len(a)] == a for a, s in zip(qa.answers, qa.answer_starts, strict=True))
+    assert [qa.answer_starts for qa in first.qas] == [(context.index("JR東海"),), (0,)]

@@ -1,22 +1,21 @@
 """Integration: the real JSQuAD validation file imports with every context and question it holds.
 
-The file lives outside the repository (/work/shared/data, i.e. <repo>/../shared/data); the test skips
-with the reason when it is absent. Expected counts are computed from the file itself, not hard-coded."""
+The file lives outside the repository (QASYNTH_JSQUAD_PATH, default <repo>/../shared/data); the test
+skips with the reason when it is absent. Expected counts are computed from the file itself, not hard-coded."""
 
 from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from generation.models import Corpus, Passage, ReferenceQA
+from generation.models import Corpus, Import, Passage, ReferenceQA
+from tests.generation.synth_helpers import JSQUAD_PATH as JSQUAD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-JSQUAD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "jsquad-valid-v1.3.json"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,12 @@ def test_jsquad_imports_with_its_contexts_questions_and_a_held_out_article_split
     assert passages.count() == expected["distinct_contexts"]
     assert ReferenceQA.objects.filter(passage__corpus=corpus).count() == expected["answerable"]
     assert set(passages.values_list("title", flat=True)) == expected["titles"]
-    assert not passages.filter(text__contains="[SEP]").exists()  # "title [SEP] " is split off
+    # "title [SEP] " is split off, except where a gold answer occurs only in the title: those keep it
+    imp = Import.objects.get(corpus=corpus)
+    assert passages.filter(text__contains=" [SEP] ").count() == imp.title_kept > 0
+    for ref in ReferenceQA.objects.filter(passage__corpus=corpus).select_related("passage"):
+        spans = [ref.passage.text[s : s + len(a)] for a, s in zip(ref.answers, ref.answer_starts, strict=True)]
+        assert spans == ref.answers, f"reference pair {ref.external_id} is not answerable from its passage"
     # held-out articles: no title on both sides
     train_titles = set(passages.filter(split="train").values_list("title", flat=True))
     test_titles = set(passages.filter(split="test").values_list("title", flat=True))

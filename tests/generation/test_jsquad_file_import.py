@@ -7,16 +7,12 @@ licence; the test is skipped, saying so, where it is absent. QASYNTH_JSQUAD_PATH
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from generation.importers.readers import SEP_MARKER, ReadStats, read_squad
 from generation.validation import SupportCheck, ValidationConfig, validate_pairs
-
-DEFAULT_PATH = Path(__file__).resolve().parents[2].parent / "shared/data/jsquad-valid-v1.3.json"
-JSQUAD_PATH = Path(os.environ.get("QASYNTH_JSQUAD_PATH") or DEFAULT_PATH)
+from tests.generation.synth_helpers import JSQUAD_PATH
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,12 +48,23 @@ def test_streaming_the_jsquad_file_finds_every_context_and_question(independent_
     assert len({r.title for r in records}) <= independent_counts["articles"]
 
 
-def test_jsquad_titles_are_split_off_the_contexts(independent_counts):
+def test_jsquad_titles_are_split_off_unless_a_gold_answer_occurs_only_in_the_title(independent_counts):
     if not independent_counts["sep_contexts"]:
         pytest.skip("this file has no 'title [SEP] ' contexts")
-    for record in read_squad(JSQUAD_PATH):
+    stats = ReadStats()
+    kept = 0
+    for record in read_squad(JSQUAD_PATH, stats=stats):
         assert record.title
-        assert not record.text.startswith(record.title + SEP_MARKER)
+        if record.text.startswith(record.title + SEP_MARKER):
+            kept += 1
+            body = record.text[len(record.title + SEP_MARKER) :]
+            assert any(a not in body for qa in record.qas for a in qa.answers)
+        for qa in record.qas:  # every gold answer is a span of the stored text, at its stored offset
+            assert len(qa.answer_starts) == len(qa.answers)
+            for answer, start in zip(qa.answers, qa.answer_starts, strict=True):
+                assert start is not None and record.text[start : start + len(answer)] == answer
+    assert kept == stats.title_kept > 0
+    assert stats.title_only_questions < 0.1 * stats.questions
 
 
 def test_the_validator_keeps_nearly_all_human_jsquad_pairs():

@@ -61,7 +61,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "small-en": Preset(
         key="small-en",
-        label="Small English demo (2-core CPU, under 10 minutes)",
+        label="Small English demo (about 15 minutes on 2 CPU cores; 14 measured)",
         language="en",
         corpus_name="Demo (English)",
         shots=(0, 1),

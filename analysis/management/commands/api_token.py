@@ -17,7 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, reset: bool, **options) -> None:
         user = User.objects.filter(username=username).first()
         if user is None:
-            raise CommandError(f"No user named {username!r}.")
+            raise CommandError(
+                f"No user named {username!r}. Create a staff account first: "
+                f"manage.py add_user {username} --staff (it prints the password)."
+            )
         if not user.is_staff or not user.is_active:
             raise CommandError(
                 f"{username!r} is not an active staff user; the API serves staff only (judges get 403 anyway)."

@@ -10,9 +10,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.importers.errors import CorpusImportError
+from generation.importers.errors import CorpusImportError, then
 from generation.importers.readers import FORMATS
-from generation.services.imports import ImportOptions, ImportOptionsError, get_or_create_corpus, import_file
+from generation.services.imports import ImportOptions, ImportOptionsError, import_into_corpus_named
 
 
 class Command(BaseCommand):
@@ -59,7 +59,6 @@ class Command(BaseCommand):
             options.check()
         except ImportOptionsError as exc:
             raise CommandError(str(exc)) from None
-        corpus = get_or_create_corpus(opts["corpus"], language=opts["language"], source=opts["source"])
         show = self.stderr.isatty() if hasattr(self.stderr, "isatty") else False
 
         def progress(figures: dict) -> None:
@@ -73,9 +72,13 @@ class Command(BaseCommand):
                 sys.stderr.flush()
 
         try:
-            imp = import_file(corpus, opts["path"], options, progress=progress)
+            imp = import_into_corpus_named(
+                opts["corpus"], opts["path"], options, language=opts["language"], source=opts["source"],
+                progress=progress,
+            )  # fmt: skip
         except CorpusImportError as exc:
-            raise CommandError(f"{exc.user_message}. Nothing from this file was stored.") from None
+            raise CommandError(then(exc.user_message, "Nothing from this file was stored.")) from None
+        corpus = imp.corpus
         if show or opts["verbosity"] > 1:
             sys.stderr.write("\n")
         splits = ", ".join(f"{k} {v}" for k, v in imp.split_counts.items()) or "none"
@@ -84,3 +87,8 @@ class Command(BaseCommand):
             f"{imp.passages_created} new, {imp.passages_existing} already present; {imp.pairs_created} new reference "
             f"pairs, {imp.pairs_existing} known; {imp.skipped_unanswerable} unanswerable skipped; splits: {splits}."
         )
+        if imp.title_kept:
+            self.stdout.write(
+                f"{imp.title_kept} passages keep their 'title [SEP] ' prefix in the text: a gold answer of "
+                f"{imp.title_only_questions} questions occurs only in the title."
+            )
