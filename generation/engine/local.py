@@ -103,6 +103,4 @@ class LocalGenerator:
 
         encoded = [self._encode(p) for p in prompts]
         completions = self.decoder.decode(encoded, decode_params(params), batch_size=batch_size, on_batch=on_batch)
-        return [
-            GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions
-        ]
+        return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
