@@ -102,28 +102,18 @@ def generate_answers(
     batch_size: int = BATCH_SIZE,
     on_batch: Callable[[int], None] = lambda done: None,
 ) -> list[str]:
-    """Greedy, short, batched (left padding) answers, one per question."""
-    import torch
+    """Greedy, short answers, one per question, decoded in batches by the shared engine (decoding.engine)."""
+    from decoding.engine import BatchDecoder, DecodeParams, DecoderOptions
 
-    answers: list[str] = []
-    tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    for start in range(0, len(questions), batch_size):
-        batch = questions[start : start + batch_size]
-        prompts = [prompt_text(tokenizer, q.context, q.question, one_shot=one_shot) for q in batch]
-        encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        answers += [clean_answer(text) for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-        on_batch(len(answers))
-    return answers
+    prompts = [prompt_text(tokenizer, q.context, q.question, one_shot=one_shot) for q in questions]
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    decoder = BatchDecoder(model, tokenizer, DecoderOptions.for_device(model, batch_size=batch_size))
+    completions = decoder.decode(
+        encoded, DecodeParams(max_new_tokens=max_new_tokens), on_batch=lambda batch: on_batch(batch.rows_done)
+    )
+    return [clean_answer(c.text) for c in completions]
 
 
 def questions_from_params(params: dict) -> list[DemoQuestion]:

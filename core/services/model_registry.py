@@ -302,20 +302,14 @@ def converted_smollm2_dir(progress: Callable[[str], None] = lambda message: None
 
 
 def load_causal_lm(entry: ModelEntry, *, device: str | None = None, dtype=None):
-    """Load (model, tokenizer) for a local model entry, with a pad token and left padding for batching."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load (model, tokenizer) for a local model entry, with a pad token and left padding for batching.
+
+    Device and dtype resolve like training's (`decoding.loading`): CUDA with bf16 when present, else CPU float32.
+    """
+    from decoding.loading import load_causal_lm as load
 
     path = local_dir(entry)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+        return load(path, device=device or "auto", dtype=dtype or "auto")
     except OSError as exc:
         raise ModelUnavailable(f"Model {entry.name!r}: could not load from {path}: {exc}") from exc
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    if device:
-        model.to(device)
-    model.eval()
-    return model, tokenizer

@@ -228,16 +228,13 @@ class LocalBackend:
     """A local HF model (or a converted GGUF), batched with left padding."""
 
     def __init__(self, entry: ModelEntry, run: GenerationRun, reporter: Reporter) -> None:
-        import torch
-
         from generation.engine.local import LocalGenerator
 
         if entry.kind == ModelKind.GGUF and not entry.converted_path:
             reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
             model_registry.convert_entry(entry, progress=reporter.log)
             entry.refresh_from_db()
-        device = "cuda" if torch.cuda.is_available() else None
-        model, tokenizer = model_registry.load_causal_lm(entry, device=device)
+        model, tokenizer = model_registry.load_causal_lm(entry)  # CUDA + bf16 when present (decoding.loading)
         if run.prompt_mode == "chat" and not has_chat_template(tokenizer):
             raise JobError(
                 f"Model {entry.name!r} has no chat template (is it a base model?): create the run with prompt "

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import generation.engine.local as local_engine
+from dataclasses import replace
+
+import decoding.engine as decoding_engine
 from generation.engine.base import SamplingParams
 from generation.engine.local import LocalGenerator
 from tests.support.tiny_models import load_tiny_model
@@ -67,22 +69,22 @@ TEMPLATED = [
 def test_the_shared_prompt_prefix_is_computed_once_and_changes_nothing(generator, monkeypatch):
     params = SamplingParams(max_new_tokens=16, repetition_penalty=1.3)
     prefix_lengths = []
-    real_prefix_cache = generator._prefix_cache
+    real_prefix_cache = generator.decoder._prefix_cache
     monkeypatch.setattr(
-        generator, "_prefix_cache", lambda ids: prefix_lengths.append(len(ids)) or real_prefix_cache(ids)
+        generator.decoder, "_prefix_cache", lambda ids: prefix_lengths.append(len(ids)) or real_prefix_cache(ids)
     )
     shared = generator.generate(TEMPLATED, params)
     assert len(prefix_lengths) == 1 and prefix_lengths[0] >= 20  # once per call, reused by both batches
-    monkeypatch.setattr(generator, "share_prefix", False)
+    monkeypatch.setattr(generator.decoder, "options", replace(generator.decoder.options, share_prefix=False))
     assert shared == generator.generate(TEMPLATED, params)
     assert shared == sequential(generator, TEMPLATED, params)
     assert len(prefix_lengths) == 1
 
 
 def test_prompts_without_a_long_common_start_are_not_split(generator):
-    assert generator._shared_prefix_length([generator._encode(p) for p in PROMPTS]) == 0
+    assert generator.decoder.shared_prefix_length([generator._encode(p) for p in PROMPTS]) == 0
     identical = [generator._encode("Same prompt, twice over.")] * 2
-    assert generator._shared_prefix_length(identical) == 0  # below min_prefix_tokens; never the whole prompt
+    assert generator.decoder.shared_prefix_length(identical) == 0  # below min_prefix_tokens; never the whole prompt
 
 
 def test_outputs_come_back_in_prompt_order_with_token_counts(generator):
@@ -108,15 +110,15 @@ def test_repetition_penalty_ignores_padding_so_batched_still_equals_sequential(g
     first = generator.generate([short], SamplingParams(max_new_tokens=1, repetition_penalty=3.0))[0]
     pad = generator.tokenizer(first.text, add_special_tokens=False)["input_ids"][0]
     assert pad not in generator._encode(short)
-    monkeypatch.setattr(generator, "pad_id", pad)
+    monkeypatch.setattr(generator.decoder, "pad_id", pad)
     expected = sequential(generator, prompts, params)
     assert generator.generate(prompts, params) == expected
 
-    class PenaltyCountingPadding(local_engine.PaddingAwareRepetitionPenalty):
+    class PenaltyCountingPadding(decoding_engine.PaddingAwareRepetitionPenalty):
         def __init__(self, penalty, prompt_mask):
             super().__init__(penalty, torch.ones_like(prompt_mask))
 
-    monkeypatch.setattr(local_engine, "PaddingAwareRepetitionPenalty", PenaltyCountingPadding)
+    monkeypatch.setattr(decoding_engine, "PaddingAwareRepetitionPenalty", PenaltyCountingPadding)
     assert generator.generate(prompts, params) != expected
 
 

@@ -1,4 +1,4 @@
-"""Batched greedy answer generation for (context, question) items, with left padding.
+"""Greedy answers for (context, question) items, decoded in batches by `decoding.engine` (left padding).
 
 Prompts are tokenised exactly as in training (`formatting.encode_prompt`), so a fine-tuned adapter sees the
 format it learned. Items are sorted by prompt length before batching (less padding, and the longest batch
@@ -8,16 +8,13 @@ comes first so an out-of-memory error shows up at once); results carry the item'
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from training.engine.device import resolve_device, resolve_dtype
-from training.engine.formatting import PromptTemplate, encode_prompt, left_pad
+from decoding.engine import BatchDecoder, DecodeParams, DecoderOptions
+from training.engine.formatting import PromptTemplate, encode_prompt
 from training.engine.trainer import RUN_INFO_FILE, load_tokenizer
 
 
@@ -47,21 +44,11 @@ def load_for_inference(
     dtype: str = "auto",
     merge: bool = True,
 ):
-    """(model, tokenizer) in eval mode; with an adapter, loaded by `PeftModel.from_pretrained` and merged.
+    """(model, tokenizer) in eval mode: bf16 on CUDA, float32 on CPU (decoding.loading), with the adapter
+    loaded by `PeftModel.from_pretrained` and merged (generation then runs at the base model's speed)."""
+    from decoding.loading import load_causal_lm
 
-    Merging folds the LoRA update into the base weights, so generation runs at the base model's speed.
-    """
-    from transformers import AutoModelForCausalLM
-
-    dev = resolve_device(device)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=resolve_dtype(dtype, dev)).to(dev)
-    if adapter_dir is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, adapter_dir)
-        if merge:
-            model = model.merge_and_unload()
-    model.eval()
+    model, _ = load_causal_lm(base_model, device=device, dtype=dtype, adapter_dir=adapter_dir, merge=merge)
     return model, load_tokenizer(base_model)
 
 
@@ -98,7 +85,6 @@ def _prompt_budget(model, max_new_tokens: int, max_prompt_tokens: int | None) ->
     return max(16, min(limit, 4096) - max_new_tokens)
 
 
-@torch.inference_mode()
 def iter_predictions(
     model,
     tokenizer,
@@ -109,10 +95,12 @@ def iter_predictions(
     max_new_tokens: int = 64,
     max_prompt_tokens: int | None = None,
     stop_at_newline: bool = True,
+    options: DecoderOptions | None = None,
 ) -> Iterator[list[Prediction]]:
-    """Yield one list of predictions per batch (so a caller can store and report progress per batch)."""
-    from transformers import GenerationConfig
+    """Yield one list of predictions per batch (so a caller can store and report progress per batch).
 
+    Decoding is `decoding.engine.BatchDecoder`: on CPU batches of `batch_size`, on CUDA batches sized by a
+    token budget (at least `batch_size` rows) with the static-cache path."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     budget = _prompt_budget(model, max_new_tokens, max_prompt_tokens)
@@ -120,48 +108,26 @@ def iter_predictions(
     for i, raw in enumerate(items):
         item = _as_item(raw, i)
         prompts.append(encode_prompt(tokenizer, template, item.context, item.question, budget, item=f"item {i + 1}"))
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i][0]))
-    eos = tokenizer.eos_token_id
-    generation = GenerationConfig(
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        num_beams=1,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=eos,
-        bos_token_id=tokenizer.bos_token_id,
-    )
-    device = next(model.parameters()).device
-    model.eval()
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        ids, mask = left_pad([prompts[i][0] for i in chunk], tokenizer.pad_token_id)
-        input_ids = torch.tensor(ids, dtype=torch.long, device=device)
-        attention = torch.tensor(mask, dtype=torch.long, device=device)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        began = time.perf_counter()
-        output = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=generation)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        took = time.perf_counter() - began
-        new_tokens = output[:, input_ids.shape[1] :].tolist()
+    if not prompts:
+        return
+    decoder = BatchDecoder(model, tokenizer, options or DecoderOptions.for_device(model, batch_size=batch_size))
+    params = DecodeParams(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
+    for decoded in decoder.iter_batches([ids for ids, _ in prompts], params):
+        took = decoded.seconds
+        size = len(decoded.completions)
         batch = []
-        for row, index in zip(new_tokens, chunk, strict=True):
-            if eos in row:
-                row = row[: row.index(eos)]
-            raw = tokenizer.decode(row, skip_special_tokens=False)
+        for completion in decoded.completions:
+            row = list(completion.token_ids)
             batch.append(
                 Prediction(
-                    index=index,
-                    prediction=postprocess(
-                        tokenizer.decode(row, skip_special_tokens=True), stop_at_newline=stop_at_newline
-                    ),
-                    raw_output=raw,
-                    latency_s=took / len(chunk),
+                    index=completion.index,
+                    prediction=postprocess(completion.text, stop_at_newline=stop_at_newline),
+                    raw_output=tokenizer.decode(row, skip_special_tokens=False),
+                    latency_s=took / size,
                     batch_latency_s=took,
-                    prompt_tokens=len(prompts[index][0]),
+                    prompt_tokens=completion.prompt_tokens,
                     output_tokens=len(row),
-                    context_truncated=prompts[index][1],
+                    context_truncated=prompts[completion.index][1],
                 )
             )
         yield batch

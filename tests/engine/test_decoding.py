@@ -1,0 +1,226 @@
+"""The shared decoding engine (decoding/): device and dtype, batching, stop strings, samples, the static-cache
+path and its fallback. Django-free: `scripts/test_engine_oldtf.sh` runs this file under the oldest supported
+transformers, and bench/gpu_device_check.sh runs it on a CUDA machine (the CUDA tests skip elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+import torch
+
+import decoding.engine as engine
+from decoding.engine import BatchDecoder, DecodeParams, DecoderOptions
+from decoding.loading import inference_placement
+from tests.engine.tiny import tiny_model, tokenizer
+
+PROMPTS = [
+    "The quick brown fox jumps over the lazy dog again and again while the farmer watches",
+    "Hi",
+    "<|im_start|>user\nWrite two questions about rivers.<|im_end|>\n<|im_start|>assistant\n",
+    "富士山は日本で一番高い山です。",
+    "Question: What is the capital of France?\nAnswer:",
+    "A",
+]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (bench/gpu_device_check.sh)")
+
+
+def encode(prompts):
+    return [tokenizer()(p, add_special_tokens=False)["input_ids"] for p in prompts]
+
+
+@pytest.fixture(scope="module", params=["llama", "gpt_neox"])
+def model(request):
+    torch.set_num_threads(1)
+    return tiny_model(request.param)[0]
+
+
+def decoder(model, **options) -> BatchDecoder:
+    return BatchDecoder(model, tokenizer(), DecoderOptions(**{"batch_size": 4, **options}))
+
+
+# --- device and dtype ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
+def test_a_cuda_device_gets_half_precision_without_needing_one(monkeypatch, bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    assert inference_placement("auto", "auto") == (torch.device("cuda"), expected)
+    assert inference_placement("cuda", None) == (torch.device("cuda"), expected)
+    assert inference_placement("cpu", "auto") == (torch.device("cpu"), torch.float32)
+
+
+def test_loading_for_inference_on_cuda_asks_transformers_for_bf16(monkeypatch):
+    """generation runs, evaluation and the demo all load through decoding.loading.load_causal_lm."""
+    import transformers
+
+    from decoding import loading
+
+    seen = {}
+
+    class FakeModel:
+        def to(self, device):
+            seen["device"] = torch.device(device)
+            return self
+
+        def eval(self):
+            return self
+
+    def fake_model(path, **kwargs):
+        seen["dtype"] = kwargs["dtype"]
+        return FakeModel()
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fake_model)
+    tok = tokenizer()
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path, **kw: tok)
+    loading.load_causal_lm("/nonexistent-model-dir")
+    assert seen == {"dtype": torch.bfloat16, "device": torch.device("cuda")}
+
+
+def test_cpu_defaults_keep_the_measured_cpu_settings(model):
+    options = DecoderOptions.for_device(model, batch_size=8)
+    assert options == DecoderOptions(batch_size=8)  # no token budget, shared prefix, dynamic cache, every step
+
+
+def test_the_static_path_can_be_turned_off_by_setting(model, monkeypatch):
+    monkeypatch.setenv("QASYNTH_STATIC_CACHE", "0")
+    assert engine.static_cache_support(model) == (False, "turned off by QASYNTH_STATIC_CACHE=0")
+
+
+# --- transformers API names --------------------------------------------------------------------------------
+
+
+def test_the_cache_keyword_matches_this_transformers_version(model):
+    name = engine.cache_argument(model)
+    ids = torch.tensor([encode(["Hello there"])[0]])
+    output = model(input_ids=ids, use_cache=True)
+    cache = engine.output_cache(output)
+    assert cache.get_seq_length() == ids.shape[1]
+    step = model(input_ids=torch.tensor([[5]]), **{name: cache}, use_cache=True)  # accepted, extends the cache
+    assert engine.output_cache(step).get_seq_length() == ids.shape[1] + 1
+
+
+# --- batching and outputs ----------------------------------------------------------------------------------
+
+
+def test_batched_greedy_equals_one_at_a_time_and_a_token_budget_changes_nothing(model):
+    params = DecodeParams(max_new_tokens=12)
+    prompts = encode(PROMPTS)
+    single = [decoder(model, batch_size=1).decode([p], params)[0] for p in prompts]
+    batched = decoder(model).decode(prompts, params)
+    assert [c.token_ids for c in batched] == [c.token_ids for c in single]
+    budget = decoder(model, batch_size=64, token_budget=3 * (len(max(prompts, key=len)) + 12))
+    sizes = []
+    assert budget.decode(prompts, params, on_batch=lambda b: sizes.append(len(b.completions))) == batched
+    assert sizes[0] == 3 and sum(sizes) == len(prompts)  # the longest prompts fill the budget first
+    assert len({c.text for c in batched}) > 2
+
+
+def test_stop_strings_checked_every_few_steps_give_the_same_result_as_every_step(model):
+    dec = decoder(model, stop_check_every=1)
+    free = dec.decode(encode(PROMPTS), DecodeParams(max_new_tokens=24))
+    stops = tuple({c.text[len(c.text) // 2 : len(c.text) // 2 + 2] for c in free if len(c.text.strip()) > 6})
+    stops = tuple(s for s in stops if s.strip())[:2]
+    assert stops
+    params = DecodeParams(max_new_tokens=24, stop=stops)
+    every_step = dec.decode(encode(PROMPTS), params)
+    every_fourth = decoder(model, stop_check_every=4).decode(encode(PROMPTS), params)
+    assert every_fourth == every_step
+    assert any(c.finish_reason == "stop" and len(c.token_ids) < 24 for c in every_step)
+    for c in every_step:
+        assert not any(s in c.text for s in stops)
+
+
+def test_samples_per_prompt_come_back_grouped_and_seeded(model):
+    params = DecodeParams(max_new_tokens=8, temperature=1.0, top_p=0.95, num_return_sequences=3, seed=7)
+    prompts = encode(PROMPTS[:3])
+    first = decoder(model).decode(prompts, params)
+    assert [(c.index, c.sample) for c in first] == [(i, s) for i in range(3) for s in range(3)]
+    assert decoder(model).decode(prompts, params) == first
+    assert len({c.token_ids for c in first if c.index == 0}) > 1  # sampled rows differ
+    greedy = decoder(model).decode(prompts, DecodeParams(max_new_tokens=8, num_return_sequences=2))
+    assert greedy[0].token_ids == greedy[1].token_ids
+
+
+def test_min_new_tokens_forces_the_token_budget(model):
+    eos = tokenizer().eos_token_id
+    params = DecodeParams(max_new_tokens=6, min_new_tokens=6, eos_token_ids=(eos,))
+    assert all(len(c.token_ids) == 6 for c in decoder(model).decode(encode(PROMPTS), params))
+
+
+def test_bad_settings_are_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        DecodeParams(num_return_sequences=0)
+    with pytest.raises(ValueError, match="min_new_tokens"):
+        DecodeParams(max_new_tokens=4, min_new_tokens=5)
+    with pytest.raises(ValueError, match="stop_check_every"):
+        DecoderOptions(stop_check_every=0)
+
+
+# --- the static-cache path ---------------------------------------------------------------------------------
+
+
+def test_the_static_cache_path_gives_the_dynamic_paths_greedy_output(model):
+    """On CPU generate() does not compile, but the static cache, its masks and positions are the same code."""
+    params = DecodeParams(max_new_tokens=10, repetition_penalty=1.3)
+    prompts = encode(PROMPTS)
+    static = decoder(model, static_cache=True)
+    assert static.decode(prompts, params) == decoder(model).decode(prompts, params)
+    assert static.static_cache and static.static_fallback_reason is None
+
+
+def test_a_failing_static_path_falls_back_once_and_says_why(model, monkeypatch, caplog):
+    real = model.generate
+    calls = []
+
+    def generate(*args, **kwargs):
+        calls.append(kwargs.get("cache_implementation"))
+        if kwargs.get("cache_implementation") == "static":
+            raise RuntimeError("no static cache for this architecture")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", generate)
+    params = DecodeParams(max_new_tokens=5)
+    with caplog.at_level(logging.WARNING, logger="decoding.engine"):
+        dec = decoder(model, static_cache=True, batch_size=2)
+        out = dec.decode(encode(PROMPTS), params)
+    assert out == decoder(model).decode(encode(PROMPTS), params)
+    assert calls.count("static") == 1  # later batches go straight to the dynamic cache
+    assert "no static cache for this architecture" in dec.static_fallback_reason
+    assert "static-cache decoding failed" in caplog.text
+
+
+# --- CUDA (bench/gpu_device_check.sh) ----------------------------------------------------------------------
+
+
+@CUDA
+@pytest.mark.parametrize("arch", ["llama", "gpt_neox"])
+def test_cuda_defaults_use_bf16_a_token_budget_and_the_static_path(arch):
+    from decoding.loading import inference_placement as placement
+
+    device, dtype = placement("cuda", "auto")
+    model, tok = tiny_model(arch, device="cuda", dtype=dtype)
+    options = DecoderOptions.for_device(model, batch_size=8)
+    assert options.token_budget and options.batch_size >= 256 and options.static_cache
+    params = DecodeParams(max_new_tokens=16, stop=("\n\n",))
+    static = BatchDecoder(model, tok, options).decode(encode(PROMPTS), params)
+    dynamic = BatchDecoder(model, tok, replace(options, static_cache=False)).decode(encode(PROMPTS), params)
+    agree = sum(a.token_ids == b.token_ids for a, b in zip(static, dynamic, strict=True))
+    assert agree >= len(PROMPTS) - 1, "bf16 may flip a near-tie, but not most rows"
+
+
+@CUDA
+def test_cuda_fp32_static_compiled_equals_dynamic_exactly():
+    model, tok = tiny_model("llama", device="cuda", dtype=torch.float32)
+    options = DecoderOptions(batch_size=8, static_cache=True, stop_check_every=4)
+    params = DecodeParams(max_new_tokens=12)
+    static_decoder = BatchDecoder(model, tok, options)
+    static = static_decoder.decode(encode(PROMPTS), params)
+    dynamic = BatchDecoder(model, tok, replace(options, static_cache=False)).decode(encode(PROMPTS), params)
+    assert static_decoder.static_fallback_reason is None
+    agree = sum(a.token_ids == b.token_ids for a, b in zip(static, dynamic, strict=True))
+    assert agree >= len(PROMPTS) - 1, "compiled kernels may reorder sums and flip a near-tie, but not most rows"
