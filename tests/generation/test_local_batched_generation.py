@@ -6,10 +6,10 @@ random weights produce varied tokens, so any padding or position bug changes the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
-
-from dataclasses import replace
 
 import decoding.engine as decoding_engine
 from generation.engine.base import SamplingParams
