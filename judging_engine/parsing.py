@@ -67,10 +67,9 @@ def _has_cjk(text: str) -> bool:
 def _occurrences(value: str, spelling: str) -> Iterable[tuple[int, int]]:
     """Spans of ``spelling`` in ``value``; Latin spellings only as whole words (so 'correct' is not
     found inside 'incorrect'); CJK spellings anywhere (Japanese has no spaces)."""
-    if _has_cjk(spelling):
-        pattern = re.escape(spelling)
-    else:
-        pattern = r"(?<![^\W_])" + re.escape(spelling) + r"(?![^\W_])"
+    pattern = re.escape(spelling)
+    if not _has_cjk(spelling):
+        pattern = r"(?<![^\W_])" + pattern + r"(?![^\W_])"
     return ((m.start(), m.end()) for m in re.finditer(pattern, value))
 
 
@@ -94,7 +93,7 @@ def _only_match(value: str, candidates: Sequence[tuple[str, Sequence[str]]]) -> 
     kept = {
         name
         for start, end, name in found
-        if not any(o_start <= start and end <= o_end and (o_end - o_start) > (end - start) for o_start, o_end, _ in found)
+        if not any(lo <= start and end <= hi and (hi - lo) > (end - start) for lo, hi, _ in found)
     }
     return kept.pop() if len(kept) == 1 else None
 
@@ -104,7 +103,7 @@ def _label_candidates(labels: Sequence[JudgeLabel]) -> list[tuple[str, Sequence[
 
 
 _POSITIONS: list[tuple[str, Sequence[str]]] = [
-    ("1", ("1", "answer 1", "answer1", "first", "first answer", "the first", "回答1", "1つ目", "1番目", "最初の回答", "前者")),
+    ("1", ("1", "answer 1", "answer1", "first", "first answer", "the first", "回答1", "1つ目", "1番目", "前者")),
     ("2", ("2", "answer 2", "answer2", "second", "second answer", "the second", "回答2", "2つ目", "2番目", "後者")),
     (
         "tie",
@@ -124,7 +123,7 @@ def read_label(value: Any, labels: Sequence[JudgeLabel]) -> str | None:
 
 
 def read_position(value: Any) -> Position | None:
-    """"1", "2" or "tie" from a preference value ("Answer 2", 2, "回答1", "引き分け"), or None."""
+    """ "1", "2" or "tie" from a preference value ("Answer 2", 2, "回答1", "引き分け"), or None."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
     found = _only_match(str(value), _POSITIONS)

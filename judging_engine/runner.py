@@ -58,7 +58,7 @@ def check_votes(votes: int, params: SamplingParams) -> None:
     if votes < 1:
         raise ValueError(f"votes per assignment must be at least 1, got {votes}")
     if votes > 1 and params.greedy:
-        raise ValueError(f"{votes} votes need sampling (temperature > 0): greedy decoding gives {votes} identical votes")
+        raise ValueError(f"{votes} votes need sampling (temperature > 0): greedy decoding gives identical votes")
 
 
 def plan(pairs: Sequence[JudgePair], votes: int, done: Collection[VoteKey] = ()) -> list[Request]:

@@ -38,7 +38,15 @@ class JudgeLabel:
 # Extra spellings of the default label keys, so a model that answers in words is still understood.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "correct": ("right", "fully correct", "完全に正しい", "正しい", "正解", "正答"),
-    "partial": ("partially correct", "partly correct", "partially", "部分的に正しい", "部分的に正解", "一部正しい", "部分正解"),
+    "partial": (
+        "partially correct",
+        "partly correct",
+        "partially",
+        "部分的に正しい",
+        "部分的に正解",
+        "一部正しい",
+        "部分正解",
+    ),  # fmt: skip
     "incorrect": ("wrong", "not correct", "false", "誤り", "間違い", "不正解", "誤答", "正しくない"),
 }
 _JA_TEXT = {"correct": "正しい", "partial": "部分的に正しい", "incorrect": "誤り"}
@@ -201,8 +209,8 @@ Answer 1: {answer_1}
 Answer 2: {answer_2}"""
 
 _JA_SYSTEM = "あなたは読解問題の回答を公平かつ慎重に評価する審査員です。"
-_JA_INSTRUCTION = """二つのシステムが、本文についての同じ質問に回答しました。それぞれの回答を本文（参考回答があればそれも）\
-に照らして個別に評価し、どちらの回答が良いかを答えてください。回答の表示順は関係ありません。回答の長さは良さではありません。
+_JA_INSTRUCTION = """二つのシステムが、本文についての同じ質問に回答しました。\
+それぞれの回答を本文（参考回答があればそれも）に照らして個別に評価し、どちらの回答が良いかを答えてください。回答の表示順は関係ありません。回答の長さは良さではありません。
 
 評価ラベル（コロンの前のキーで答えてください）:
 {labels}
