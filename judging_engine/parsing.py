@@ -9,10 +9,11 @@ read like ASCII ones.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,16 +65,32 @@ def _has_cjk(text: str) -> bool:
     return any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _occurrences(value: str, spelling: str) -> Iterable[tuple[int, int]]:
-    """Spans of ``spelling`` in ``value``; Latin spellings only as whole words (so 'correct' is not
-    found inside 'incorrect'); CJK spellings anywhere (Japanese has no spaces)."""
+def _spelling_pattern(spelling: str) -> re.Pattern[str]:
+    """Latin spellings match only as whole words (so 'correct' is not found inside 'incorrect'); CJK
+    spellings anywhere (Japanese has no spaces)."""
     pattern = re.escape(spelling)
     if not _has_cjk(spelling):
         pattern = r"(?<![^\W_])" + pattern + r"(?![^\W_])"
-    return ((m.start(), m.end()) for m in re.finditer(pattern, value))
+    return re.compile(pattern)
 
 
-def _only_match(value: str, candidates: Sequence[tuple[str, Sequence[str]]]) -> str | None:
+@functools.lru_cache(maxsize=64)
+def _matcher(
+    candidates: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
+    """Normalised spellings -> name, and one compiled pattern per spelling (built once per label set)."""
+    exact: dict[str, str] = {}
+    patterns = []
+    for name, spellings in candidates:
+        for spelling in spellings:
+            squashed = _squash(spelling)
+            if squashed:
+                exact.setdefault(squashed, name)
+                patterns.append((_spelling_pattern(squashed), name))
+    return exact, patterns
+
+
+def _only_match(value: str, candidates: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:
     """The single candidate named in ``value``; None when none or several different ones are.
 
     An exact match of the whole value wins. Otherwise every spelling found counts, except one lying inside
@@ -81,15 +98,10 @@ def _only_match(value: str, candidates: Sequence[tuple[str, Sequence[str]]]) -> 
     squashed = _squash(value)
     if not squashed:
         return None
-    for name, spellings in candidates:
-        if any(squashed == _squash(s) for s in spellings):
-            return name
-    found: list[tuple[int, int, str]] = []
-    for name, spellings in candidates:
-        for spelling in spellings:
-            s = _squash(spelling)
-            if s:
-                found.extend((start, end, name) for start, end in _occurrences(squashed, s))
+    exact, patterns = _matcher(candidates)
+    if squashed in exact:
+        return exact[squashed]
+    found = [(m.start(), m.end(), name) for pattern, name in patterns for m in pattern.finditer(squashed)]
     kept = {
         name
         for start, end, name in found
@@ -98,11 +110,11 @@ def _only_match(value: str, candidates: Sequence[tuple[str, Sequence[str]]]) -> 
     return kept.pop() if len(kept) == 1 else None
 
 
-def _label_candidates(labels: Sequence[JudgeLabel]) -> list[tuple[str, Sequence[str]]]:
-    return [(label.key, label.spellings()) for label in labels]
+def _label_candidates(labels: Sequence[JudgeLabel]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((label.key, label.spellings()) for label in labels)
 
 
-_POSITIONS: list[tuple[str, Sequence[str]]] = [
+_POSITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("1", ("1", "answer 1", "answer1", "first", "first answer", "the first", "回答1", "1つ目", "1番目", "前者")),
     ("2", ("2", "answer 2", "answer2", "second", "second answer", "the second", "回答2", "2つ目", "2番目", "後者")),
     (
@@ -112,7 +124,7 @@ _POSITIONS: list[tuple[str, Sequence[str]]] = [
             "引き分け", "同等", "同じ", "どちらも", "どちらでもない", "優劣なし", "甲乙つけがたい",
         ),
     ),
-]  # fmt: skip
+)  # fmt: skip
 
 
 def read_label(value: Any, labels: Sequence[JudgeLabel]) -> str | None:
@@ -229,7 +241,7 @@ def parse_verdict(text: str, labels: Sequence[JudgeLabel]) -> ParsedVerdict:
     text = normalise(text or "")
     from_json = _statements_from_json(text, labels)
     stated = {field for field, _ in from_json}
-    from_text = [s for s in _statements_from_text(text, labels) if s[0] not in stated]
+    from_text = [] if stated == set(FIELDS) else [s for s in _statements_from_text(text, labels) if s[0] not in stated]
     if not from_json and not from_text:
         return ParsedVerdict(problems=("no verdict found",))
     statements = from_json + from_text

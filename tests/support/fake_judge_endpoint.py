@@ -64,6 +64,7 @@ class FakeJudgeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: one connection per client worker
+            disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would hold the body ~40 ms
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -113,3 +114,21 @@ class FakeJudgeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main() -> None:
+    """Serve a ScriptedJudge in its own process (the bench's endpoint, so client and server do not share
+    one interpreter lock): ``python -m tests.support.fake_judge_endpoint TRUTH.json DELAY`` prints the base
+    URL on the first line of stdout and serves until stdin is closed."""
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        truth = json.load(f)
+    with FakeJudgeServer(ScriptedJudge(truth), delay=float(sys.argv[2])) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+        print(f"requests={server.n_requests} peak_in_flight={server.peak_in_flight}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
