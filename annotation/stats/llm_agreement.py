@@ -21,7 +21,7 @@ import numpy as np
 
 from annotation.stats.accuracy import CRITERIA, proportion, success_mask
 from annotation.stats.agreement import _scalar, cohen_from_tables, cohen_kappa
-from annotation.stats.bootstrap import GroupedStatistics, group_rows, percentile_interval
+from annotation.stats.bootstrap import GroupedStatistics, group_rows
 from annotation.stats.coding import (
     LABELS,
     MISSING,
@@ -34,7 +34,7 @@ from annotation.stats.coding import (
     check_codes,
     plurality,
 )
-from annotation.stats.summary import _pair_statistics
+from annotation.stats.summary import _estimate, _pair_statistics
 
 N_LABELS = len(LABELS)
 N_PREFS = len(PREFERENCES)
@@ -202,14 +202,6 @@ def from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
     out["llm.longer_win_share"] = _ratio(f["llm_longer_won"], f["llm_longer_decisive"])
     out["gap.longer_win_share"] = out["llm.longer_win_share"] - out["human.longer_win_share.by_item"]
     return out
-
-
-def _estimate(point: float, replicates: np.ndarray | None, confidence: float) -> dict[str, object]:
-    defined = bool(np.isfinite(point))
-    return {
-        "estimate": float(point) if defined else None,
-        "ci": percentile_interval(replicates, confidence) if (defined and replicates is not None) else None,
-    }
 
 
 def _grouped(features: np.ndarray) -> GroupedStatistics:
