@@ -13,7 +13,8 @@ the demo corpus: the gold answer beside the answer of another question on the sa
 on alternating sides. Prints verdicts/s for each mode, the ratios, and the parse / flip figures.
 
     .venv/bin/python bench/llm_judge.py [--endpoint-pairs 100] [--latency 0.05] [--local-pairs 16]
-        [--batch-size 16] [--max-new-tokens 48] [--threads 1] [--model-dir DIR] [--skip-local]
+        [--batch-size 16] [--max-new-tokens 48] [--threads 1] [--model-dir DIR] [--skip-local] [--skip-endpoint]
+        [--device cuda --random-weights --sequential-pairs 32 --no-shared-prefix]   # on a GPU machine
 """
 
 from __future__ import annotations
@@ -130,32 +131,57 @@ def smollm2_dir() -> Path:
     return converted_smollm2_dir(progress=lambda msg: print(f"  convert: {msg}", flush=True))
 
 
-def bench_local(n_pairs: int, batch_size: int, max_new_tokens: int, model_dir: Path | None) -> dict[str, object]:
+def load_local(model_dir: Path | None, batch_size: int, device: str, random_weights: bool, share_prefix: bool):
+    """The local generator: SmolLM2 as converted, or (``random_weights``, for a GPU machine that cannot receive
+    the 538 MB of weights) the same architecture built from its config.json with random weights, which gives
+    true throughput but unparseable verdicts."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     from generation.engine.local import LocalGenerator
-    from judging_engine.templates import chat_renderer
 
     path = model_dir or smollm2_dir()
     start = time.perf_counter()
-    generator = LocalGenerator.load(path, batch_size=batch_size)
-    print(f"  loaded {path} in {time.perf_counter() - start:.1f} s", flush=True)
+    if random_weights:
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)), dtype=dtype).to(device)
+        generator = LocalGenerator(model, tokenizer, batch_size=batch_size, share_prefix=share_prefix)
+    else:
+        generator = LocalGenerator.load(path, batch_size=batch_size, device=device, share_prefix=share_prefix)
+    print(f"  loaded {path} in {time.perf_counter() - start:.1f} s ({'random' if random_weights else 'real'} weights)")
+    return generator
+
+
+def bench_local(args: argparse.Namespace) -> dict[str, object]:
+    """Batched over all pairs; one at a time over the first ``--sequential-pairs`` (all by default),
+    interleaved chunk by chunk so both modes see the same background load. Rates are compared."""
+    from judging_engine.templates import chat_renderer
+
+    generator = load_local(args.model_dir, args.batch_size, args.device, args.random_weights, not args.no_shared_prefix)
     render = chat_renderer(generator.tokenizer)
-    params = SamplingParams(max_new_tokens=max_new_tokens)
-    pairs = demo_pairs(n_pairs)
+    params = SamplingParams(max_new_tokens=args.max_new_tokens)
+    pairs = demo_pairs(args.local_pairs)
+    n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
     modes: dict[str, dict] = {"batched": {"votes": [], "seconds": 0.0}, "sequential": {"votes": [], "seconds": 0.0}}
-    per_chunk = max(1, batch_size // 2)  # pairs per chunk: two orders each, one full batch
+    per_chunk = max(1, args.batch_size // 2)  # pairs per chunk: two orders each, one full batch
     for first in range(0, len(pairs), per_chunk):
         chunk = pairs[first : first + per_chunk]
-        for name, size in (("batched", batch_size), ("sequential", 1)):
+        for name, size in (("batched", args.batch_size), ("sequential", 1)):
+            todo = chunk if name == "batched" else chunk[: max(0, n_sequential - first)]
+            if not todo:
+                continue
             generator.batch_size = size
-            judge = LLMJudge(generator, default_template("en"), LABELS, params=params, render=render, chunk_size=256)
+            judge = LLMJudge(generator, default_template("en"), LABELS, params=params, render=render, chunk_size=4096)
             began = time.perf_counter()
-            modes[name]["votes"] += judge.run(chunk)
+            modes[name]["votes"] += judge.run(todo)
             modes[name]["seconds"] += time.perf_counter() - began
             done = modes[name]["seconds"]
-            print(f"  local {name:10} pairs {first + 1}-{first + len(chunk)}: {done:.1f} s", flush=True)
+            print(f"  local {name:10} pairs {first + 1}-{first + len(todo)}: {done:.1f} s", flush=True)
     results: dict[str, object] = {name: figures(m["votes"], m["seconds"]) for name, m in modes.items()}
-    same = sum(a.raw == b.raw for a, b in zip(modes["batched"]["votes"], modes["sequential"]["votes"], strict=True))
-    results["identical_outputs"] = f"{same}/{len(modes['batched']['votes'])}"
+    compared = list(zip(modes["batched"]["votes"], modes["sequential"]["votes"], strict=False))
+    same = sum(a.raw == b.raw for a, b in compared)
+    results["identical_outputs"] = f"{same}/{len(compared)}"
     results["ratio"] = round(results["batched"]["verdicts_per_s"] / results["sequential"]["verdicts_per_s"], 2)  # type: ignore[index]
     results["example_output"] = modes["batched"]["votes"][0].raw[:200]
     return results
@@ -172,13 +198,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--skip-endpoint", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random-weights", action="store_true", help="SmolLM2's architecture, random weights")
+    parser.add_argument("--sequential-pairs", type=int, default=None, help="one-at-a-time on the first N pairs")
+    parser.add_argument("--no-shared-prefix", action="store_true")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would be measured too
 
-    print(f"endpoint: {args.endpoint_pairs} pairs x 2 orders, {args.latency * 1000:.0f} ms latency", flush=True)
-    endpoint = bench_endpoint(args.endpoint_pairs, args.latency, args.concurrency)
-    verdict = "OK" if endpoint["ratio"] >= ENDPOINT_TARGET else "BELOW TARGET"
-    print(f"endpoint concurrent/sequential: {endpoint['ratio']}x (target >= {ENDPOINT_TARGET:g}x) {verdict}")
+    if not args.skip_endpoint:
+        print(f"endpoint: {args.endpoint_pairs} pairs x 2 orders, {args.latency * 1000:.0f} ms latency", flush=True)
+        endpoint = bench_endpoint(args.endpoint_pairs, args.latency, args.concurrency)
+        verdict = "OK" if endpoint["ratio"] >= ENDPOINT_TARGET else "BELOW TARGET"  # type: ignore[operator]
+        print(f"endpoint concurrent/sequential: {endpoint['ratio']}x (target >= {ENDPOINT_TARGET:g}x) {verdict}")
     if args.skip_local:
         return
     import torch
@@ -186,10 +218,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(
         f"local: {args.local_pairs} pairs x 2 orders, batch {args.batch_size}, {args.max_new_tokens} new tokens, "
-        f"{args.threads} thread(s)",
+        f"{args.threads} thread(s), {args.device}",
         flush=True,
     )
-    local = bench_local(args.local_pairs, args.batch_size, args.max_new_tokens, args.model_dir)
+    local = bench_local(args)
     print(json.dumps(local, indent=1, ensure_ascii=False))
     verdict = "OK" if local["ratio"] >= LOCAL_TARGET else "BELOW TARGET"  # type: ignore[operator]
     print(f"local batched/one-at-a-time: {local['ratio']}x (target >= {LOCAL_TARGET:g}x) {verdict}")
