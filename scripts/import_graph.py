@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("qasynth_lib", "decoding", "core", "generation", "training", "annotation", "analysis", "firstrun", "qasynth_web")
+PACKAGES = (
+    "qasynth_lib", "decoding", "core", "generation", "training", "annotation", "analysis", "firstrun", "qasynth_web",
+)  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "qasynth_lib": set(),
     # The batched-decoding engine (no Django) every model-running app shares.

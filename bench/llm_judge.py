@@ -1,0 +1,231 @@
+"""Benchmark: LLM judging throughput, concurrent vs sequential (endpoint) and batched vs one-at-a-time (local).
+
+1. Endpoint: the fake OpenAI-compatible judge (tests/support/fake_judge_endpoint.py, real HTTP on 127.0.0.1)
+   answering every request after a fixed latency (50 ms), judged through the engine with concurrency 16 and
+   with concurrency 1; target >= 10x.
+2. Local: SmolLM2-135M-Instruct (converted once by the model registry, or --model-dir) through the local
+   generator, batched (--batch-size) vs one prompt at a time, on the same pair-assignments; target >= 5x.
+   Both modes run chunk by chunk, alternating, so both see the same background load on a shared machine.
+   Greedy decoding: the verdicts of both modes should be identical, and the bench says how many are.
+
+A pair-assignment is one pair judged in one order (each pair is judged in both orders). Pairs come from
+the demo corpus: the gold answer beside the answer of another question on the same passage, the correct one
+on alternating sides. Prints verdicts/s for each mode, the ratios, and the parse / flip figures.
+
+    .venv/bin/python bench/llm_judge.py [--endpoint-pairs 100] [--latency 0.05] [--local-pairs 16]
+        [--batch-size 16] [--max-new-tokens 48] [--threads 1] [--model-dir DIR] [--skip-local] [--skip-endpoint]
+        [--device cuda --random-weights --sequential-pairs 32 --no-shared-prefix]   # on a GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # a bench script named like a module must not shadow it
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qasynth_web.settings")
+
+from analysis.engine.runner import LLMJudge  # noqa: E402
+from analysis.engine.templates import JudgePair, default_template, judge_labels  # noqa: E402
+from analysis.engine.verdicts import Vote, aggregate, run_summary  # noqa: E402
+from generation.engine.base import SamplingParams  # noqa: E402
+
+LABELS = judge_labels(["correct", "partial", "incorrect"])
+ENDPOINT_TARGET = 10.0
+LOCAL_TARGET = 5.0
+
+
+def demo_pairs(n: int) -> list[JudgePair]:
+    """n pairs from the English demo corpus: gold answer vs another question's answer, sides alternating."""
+    data = json.loads((ROOT / "generation" / "fixtures" / "demo_corpus.json").read_text(encoding="utf-8"))
+    pairs: list[JudgePair] = []
+    passages = [p for c in data["corpora"] if c["language"] == "en" for p in c["passages"]]
+    while len(pairs) < n:
+        for passage in passages:
+            qas = passage["qas"] if isinstance(passage["qas"], list) else ast.literal_eval(passage["qas"])
+            for i, qa in enumerate(qas):
+                if len(pairs) >= n or len(qas) < 2:
+                    break
+                gold, other = qa["answers"][0], qas[(i + 1) % len(qas)]["answers"][0]
+                a, b = (gold, other) if len(pairs) % 2 == 0 else (other, gold)
+                pairs.append(JudgePair(len(pairs), qa["question"], a, b, passage["text"], (gold,)))
+    return pairs
+
+
+def figures(votes: list[Vote], seconds: float) -> dict[str, object]:
+    summary = run_summary(aggregate(votes).values())
+    return {
+        "assignments": len(votes),
+        "seconds": round(seconds, 2),
+        "verdicts_per_s": round(len(votes) / seconds, 2),
+        "unparseable": summary["n_unparseable"],
+        "position_flip_rate": summary["position_flip_rate"],
+    }
+
+
+def bench_endpoint(n_pairs: int, latency: float, concurrency: int) -> dict[str, object]:
+    """The fake judge runs in a child process, like a real endpoint (client and server must not share a GIL)."""
+    import subprocess
+    import tempfile
+
+    from generation.engine.openai_client import EndpointConfig, OpenAIEndpointGenerator
+
+    pairs = demo_pairs(n_pairs)
+    truth: dict[str, str] = {}
+    for pair in pairs:
+        other = pair.answer_b if pair.answer_a == pair.gold_answers[0] else pair.answer_a
+        truth.setdefault(other, "incorrect")
+    truth.update({pair.gold_answers[0]: "correct" for pair in pairs})
+    results: dict[str, object] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as truth_file:
+        json.dump(truth, truth_file)
+        truth_file.flush()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.fake_judge_endpoint", truth_file.name, str(latency)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
+            if not base_url.startswith("http://127.0.0.1:"):
+                raise SystemExit(f"the fake endpoint did not start (said {base_url!r})")
+            for name, workers in (("concurrent", concurrency), ("sequential", 1)):
+                config = EndpointConfig(base_url=base_url, model="fake-judge", concurrency=workers, timeout_s=30)
+                with OpenAIEndpointGenerator(config) as generator:
+                    judge = LLMJudge(generator, default_template("en"), LABELS, chunk_size=256)
+                    start, cpu = time.perf_counter(), time.process_time()
+                    votes = judge.run(pairs)
+                    results[name] = {
+                        **figures(votes, time.perf_counter() - start),
+                        "client_cpu_s": round(time.process_time() - cpu, 2),
+                    }
+                print(f"  endpoint {name:10} (concurrency {workers:2}): {results[name]}", flush=True)
+            stats, _ = server.communicate("", timeout=30)
+            results["server"] = stats.strip()
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    results["ratio"] = round(results["concurrent"]["verdicts_per_s"] / results["sequential"]["verdicts_per_s"], 2)  # type: ignore[index]
+    return results
+
+
+def smollm2_dir() -> Path:
+    import django
+
+    django.setup()
+    from core.services.model_registry import converted_smollm2_dir
+
+    return converted_smollm2_dir(progress=lambda msg: print(f"  convert: {msg}", flush=True))
+
+
+def load_local(model_dir: Path | None, batch_size: int, device: str, random_weights: bool, share_prefix: bool):
+    """The local generator: SmolLM2 as converted, or (``random_weights``, for a GPU machine that cannot receive
+    the 538 MB of weights) the same architecture built from its config.json with random weights, which gives
+    true throughput but unparseable verdicts."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from generation.engine.local import LocalGenerator
+
+    path = model_dir or smollm2_dir()
+    start = time.perf_counter()
+    if random_weights:
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)), dtype=dtype).to(device)
+        generator = LocalGenerator(model, tokenizer, batch_size=batch_size, share_prefix=share_prefix)
+    else:
+        generator = LocalGenerator.load(path, batch_size=batch_size, device=device, share_prefix=share_prefix)
+    print(f"  loaded {path} in {time.perf_counter() - start:.1f} s ({'random' if random_weights else 'real'} weights)")
+    return generator
+
+
+def bench_local(args: argparse.Namespace) -> dict[str, object]:
+    """Batched over all pairs; one at a time over the first ``--sequential-pairs`` (all by default),
+    interleaved chunk by chunk so both modes see the same background load. Rates are compared."""
+    from analysis.engine.templates import chat_renderer
+
+    generator = load_local(args.model_dir, args.batch_size, args.device, args.random_weights, not args.no_shared_prefix)
+    render = chat_renderer(generator.tokenizer)
+    params = SamplingParams(max_new_tokens=args.max_new_tokens)
+    pairs = demo_pairs(args.local_pairs)
+    n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
+    modes: dict[str, dict] = {"batched": {"votes": [], "seconds": 0.0}, "sequential": {"votes": [], "seconds": 0.0}}
+    per_chunk = max(1, args.batch_size // 2)  # pairs per chunk: two orders each, one full batch
+    for first in range(0, len(pairs), per_chunk):
+        chunk = pairs[first : first + per_chunk]
+        for name, size in (("batched", args.batch_size), ("sequential", 1)):
+            todo = chunk if name == "batched" else chunk[: max(0, n_sequential - first)]
+            if not todo:
+                continue
+            generator.batch_size = size
+            judge = LLMJudge(generator, default_template("en"), LABELS, params=params, render=render, chunk_size=4096)
+            began = time.perf_counter()
+            modes[name]["votes"] += judge.run(todo)
+            modes[name]["seconds"] += time.perf_counter() - began
+            done = modes[name]["seconds"]
+            print(f"  local {name:10} pairs {first + 1}-{first + len(todo)}: {done:.1f} s", flush=True)
+    results: dict[str, object] = {name: figures(m["votes"], m["seconds"]) for name, m in modes.items()}
+    compared = list(zip(modes["batched"]["votes"], modes["sequential"]["votes"], strict=False))
+    same = sum(a.raw == b.raw for a, b in compared)
+    results["identical_outputs"] = f"{same}/{len(compared)}"
+    results["ratio"] = round(results["batched"]["verdicts_per_s"] / results["sequential"]["verdicts_per_s"], 2)  # type: ignore[index]
+    results["example_output"] = modes["batched"]["votes"][0].raw[:200]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--endpoint-pairs", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--local-pairs", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the machine is shared)")
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument("--skip-endpoint", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random-weights", action="store_true", help="SmolLM2's architecture, random weights")
+    parser.add_argument("--sequential-pairs", type=int, default=None, help="one-at-a-time on the first N pairs")
+    parser.add_argument("--no-shared-prefix", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would be measured too
+
+    if not args.skip_endpoint:
+        print(f"endpoint: {args.endpoint_pairs} pairs x 2 orders, {args.latency * 1000:.0f} ms latency", flush=True)
+        endpoint = bench_endpoint(args.endpoint_pairs, args.latency, args.concurrency)
+        verdict = "OK" if endpoint["ratio"] >= ENDPOINT_TARGET else "BELOW TARGET"  # type: ignore[operator]
+        print(f"endpoint concurrent/sequential: {endpoint['ratio']}x (target >= {ENDPOINT_TARGET:g}x) {verdict}")
+    if args.skip_local:
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(
+        f"local: {args.local_pairs} pairs x 2 orders, batch {args.batch_size}, {args.max_new_tokens} new tokens, "
+        f"{args.threads} thread(s), {args.device}",
+        flush=True,
+    )
+    local = bench_local(args)
+    print(json.dumps(local, indent=1, ensure_ascii=False))
+    verdict = "OK" if local["ratio"] >= LOCAL_TARGET else "BELOW TARGET"  # type: ignore[operator]
+    print(f"local batched/one-at-a-time: {local['ratio']}x (target >= {LOCAL_TARGET:g}x) {verdict}")
+
+
+if __name__ == "__main__":
+    main()
