@@ -8,12 +8,15 @@ random model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import JudgingSession
 from annotation.services.sessions import ItemData, create_session
@@ -207,16 +210,36 @@ def queue_demo_session(user: User | None = None, *, depends_on: Sequence[Job] = 
         )
 
 
+TYPICAL_SECONDS = {"convert_model": 240, JOB_KIND: 150}
+"""How long each step of preparing the demo usually takes on a 2-core CPU (first run, measured), used for the
+judges' "about N minutes" until a running job's own progress gives a better estimate."""
+
+
+def _seconds_left(job: Job, now: datetime) -> float:
+    typical = TYPICAL_SECONDS.get(job.kind, 120)
+    if job.status != JobStatus.RUNNING or job.started_at is None:
+        return typical
+    elapsed = max(0.0, (now - job.started_at).total_seconds())
+    fraction = job.fraction_done
+    if fraction is not None and fraction >= 0.05:
+        return elapsed * (1 - fraction) / fraction
+    return max(typical - elapsed, 30.0)
+
+
 def demo_status() -> dict | None:
-    """What the judge's home says while the demo is prepared: the job and what it waits for."""
+    """What the judge's home says while the demo is prepared: the job, what it waits for and about how many
+    minutes are left. Only staff see the job and its dependencies (their titles and progress name models,
+    systems and server paths); judges see "being prepared, about N minutes" and nothing else."""
     job = active_demo_job()
     if job is None:
         last = latest_demo_job()
         if last is not None and last.status == JobStatus.FAILED and demo_session() is None:
-            return {"job": last, "waiting_for": [], "failed": True}
+            return {"job": last, "waiting_for": [], "failed": True, "minutes": None}
         return None
     waiting = [dep for dep in job.depends_on.all() if dep.status != JobStatus.SUCCEEDED]
-    return {"job": job, "waiting_for": waiting, "failed": False}
+    now = timezone.now()
+    seconds = _seconds_left(job, now) + sum(_seconds_left(dep, now) for dep in waiting)
+    return {"job": job, "waiting_for": waiting, "failed": False, "minutes": max(1, math.ceil(seconds / 60))}
 
 
 def build_demo_session(
