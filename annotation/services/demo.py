@@ -25,6 +25,8 @@ from core.models import FINISHED_STATUSES, Job, JobStatus, ModelEntry, ModelKind
 JOB_KIND = "annotation.demo_session"
 DEMO_CORPUS_NAME = "Demo (English)"
 DEMO_ITEMS = 20
+DEMO_CONTROLS = 2
+"""Extra questions reserved as control items (controls come from their own questions, never a judged one)."""
 MAX_ANSWER_CHARS = 60  # short gold answers make quick, clear judgments
 MAX_NEW_TOKENS = 24
 BATCH_SIZE = 10
@@ -256,7 +258,7 @@ def build_demo_session(
     existing = JudgingSession.objects.filter(is_demo=True, source__job=job.pk).first() if job else None
     if existing is not None:  # a retried job whose first attempt got this far
         return existing
-    questions = demo_questions(limit)
+    questions = demo_questions(limit + DEMO_CONTROLS)
     if not questions:
         raise DemoError(
             f"The demo corpus {DEMO_CORPUS_NAME!r} is not loaded (or has no short answers); "
@@ -304,7 +306,7 @@ def build_demo_session(
             created_by=user,
             instructions=DEMO_INSTRUCTIONS,
             show_gold=False,
-            control_rate=0.1,
+            control_rate=DEMO_CONTROLS / len(items) if len(items) >= 2 * DEMO_CONTROLS else 0.0,
             source={
                 "kind": "demo",
                 "job": job.pk if job else None,
