@@ -132,6 +132,19 @@ def _submission_from(data) -> judging.Submission:
     )
 
 
+def _late(request: HttpRequest, session: JudgingSession | None) -> HttpResponse:
+    """A submit for a slot that went to another judge: say so and lead on to the judge's next item."""
+    context = {"message": judging.LATE_MESSAGE, "next_url": _next_url(session) if session is not None else None}
+    return render(request, "annotation/gone.html", context, status=410)
+
+
+def _posted_session(request: HttpRequest) -> JudgingSession | None:
+    """The session a refused form came from (its hidden field), if this judge takes part in it."""
+    pk = request.POST.get("session", "")
+    session = JudgingSession.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
+    return session if session is not None and may_judge(session, request.user) else None
+
+
 @judge_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -139,6 +152,8 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     try:
         assignment = judging.own_assignment(token, request.user)
     except judging.AssignmentGone as exc:
+        if request.method == "POST":
+            return _late(request, _posted_session(request))
         return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
     session = assignment.session
     if request.method == "GET":
@@ -155,8 +170,8 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
         }
         context = _page_context(assignment, request, values=values, error=str(exc))
         return render(request, "annotation/judge_item.html", context, status=400)
-    except judging.AssignmentGone as exc:
-        return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
+    except judging.AssignmentGone:
+        return _late(request, session)
     except assigning.SessionClosed:
         return render(request, "annotation/closed.html", {"session": session}, status=409)
     # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
@@ -203,7 +218,7 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
     try:
         assignment = judging.own_assignment(token, request.user)
     except judging.AssignmentGone as exc:
-        return JsonResponse({"error": str(exc)}, status=410)
+        return JsonResponse({"error": judging.LATE_MESSAGE if request.method == "POST" else str(exc)}, status=410)
     if request.method == "GET":
         judgment = getattr(assignment, "judgment", None)
         return JsonResponse(
@@ -223,8 +238,9 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
         result = judging.submit(token, request.user, _submission_from(payload))
     except judging.JudgingError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    except judging.AssignmentGone as exc:
-        return JsonResponse({"error": str(exc)}, status=410)
+    except judging.AssignmentGone:
+        next_url = reverse("annotation:api-next", args=[assignment.session_id])
+        return JsonResponse({"error": judging.LATE_MESSAGE, "next": next_url}, status=410)
     except assigning.SessionClosed as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse(

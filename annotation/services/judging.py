@@ -113,11 +113,24 @@ def own_assignment(token: str, judge: User) -> Assignment:
     return assignment
 
 
-GONE_MESSAGE = "This item is no longer yours: its lease ran out and it went to another judge."
+GONE_MESSAGE = "This item is no longer yours: its reservation ran out and it went to another judge."
+LATE_MESSAGE = (
+    "Your judgment of this item was not stored: your reservation ran out and the item went to another judge. "
+    "Nothing is lost on your side; go on with your next item."
+)
 
 
 def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
-    """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision."""
+    """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision.
+
+    The late-submit rule: a submit is accepted while the slot is still this judge's, even after the lease
+    ran out, as long as no other judge has leased the slot since (the lease only decides when a slot may
+    go to someone else). Once another judge has it, the old token no longer matches and the submit is
+    refused with AssignmentGone (LATE_MESSAGE). The check and the write happen under the slot's row lock
+    (the same lock a judge taking the slot needs), so a late submit and a new lease cannot both win: an
+    item never gets more than its k judgments, and a judge never two judgments of one item (both also
+    unique constraints).
+    """
     try:
         return _store(token, judge, data, now or timezone.now())
     except IntegrityError:
