@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import Assignment, JudgingSession
+from annotation.models import Assignment, FlagReason, JudgingSession
 from annotation.services import assignment as assigning
 from annotation.services import demo, judging
 from annotation.services.sessions import may_judge, sessions_for_judge
@@ -90,19 +90,37 @@ def judge_done(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "annotation/done.html", {"session": session, "progress": progress})
 
 
-def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, error: str = "") -> dict:
+def _page_context(
+    assignment: Assignment,
+    request: HttpRequest,
+    *,
+    values=None,
+    error: str = "",
+    flag_error: str = "",
+    flag_values: dict | None = None,
+) -> dict:
     session = assignment.session
     judgment = getattr(assignment, "judgment", None)  # selected with the assignment
     shown = values or judging.to_display_terms(assignment, judgment)
+    flagged = judging.own_flag(assignment) if assignment.submitted_at else None
+    progress = assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS)
+    revisiting = assignment.submitted_at is not None
     return {
         "session": session,
         "item": judging.display(assignment),
         "token": assignment.token,
         "values": shown,
         "editing": judgment is not None,
+        "revisiting": revisiting,
+        # The counter names the item on screen: while revising, its own place in the judge's history.
+        "position": judging.history_position(session, request.user, assignment) if revisiting else progress.position,
         "error": error,
+        "flag": flagged,
+        "flag_error": flag_error,
+        "flag_values": flag_values or ({"reason": flagged.reason, "note": flagged.note} if flagged else {}),
+        "flag_reasons": FlagReason.choices,
         "submission_id": uuid.uuid4().hex,
-        "progress": assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS),
+        "progress": progress,
         "labels": [
             {
                 "key": label["key"],
@@ -158,6 +176,8 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     session = assignment.session
     if request.method == "GET":
         return render(request, "annotation/judge_item.html", _page_context(assignment, request))
+    if request.POST.get("action") == "flag":
+        return _flag_and_go(request, assignment)
     submission = _submission_from(request.POST)
     try:
         result = judging.submit(token, request.user, submission)
@@ -177,6 +197,25 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
     following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
+        return redirect(_item_url(following))
+    return _lease_and_go(request, session)
+
+
+def _flag_and_go(request: HttpRequest, assignment: Assignment) -> HttpResponse:
+    """Flag and skip: store the flag, then on to the next item (or forward through the judge's history)."""
+    session = assignment.session
+    reason, note = str(request.POST.get("flag_reason") or ""), str(request.POST.get("flag_note") or "")
+    try:
+        judging.flag(assignment.token, request.user, reason, note)
+    except judging.JudgingError as exc:
+        context = _page_context(assignment, request, flag_error=str(exc), flag_values={"reason": reason, "note": note})
+        return render(request, "annotation/judge_item.html", context, status=400)
+    except judging.AssignmentGone:
+        return _late(request, session)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    following = judging.following_token(session, request.user, assignment) if assignment.submitted_at else None
+    if following is not None:
         return redirect(_item_url(following))
     return _lease_and_go(request, session)
 
@@ -251,3 +290,25 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
             "judgment": judging.to_display_terms(assignment, result.judgment),
         }
     )
+
+
+@judge_required
+@never_cache
+@require_POST
+def api_flag(request: HttpRequest, token: str) -> JsonResponse:
+    """Flag and skip through the API: {"reason": "unanswerable" | "identical" | "other", "note": "..."}."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not valid JSON (UTF-8)."}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    try:
+        result = judging.flag(token, request.user, str(payload.get("reason") or ""), str(payload.get("note") or ""))
+    except judging.JudgingError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except judging.AssignmentGone as exc:
+        return JsonResponse({"error": str(exc)}, status=410)
+    except assigning.SessionClosed as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse({"flagged": True, "created": result.created, "reason": result.flag.reason})

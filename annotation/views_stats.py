@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -51,8 +53,11 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
     context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": ""}
+    variant = statistics.Variant.default()
+    if request.GET.get("flagged") == "exclude":  # leave out items a judge flagged (default: kept, count shown)
+        variant = dataclasses.replace(variant, exclude_flagged=True)
     try:
-        state = statistics.statistics_for(session, user=request.user)
+        state = statistics.statistics_for(session, variant, user=request.user)
     except statistics.StatisticsError as exc:
         state = None
         context["error"] = str(exc)
