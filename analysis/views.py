@@ -3,6 +3,8 @@ summary, and judging sessions built from evaluation runs or an experiment's cell
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -57,8 +59,11 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
     context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": ""}
+    variant = statistics.Variant.default()
+    if request.GET.get("flagged") == "exclude":  # leave out items a judge flagged (default: kept, count shown)
+        variant = dataclasses.replace(variant, exclude_flagged=True)
     try:
-        state = statistics.statistics_for(session, user=request.user)
+        state = statistics.statistics_for(session, variant, user=request.user)
     except statistics.StatisticsError as exc:
         state = None
         context["error"] = str(exc)

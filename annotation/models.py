@@ -248,3 +248,33 @@ class JudgmentRevision(models.Model):
     def __str__(self) -> str:
         return f"revision {self.number} of judgment {self.judgment_id}"
 
+
+class FlagReason(models.TextChoices):
+    UNANSWERABLE = "unanswerable", "The question cannot be answered from the passage"
+    IDENTICAL = "identical", "Both answers are identical"
+    OTHER = "other", "Another problem (described in the note)"
+
+
+class ItemFlag(models.Model):
+    """A judge's report that an item cannot be judged as asked; the judge skips it.
+
+    A flag ends the judge's assignment like a judgment does (the slot counts as done, the judge is not handed
+    the item again), so an unjudgeable item does not travel from judge to judge. Labels are optional: a judge
+    may also have labelled the item. Staff see flags per item; statistics keep flagged items unless asked not to.
+    """
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="flag")
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="flags")
+    item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="flags")
+    judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=FlagReason.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "item", "judge"]
+        constraints = [models.UniqueConstraint(fields=["item", "judge"], name="itemflag_item_judge")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} flagged item {self.item_id}: {self.reason}"

@@ -28,6 +28,7 @@ urlpatterns = [
     path("j/<str:token>/", views.judge_item, name="judge-item"),
     path("api/s/<int:pk>/next/", views.api_next, name="api-next"),
     path("api/j/<str:token>/", views.api_assignment, name="api-assignment"),
+    path("api/j/<str:token>/flag/", views.api_flag, name="api-flag"),
     # staff: sessions
     path("sessions/", staff_views.session_list, name="session-list"),
     path("sessions/new/", staff_views.session_new, name="session-new"),

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import Assignment, JudgingSession
+from annotation.models import Assignment, FlagReason, JudgingSession
 from annotation.services import assignment as assigning
 from annotation.services import demo, judging
 from annotation.services.sessions import may_judge, sessions_for_judge
@@ -90,19 +90,37 @@ def judge_done(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "annotation/done.html", {"session": session, "progress": progress})
 
 
-def _page_context(assignment: Assignment, request: HttpRequest, *, values=None, error: str = "") -> dict:
+def _page_context(
+    assignment: Assignment,
+    request: HttpRequest,
+    *,
+    values=None,
+    error: str = "",
+    flag_error: str = "",
+    flag_values: dict | None = None,
+) -> dict:
     session = assignment.session
     judgment = getattr(assignment, "judgment", None)  # selected with the assignment
     shown = values or judging.to_display_terms(assignment, judgment)
+    flagged = judging.own_flag(assignment) if assignment.submitted_at else None
+    progress = assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS)
+    revisiting = assignment.submitted_at is not None
     return {
         "session": session,
         "item": judging.display(assignment),
         "token": assignment.token,
         "values": shown,
         "editing": judgment is not None,
+        "revisiting": revisiting,
+        # The counter names the item on screen: while revising, its own place in the judge's history.
+        "position": judging.history_position(session, request.user, assignment) if revisiting else progress.position,
         "error": error,
+        "flag": flagged,
+        "flag_error": flag_error,
+        "flag_values": flag_values or ({"reason": flagged.reason, "note": flagged.note} if flagged else {}),
+        "flag_reasons": FlagReason.choices,
         "submission_id": uuid.uuid4().hex,
-        "progress": assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS),
+        "progress": progress,
         "labels": [
             {
                 "key": label["key"],
@@ -132,6 +150,19 @@ def _submission_from(data) -> judging.Submission:
     )
 
 
+def _late(request: HttpRequest, session: JudgingSession | None) -> HttpResponse:
+    """A submit for a slot that went to another judge: say so and lead on to the judge's next item."""
+    context = {"message": judging.LATE_MESSAGE, "next_url": _next_url(session) if session is not None else None}
+    return render(request, "annotation/gone.html", context, status=410)
+
+
+def _posted_session(request: HttpRequest) -> JudgingSession | None:
+    """The session a refused form came from (its hidden field), if this judge takes part in it."""
+    pk = request.POST.get("session", "")
+    session = JudgingSession.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
+    return session if session is not None and may_judge(session, request.user) else None
+
+
 @judge_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -139,10 +170,14 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     try:
         assignment = judging.own_assignment(token, request.user)
     except judging.AssignmentGone as exc:
+        if request.method == "POST":
+            return _late(request, _posted_session(request))
         return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
     session = assignment.session
     if request.method == "GET":
         return render(request, "annotation/judge_item.html", _page_context(assignment, request))
+    if request.POST.get("action") == "flag":
+        return _flag_and_go(request, assignment)
     submission = _submission_from(request.POST)
     try:
         result = judging.submit(token, request.user, submission)
@@ -155,13 +190,32 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
         }
         context = _page_context(assignment, request, values=values, error=str(exc))
         return render(request, "annotation/judge_item.html", context, status=400)
-    except judging.AssignmentGone as exc:
-        return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
+    except judging.AssignmentGone:
+        return _late(request, session)
     except assigning.SessionClosed:
         return render(request, "annotation/closed.html", {"session": session}, status=409)
     # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
     following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
+        return redirect(_item_url(following))
+    return _lease_and_go(request, session)
+
+
+def _flag_and_go(request: HttpRequest, assignment: Assignment) -> HttpResponse:
+    """Flag and skip: store the flag, then on to the next item (or forward through the judge's history)."""
+    session = assignment.session
+    reason, note = str(request.POST.get("flag_reason") or ""), str(request.POST.get("flag_note") or "")
+    try:
+        judging.flag(assignment.token, request.user, reason, note)
+    except judging.JudgingError as exc:
+        context = _page_context(assignment, request, flag_error=str(exc), flag_values={"reason": reason, "note": note})
+        return render(request, "annotation/judge_item.html", context, status=400)
+    except judging.AssignmentGone:
+        return _late(request, session)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    following = judging.following_token(session, request.user, assignment) if assignment.submitted_at else None
+    if following is not None:
         return redirect(_item_url(following))
     return _lease_and_go(request, session)
 
@@ -203,7 +257,7 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
     try:
         assignment = judging.own_assignment(token, request.user)
     except judging.AssignmentGone as exc:
-        return JsonResponse({"error": str(exc)}, status=410)
+        return JsonResponse({"error": judging.LATE_MESSAGE if request.method == "POST" else str(exc)}, status=410)
     if request.method == "GET":
         judgment = getattr(assignment, "judgment", None)
         return JsonResponse(
@@ -223,8 +277,9 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
         result = judging.submit(token, request.user, _submission_from(payload))
     except judging.JudgingError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    except judging.AssignmentGone as exc:
-        return JsonResponse({"error": str(exc)}, status=410)
+    except judging.AssignmentGone:
+        next_url = reverse("annotation:api-next", args=[assignment.session_id])
+        return JsonResponse({"error": judging.LATE_MESSAGE, "next": next_url}, status=410)
     except assigning.SessionClosed as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse(
@@ -235,3 +290,25 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
             "judgment": judging.to_display_terms(assignment, result.judgment),
         }
     )
+
+
+@judge_required
+@never_cache
+@require_POST
+def api_flag(request: HttpRequest, token: str) -> JsonResponse:
+    """Flag and skip through the API: {"reason": "unanswerable" | "identical" | "other", "note": "..."}."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JsonResponse({"error": "The body is not valid JSON (UTF-8)."}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    try:
+        result = judging.flag(token, request.user, str(payload.get("reason") or ""), str(payload.get("note") or ""))
+    except judging.JudgingError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except judging.AssignmentGone as exc:
+        return JsonResponse({"error": str(exc)}, status=410)
+    except assigning.SessionClosed as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse({"flagged": True, "created": result.created, "reason": result.flag.reason})

@@ -27,7 +27,7 @@ from analysis.models import ItemPrediction
 from analysis.services.from_runs import METRIC_FIELDS
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from analysis.stats.flatten import flatten
-from annotation.models import JudgingSession, Judgment, SessionItem
+from annotation.models import ItemFlag, JudgingSession, Judgment, SessionItem
 
 CHUNK_ROWS = 5000
 PARQUET_ROW_GROUP_ROWS = 50_000
@@ -92,6 +92,8 @@ ITEM_SCHEMA = pa.schema(
         ("prediction_b_id", pa.int64()),
         *((f"{name}_{side}", pa.float64()) for name in METRIC_FIELDS for side in "ab"),
         ("n_judgments", pa.int64()),
+        ("n_flags", pa.int64()),
+        ("flags", pa.list_(pa.string())),
     ]
 )
 
@@ -144,8 +146,19 @@ def _judgment_tuples(session: JudgingSession, rows: list[tuple], names: dict[int
     ]  # fmt: skip
 
 
+def _flags_of(item_ids: list[int]) -> dict[int, list[str]]:
+    """Judges' flags of these items as "reason: note" (one query per chunk; judges are not named here)."""
+    flags: dict[int, list[str]] = {}
+    for item_id, reason, note in (
+        ItemFlag.objects.filter(item_id__in=item_ids).order_by("item_id", "pk").values_list("item_id", "reason", "note")
+    ):
+        flags.setdefault(item_id, []).append(f"{reason}: {note}" if note else reason)
+    return flags
+
+
 def _item_tuples(session: JudgingSession, rows: list[tuple]) -> list[tuple]:
     out = []
+    flags = _flags_of([row[0] for row in rows])
     for row in rows:
         (pk, position, block, external_id, is_control, control_kind, question, context, gold, answer_a, answer_b,
          expected_a, expected_b, prediction_a, prediction_b, metrics_a, metrics_b, n_judgments) = row  # fmt: skip
@@ -153,7 +166,8 @@ def _item_tuples(session: JudgingSession, rows: list[tuple]) -> list[tuple]:
         out.append(
             (pk, position, block, external_id, is_control, control_kind, question, context,
              [str(answer) for answer in (gold or [])], session.system_a, session.system_b, answer_a, answer_b,
-             expected_a, expected_b, prediction_a, prediction_b, *scores, n_judgments)
+             expected_a, expected_b, prediction_a, prediction_b, *scores, n_judgments,
+             len(flags.get(pk, [])), flags.get(pk, []))
         )  # fmt: skip
     return out
 

@@ -33,7 +33,7 @@ from analysis.stats import LABELS, MISSING, PREFERENCES, compute_session_statist
 from analysis.stats.accuracy import CRITERIA, success_mask
 from analysis.stats.coding import CORRECT, INCORRECT, PARTIAL, category_counts, plurality
 from analysis.stats.correlation import auc_delong, point_biserial
-from annotation.models import JudgingSession, Judgment, SessionItem
+from annotation.models import ItemFlag, JudgingSession, Judgment, SessionItem
 from core.models import FINISHED_STATUSES, Job
 from core.services.jobs import JobError, create_job
 from training.models import Prediction
@@ -78,6 +78,7 @@ class Variant:
     n_boot: int = DEFAULT_REPLICATES
     seed: int = 0
     confidence: float = 0.95
+    exclude_flagged: bool = False  # leave out items a judge flagged (default: kept, and counted on the page)
 
     @classmethod
     def default(cls) -> Variant:
@@ -85,7 +86,8 @@ class Variant:
 
     @property
     def key(self) -> str:
-        return f"boot={self.n_boot};seed={self.seed};conf={self.confidence:g}"
+        key = f"boot={self.n_boot};seed={self.seed};conf={self.confidence:g}"
+        return key + ";flagged=out" if self.exclude_flagged else key
 
 
 # --- labels ------------------------------------------------------------------------------------------
@@ -136,7 +138,11 @@ CODE_SPAN = 1 << 15
 fewer and smaller arrays to aggregate and send (a million judgments: 32 MB instead of 44 MB)."""
 
 
-def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
+def _flagged_items(session: JudgingSession) -> QuerySet:
+    return ItemFlag.objects.filter(session=session).values("item_id")
+
+
+def judgment_rows(session: JudgingSession, *, exclude_flagged: bool = False) -> tuple[QuerySet, list[Column]]:
     """The one query the statistics read: the latest judgment of every (item, judge), its labels,
     preference and time on item packed by the database into one integer, plus the latest update and highest id.
 
@@ -144,9 +150,11 @@ def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
     unique, so nothing here has to pick among revisions.
     """
     codes = label_codes(session)
+    judgments = Judgment.objects.filter(session=session)
+    if exclude_flagged:
+        judgments = judgments.exclude(item_id__in=_flagged_items(session))
     qs = (
-        Judgment.objects.filter(session=session)
-        .order_by()
+        judgments.order_by()
         .annotate(
             code_a=_coded("label_a", codes),
             code_b=_coded("label_b", codes),
@@ -166,14 +174,16 @@ def judgment_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
     return qs, columns
 
 
-def item_rows(session: JudgingSession) -> tuple[QuerySet, list[Column]]:
+def item_rows(session: JudgingSession, *, exclude_flagged: bool = False) -> tuple[QuerySet, list[Column]]:
     """Every item (unjudged ones count as unjudged): control flag and expected labels packed into one
     integer."""
     codes = label_codes(session)
     control = Case(When(is_control=True, then=Value(1)), default=Value(0), output_field=IntegerField())
+    items = SessionItem.objects.filter(session=session)
+    if exclude_flagged:
+        items = items.exclude(pk__in=_flagged_items(session))
     qs = (
-        SessionItem.objects.filter(session=session)
-        .order_by()
+        items.order_by()
         .annotate(gold_a=_coded("expected_label_a", codes), gold_b=_coded("expected_label_b", codes))
         .annotate(codes=(control + PACK) * 1024 + (F("gold_a") + PACK) * 32 + F("gold_b") + PACK)
         .values_list("id", "codes")
@@ -339,8 +349,14 @@ def _fingerprint(session: JudgingSession, n_judgments: int, last, top_judgment, 
     config = json.dumps([session.system_a, session.system_b, session.label_keys])
     digest = hashlib.sha256(config.encode()).hexdigest()[:12]
     last_text = last.isoformat() if last else "-"
-    key = f"j{n_judgments}:{last_text}:{top_judgment or 0}:i{n_items}:{top_item or 0}:{digest}"
+    key = f"j{n_judgments}:{last_text}:{top_judgment or 0}:i{n_items}:{top_item or 0}:{digest}{_flag_key(session)}"
     return Fingerprint(int(n_judgments), key)
+
+
+def _flag_key(session: JudgingSession) -> str:
+    """Flags change which items a "flagged left out" result uses and the count every result shows."""
+    flags = ItemFlag.objects.filter(session=session).aggregate(n=Count("pk"), last=Max("updated_at"))
+    return f":f{flags['n']}:{flags['last'].isoformat()}" if flags["n"] else ""
 
 
 def fingerprint(session: JudgingSession) -> Fingerprint:
@@ -420,7 +436,7 @@ def _check_codes(codes: np.ndarray, what: str, describe: Callable[[int], str], a
     return codes.astype(np.int64)
 
 
-def load_session_data(session: JudgingSession) -> SessionData:
+def load_session_data(session: JudgingSession, *, exclude_flagged: bool = False) -> SessionData:
     """Read items and judgments (two queries, one snapshot: REPEATABLE READ on PostgreSQL) into arrays.
 
     The fingerprint comes from the same rows (count, latest update, highest ids), so a stored result
@@ -431,8 +447,8 @@ def load_session_data(session: JudgingSession) -> SessionData:
         if connection.vendor == "postgresql" and outermost:  # SET TRANSACTION must be its first statement
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        n_items, items = read_columns(*item_rows(session))
-        n_judgments, judgments = read_columns(*judgment_rows(session))
+        n_items, items = read_columns(*item_rows(session, exclude_flagged=exclude_flagged))
+        n_judgments, judgments = read_columns(*judgment_rows(session, exclude_flagged=exclude_flagged))
         _, links = read_columns(*link_rows(session))
         scores = read_item_scores(session, links["prediction_id"])
     top_item = int(items["id"].max()) if n_items else None
@@ -558,7 +574,7 @@ def compute(session: JudgingSession, variant: Variant, progress: Callable[[int, 
     """Everything the page, the API and the exports show, from the current judgments (not stored)."""
     step = progress or (lambda done, message: None)
     step(0, "reading judgments")
-    data = load_session_data(session)
+    data = load_session_data(session, exclude_flagged=variant.exclude_flagged)
     step(1, "computing statistics")
     result = compute_session_statistics(
         **data.engine_kwargs(),
@@ -574,6 +590,15 @@ def compute(session: JudgingSession, variant: Variant, progress: Callable[[int, 
     result["label_names"] = label_names(session)
     result["extras"] = session_extras(data, variant.confidence)
     result["session"] = {"id": session.pk, "name": session.name, "fingerprint": data.fingerprint.key}
+    result["rules"].append(
+        "Items a judge flagged (and skipped) are left out of every figure."
+        if variant.exclude_flagged
+        else "Items a judge flagged (and skipped) are kept; the flagging judge gave them no labels."
+    )
+    result["flags"] = {
+        "flagged_items": ItemFlag.objects.filter(session=session).values("item_id").distinct().count(),
+        "excluded": variant.exclude_flagged,
+    }
     return {"result": _plain(result), "fingerprint": data.fingerprint}
 
 

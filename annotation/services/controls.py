@@ -1,22 +1,27 @@
-"""Quality-control items: copies of real items where one answer is replaced by something with a known label.
+"""Quality-control items: items reserved as controls, where one answer is replaced by something with a known label.
 
 A "gold" control shows a gold answer in place of one system's answer (expected: the best label); a
 "wrong" control shows another question's gold answer (expected: the worst label). The other answer is
-the system's own and is not scored. Controls get k slots and a random place in the hand-out order like
-any item, so judges cannot tell them apart; statistics leave them out (SessionItem.is_control).
+the system's own and is not scored.
+
+Controls come from a reserved pool: the item itself becomes the control (it is no longer a regular item
+for anyone), so no judge ever sees a control whose question they also see as a regular item, which would
+give the control away (and let a judge copy their earlier labels). Only items nobody has been handed yet,
+with a question no other item asks, are reserved. Controls keep their k slots and random place in the
+hand-out order, so judges cannot tell them apart; statistics leave them out (SessionItem.is_control).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from statistics import median
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from annotation.models import ControlKind, JudgingSession, Judgment, SessionItem
-from annotation.services.sessions import PERMUTATION_PRIME, create_slots
+from annotation.models import Assignment, ControlKind, JudgingSession, Judgment, SessionItem
 
 
 class ControlError(ValueError):
@@ -27,73 +32,66 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def controls_needed(real_items: int, rate: float) -> int:
-    """How many controls make them `rate` of all items (rate = controls / (real + controls))."""
+def controls_needed(items: int, rate: float) -> int:
+    """How many of a session's `items` become controls at `rate` (controls / all items)."""
     if rate <= 0:
         return 0
-    return max(1, round(rate * real_items / (1 - rate)))
+    return max(1, round(rate * items))
 
 
 def add_controls(session: JudgingSession, rate: float, *, seed: int | None = None) -> list[SessionItem]:
-    """Add control items so that they make up `rate` of the session's items. Idempotent per rate."""
+    """Reserve items as controls so that they make up `rate` of the session's items. Idempotent per rate."""
     if not 0 < rate <= 0.5:
         raise ControlError(f"The control rate must be above 0 and at most 0.5; got {rate}.")
     with transaction.atomic():
-        real = list(session.items.filter(is_control=False).order_by("position"))
-        existing = session.items.filter(is_control=True).count()
-        wanted = controls_needed(len(real), rate) - existing
-        with_gold = [item for item in real if any(answer.strip() for answer in item.gold_answers)]
+        every = list(session.items.select_for_update().order_by("position", "id"))
+        existing = sum(item.is_control for item in every)
+        wanted = controls_needed(len(every), rate) - existing
         if wanted <= 0:
             return []
+        with_gold = [item for item in every if any(answer.strip() for answer in item.gold_answers)]
         if len(with_gold) < 2:
             raise ControlError(
                 "Control items need gold answers: at least two items must have one "
                 f"(this session has {len(with_gold)})."
             )
+        handed_out = set(
+            Assignment.objects.filter(session=session, judge__isnull=False).values_list("item_id", flat=True)
+        )
+        asked = Counter(_norm(item.question) for item in every)
+        eligible = [
+            item
+            for item in with_gold
+            if not item.is_control and item.pk not in handed_out and asked[_norm(item.question)] == 1
+        ]
+        if len(eligible) < wanted:
+            raise ControlError(
+                f"{wanted} more control item(s) are needed at rate {rate:g}, but only {len(eligible)} item(s) "
+                "qualify (a gold answer, a question no other item asks, not yet handed to any judge). "
+                "Add controls before judging starts, or choose a lower rate."
+            )
         rng = random.Random(seed if seed is not None else session.seed + existing + 1)
-        blocks = sorted({item.block for item in real}) or [0]
-        next_position = (session.items.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-        made: list[SessionItem] = []
-        # Different sources where possible: the same question three times would give the controls away.
-        used = set(session.items.filter(is_control=True).values_list("control_source_id", flat=True))
-        fresh = [item for item in with_gold if item.pk not in used]
-        sources = rng.sample(fresh, min(wanted, len(fresh)))
-        sources += [rng.choice(with_gold) for _ in range(wanted - len(sources))]
-        for index, source in enumerate(sources):
+        chosen = sorted(rng.sample(eligible, wanted), key=lambda item: item.pk)
+        for index, item in enumerate(chosen):
             kind = ControlKind.GOLD_AS_ANSWER if (existing + index) % 2 == 0 else ControlKind.WRONG_ANSWER
             if kind == ControlKind.GOLD_AS_ANSWER:
-                shown = next(answer for answer in source.gold_answers if answer.strip())
+                shown = next(answer for answer in item.gold_answers if answer.strip())
                 expected = session.best_label
             else:
-                shown = _wrong_answer_for(source, with_gold, rng)
+                shown = _wrong_answer_for(item, with_gold, rng)
                 expected = session.worst_label
             side_a = rng.random() < 0.5
-            made.append(
-                SessionItem(
-                    session=session,
-                    position=next_position + index,
-                    block=rng.choice(blocks),
-                    shuffle_key=rng.randrange(PERMUTATION_PRIME),
-                    external_id=f"control-{existing + index + 1}",
-                    question=source.question,
-                    context=source.context,
-                    gold_answers=list(source.gold_answers),
-                    answer_a=shown if side_a else source.answer_a,
-                    answer_b=source.answer_b if side_a else shown,
-                    is_control=True,
-                    control_kind=kind,
-                    control_source=source,
-                    expected_label_a=expected if side_a else "",
-                    expected_label_b="" if side_a else expected,
-                )
-            )
-        created = SessionItem.objects.bulk_create(made)
-        if any(item.pk is None for item in created):
-            created = list(session.items.filter(is_control=True, position__gte=next_position))
-        create_slots(session, created)
+            if side_a:
+                item.answer_a, item.expected_label_a, item.expected_label_b = shown, expected, ""
+            else:
+                item.answer_b, item.expected_label_a, item.expected_label_b = shown, "", expected
+            item.is_control, item.control_kind = True, kind
+        SessionItem.objects.bulk_update(
+            chosen, ["answer_a", "answer_b", "is_control", "control_kind", "expected_label_a", "expected_label_b"]
+        )
         session.control_rate = rate
         session.save(update_fields=["control_rate"])
-    return created
+    return chosen
 
 
 def _wrong_answer_for(source: SessionItem, pool: list[SessionItem], rng: random.Random) -> str:

@@ -9,12 +9,15 @@ random model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import JudgingSession
 from annotation.services.sessions import ItemData, create_session
@@ -24,6 +27,8 @@ from core.services.jobs import create_job
 JOB_KIND = "annotation.demo_session"
 DEMO_CORPUS_NAME = "Demo (English)"
 DEMO_ITEMS = 20
+DEMO_CONTROLS = 2
+"""Extra questions reserved as control items (controls come from their own questions, never a judged one)."""
 MAX_ANSWER_CHARS = 60  # short gold answers make quick, clear judgments
 MAX_NEW_TOKENS = 24
 BATCH_SIZE = 10
@@ -179,16 +184,36 @@ def queue_demo_session(
         )
 
 
+TYPICAL_SECONDS = {"convert_model": 240, JOB_KIND: 150}
+"""How long each step of preparing the demo usually takes on a 2-core CPU (first run, measured), used for the
+judges' "about N minutes" until a running job's own progress gives a better estimate."""
+
+
+def _seconds_left(job: Job, now: datetime) -> float:
+    typical = TYPICAL_SECONDS.get(job.kind, 120)
+    if job.status != JobStatus.RUNNING or job.started_at is None:
+        return typical
+    elapsed = max(0.0, (now - job.started_at).total_seconds())
+    fraction = job.fraction_done
+    if fraction is not None and fraction >= 0.05:
+        return elapsed * (1 - fraction) / fraction
+    return max(typical - elapsed, 30.0)
+
+
 def demo_status() -> dict | None:
-    """What the judge's home says while the demo is prepared: the job and what it waits for."""
+    """What the judge's home says while the demo is prepared: the job, what it waits for and about how many
+    minutes are left. Only staff see the job and its dependencies (their titles and progress name models,
+    systems and server paths); judges see "being prepared, about N minutes" and nothing else."""
     job = active_demo_job()
     if job is None:
         last = latest_demo_job()
         if last is not None and last.status == JobStatus.FAILED and demo_session() is None:
-            return {"job": last, "waiting_for": [], "failed": True}
+            return {"job": last, "waiting_for": [], "failed": True, "minutes": None}
         return None
     waiting = [dep for dep in job.depends_on.all() if dep.status != JobStatus.SUCCEEDED]
-    return {"job": job, "waiting_for": waiting, "failed": False}
+    now = timezone.now()
+    seconds = _seconds_left(job, now) + sum(_seconds_left(dep, now) for dep in waiting)
+    return {"job": job, "waiting_for": waiting, "failed": False, "minutes": max(1, math.ceil(seconds / 60))}
 
 
 def build_demo_session(
@@ -252,7 +277,7 @@ def build_demo_session(
             created_by=user,
             instructions=DEMO_INSTRUCTIONS,
             show_gold=False,
-            control_rate=0.1,
+            control_rate=DEMO_CONTROLS / len(items) if len(items) >= 2 * DEMO_CONTROLS else 0.0,
             source={
                 "kind": "demo",
                 "job": job.pk if job else None,

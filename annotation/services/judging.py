@@ -14,13 +14,14 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, JudgingSession, Judgment, JudgmentRevision
+from annotation.models import Assignment, FlagReason, ItemFlag, JudgingSession, Judgment, JudgmentRevision
 from annotation.services.sessions import render_instructions
 from core.services.text import unstorable_reason
 
 SIDES = ("left", "right")
 PREFERENCES = ("left", "tie", "right")
 MAX_COMMENT_CHARS = 5000
+MAX_FLAG_NOTE_CHARS = 1000
 MAX_SUBMISSION_ID_CHARS = 64
 
 
@@ -113,11 +114,24 @@ def own_assignment(token: str, judge: User) -> Assignment:
     return assignment
 
 
-GONE_MESSAGE = "This item is no longer yours: its lease ran out and it went to another judge."
+GONE_MESSAGE = "This item is no longer yours: its reservation ran out and it went to another judge."
+LATE_MESSAGE = (
+    "Your judgment of this item was not stored: your reservation ran out and the item went to another judge. "
+    "Nothing is lost on your side; go on with your next item."
+)
 
 
 def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
-    """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision."""
+    """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision.
+
+    The late-submit rule: a submit is accepted while the slot is still this judge's, even after the lease
+    ran out, as long as no other judge has leased the slot since (the lease only decides when a slot may
+    go to someone else). Once another judge has it, the old token no longer matches and the submit is
+    refused with AssignmentGone (LATE_MESSAGE). The check and the write happen under the slot's row lock
+    (the same lock a judge taking the slot needs), so a late submit and a new lease cannot both win: an
+    item never gets more than its k judgments, and a judge never two judgments of one item (both also
+    unique constraints).
+    """
     try:
         return _store(token, judge, data, now or timezone.now())
     except IntegrityError:
@@ -205,6 +219,65 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
         return SubmitResult(judgment, created=created, changed=True)
 
 
+# --- flagging and skipping ----------------------------------------------------------------------------
+
+
+@dataclass
+class FlagResult:
+    flag: ItemFlag
+    created: bool
+
+
+def validate_flag(reason: str, note: str) -> tuple[str, str]:
+    note = (note or "").strip()
+    if reason not in FlagReason.values:
+        choices = ", ".join(f"{value!r}" for value in FlagReason.values)
+        raise JudgingError(f"Choose why you skip this item ({choices}); got {reason!r}." if reason else
+                           "Choose why you skip this item.")  # fmt: skip
+    if reason == FlagReason.OTHER and not note:
+        raise JudgingError("Describe the problem in the note (the reason is 'another problem').")
+    if len(note) > MAX_FLAG_NOTE_CHARS:
+        raise JudgingError(f"The note is {len(note)} characters; at most {MAX_FLAG_NOTE_CHARS}.")
+    if problem := unstorable_reason(note):
+        raise JudgingError(f"The note contains {problem}; remove it.")
+    return reason, note
+
+
+def flag(token: str, judge: User, reason: str, note: str = "", *, now: datetime | None = None) -> FlagResult:
+    """Flag the judge's item and skip it: the assignment counts as done for this judge (it is not handed out
+    again, to them or to anyone), with or without labels. Flagging again replaces the reason and note.
+
+    Same rules as a submit: only the judge's own slot (the late-submit rule applies), only while the session
+    is open, under the slot's row lock."""
+    now = now or timezone.now()
+    reason, note = validate_flag(reason, note)
+    with transaction.atomic():
+        mine = Assignment.objects.select_for_update(of=("self",)).select_related("session")
+        assignment = mine.filter(token=token, judge=judge).first() if token else None
+        if assignment is None:
+            raise AssignmentGone(LATE_MESSAGE)
+        if not assignment.session.is_open:
+            from annotation.services.assignment import SessionClosed
+
+            raise SessionClosed(f"Session {assignment.session.name!r} is closed; flags are no longer accepted.")
+        existing = ItemFlag.objects.filter(assignment=assignment).first()
+        if existing is not None:
+            existing.reason, existing.note, existing.updated_at = reason, note, now
+            existing.save(update_fields=["reason", "note", "updated_at"])
+            return FlagResult(existing, created=False)
+        made = ItemFlag.objects.create(
+            assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id, judge=judge,
+            reason=reason, note=note, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if assignment.submitted_at is None:
+            Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now, lease_expires_at=None)
+        return FlagResult(made, created=True)
+
+
+def own_flag(assignment: Assignment) -> ItemFlag | None:
+    return ItemFlag.objects.filter(assignment=assignment).first()
+
+
 # --- the judge's own history ----------------------------------------------------------------------
 
 
@@ -219,6 +292,11 @@ def previous_token(session: JudgingSession, judge: User, current: Assignment | N
         history = history.filter(sequence__lt=current.sequence)
     last = history.order_by("-sequence").values_list("token", flat=True).first()
     return last
+
+
+def history_position(session: JudgingSession, judge: User, current: Assignment) -> int:
+    """Where a judged item stands in the judge's own history (1-based): the counter while revising it."""
+    return judged_in_order(session, judge).filter(sequence__lte=current.sequence).count()
 
 
 def following_token(session: JudgingSession, judge: User, current: Assignment) -> str | None:

@@ -9,7 +9,7 @@ from statistics import median
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, JudgingSession, Judgment, SessionItem
+from annotation.models import Assignment, ItemFlag, JudgingSession, Judgment, SessionItem
 from annotation.services.controls import ControlScore, control_scores
 
 
@@ -30,6 +30,7 @@ class ItemRow:
     done: int
     leased: int
     k: int
+    flags: list[ItemFlag] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -47,6 +48,7 @@ class SessionOverview:
     judges: list[JudgeRow] = field(default_factory=list)
     item_rows: list[ItemRow] = field(default_factory=list)
     complete_items: int = 0
+    flagged_items: int = 0
 
     @property
     def percent(self) -> int:
@@ -100,6 +102,12 @@ def session_overview(session: JudgingSession, *, item_limit: int = 500) -> Sessi
             ),
         ).order_by("block", "position")[:item_limit]
     ]
+    flags_by_item: dict[int, list[ItemFlag]] = defaultdict(list)
+    shown_items = [row.item.pk for row in item_rows]
+    for flag in ItemFlag.objects.filter(item_id__in=shown_items).select_related("judge").order_by("pk"):
+        flags_by_item[flag.item_id].append(flag)
+    for row in item_rows:
+        row.flags = flags_by_item.get(row.item.pk, [])
     done = Assignment.objects.filter(session=session, submitted_at__isnull=False).count()
     complete = (
         session.items.annotate(n=Count("assignments", filter=Q(assignments__submitted_at__isnull=False)))
@@ -116,4 +124,5 @@ def session_overview(session: JudgingSession, *, item_limit: int = 500) -> Sessi
         judges=sorted(rows.values(), key=lambda row: row.username),
         item_rows=item_rows,
         complete_items=complete,
+        flagged_items=ItemFlag.objects.filter(session=session).values("item_id").distinct().count(),
     )

@@ -1,5 +1,6 @@
 // Keyboard judging: 1/2/3 label answer A, 4/5/6 or q/w/e label answer B, a/t/b preference, c comment,
-// Enter submits, Backspace goes back. Plain script, no dependencies; the form also works without it.
+// Enter submits, Backspace goes back; the sticky summary shows the current choices. Plain script, no
+// dependencies; the form also works without it.
 (function () {
   "use strict";
   const form = document.getElementById("judge-form");
@@ -13,6 +14,16 @@
     input.dataset.keys.split(/\s+/).filter(Boolean).forEach(function (key) { byKey[key] = input; });
   });
   let sending = false;
+
+  // The summary at the top repeats the current choices, so a keyboard-only judge sees every key take effect
+  // even when the radios are below the fold.
+  function updateSummary() {
+    document.querySelectorAll("[data-summary]").forEach(function (slot) {
+      const checked = form.querySelector("input[name=" + slot.dataset.summary + "]:checked");
+      slot.textContent = checked ? checked.dataset.label : "-";
+    });
+  }
+  form.addEventListener("change", updateSummary);
 
   function missing() {
     const names = ["left_label", "right_label"];
@@ -54,6 +65,7 @@
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.metaKey) return;
     const target = event.target;
+    if (target && target.closest && target.closest("#flag-form")) return;  // the skip form has its own keys
     const typing = target && (target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text"));
     if (typing) {
       if (event.key === "Escape") target.blur();

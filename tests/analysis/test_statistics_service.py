@@ -135,11 +135,11 @@ def test_control_items_only_change_control_accuracy():
     judge_session(session, judges, decide)
     result = statistics.compute(session, Variant(n_boot=0))["result"]
     assert result["counts"]["n_control_items"] == len(controls)
-    assert result["accuracy"][session.system_a]["by_majority"]["n_items"] == 8  # controls left out
+    assert result["accuracy"][session.system_a]["by_majority"]["n_items"] == 8 - len(controls)  # controls left out
     assert result["accuracy"][session.system_a]["by_majority"]["correct"]["rate"] == 1.0
     rates = {row["judge"]: row["control_accuracy"]["rate"] for row in result["judges"]}
     assert rates == {judges[0].pk: 1.0, judges[1].pk: 0.0}
-    assert all(row["n_judgments"] == 8 for row in result["judges"])
+    assert all(row["n_judgments"] == 8 - len(controls) for row in result["judges"])
 
 
 def test_a_two_label_session_counts_the_first_label_as_correct_and_the_last_as_incorrect():

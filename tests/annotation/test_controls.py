@@ -17,6 +17,7 @@ def test_controls_are_added_at_the_rate_with_known_labels_and_k_slots(bob):
     session = make_session(n=18, k=2, judges=[bob], control_rate=0.1)
     made = list(session.items.filter(is_control=True))
     assert len(made) == controls.controls_needed(18, 0.1) == 2
+    assert session.items.count() == 18  # reserved from the items, not copies of them
     kinds = {item.control_kind for item in made}
     assert kinds == {ControlKind.GOLD_AS_ANSWER, ControlKind.WRONG_ANSWER}
     for item in made:
@@ -75,7 +76,51 @@ def test_the_session_page_shows_control_accuracy_and_flags_judges_below_the_thre
     assert "bob" not in html.split('id="flagged-judges"')[1].split("</p>")[0]
 
 
-def test_each_control_copies_a_different_item_while_there_are_enough(bob):
-    session = make_session(n=10, k=1, judges=[bob], control_rate=0.3)
-    sources = list(session.items.filter(is_control=True).values_list("control_source_id", flat=True))
-    assert len(sources) == 4 and len(set(sources)) == 4
+def test_no_judge_sees_a_control_built_from_a_question_they_see_as_a_regular_item(bob, carol):
+    from tests.conftest import make_user
+
+    dave = make_user("dave", judge=True)
+    session = make_session(n=12, k=2, judges=[bob, carol, dave], control_rate=0.25)
+    assert session.items.filter(is_control=True).count() == 3
+    handed = True
+    while handed:  # the three judges take turns, as they would judging side by side
+        handed = False
+        for judge in (bob, carol, dave):
+            if (a := assigning.next_assignment(session, judge)) is not None:
+                judging.submit(a.token, judge, answer())
+                handed = True
+    judges_with_controls = 0
+    for judge in (bob, carol, dave):
+        seen = SessionItem.objects.filter(assignments__judge=judge)
+        controls_seen = {
+            " ".join(q.lower().split()) for q in seen.filter(is_control=True).values_list("question", flat=True)
+        }
+        regular_seen = {
+            " ".join(q.lower().split()) for q in seen.filter(is_control=False).values_list("question", flat=True)
+        }
+        judges_with_controls += bool(controls_seen)
+        assert not controls_seen & regular_seen, f"{judge} saw a control's question as a regular item too"
+    assert judges_with_controls >= 2  # 3 controls x 2 slots, at most one each per judge
+    # And no control anywhere repeats a regular item's question (the pool is reserved, not copied).
+    questions = [" ".join(q.lower().split()) for q in session.items.values_list("question", flat=True)]
+    assert len(questions) == len(set(questions)) == 12
+
+
+def test_a_question_asked_by_two_items_is_never_reserved_as_a_control(bob):
+    session = make_session(n=4, k=1, judges=[bob])
+    twins = list(session.items.order_by("position")[:2])
+    SessionItem.objects.filter(pk__in=[item.pk for item in twins]).update(question="The same question?")
+    made = controls.add_controls(session, 0.5)
+    assert len(made) == 2 and {item.pk for item in made}.isdisjoint({item.pk for item in twins})
+
+
+def test_controls_are_only_reserved_from_items_no_judge_has_been_handed(bob):
+    session = make_session(n=4, k=1, judges=[bob])
+    for _ in range(3):
+        a = assigning.next_assignment(session, bob)
+        judging.submit(a.token, bob, answer())
+    with pytest.raises(controls.ControlError, match="only 1 item.*not yet handed to any judge"):
+        controls.add_controls(session, 0.5)
+    assert not session.items.filter(is_control=True).exists()
+    made = controls.add_controls(session, 0.25)
+    assert [item.pk for item in made] == [a.item_id for a in Assignment.objects.filter(session=session, judge=None)]

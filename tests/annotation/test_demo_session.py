@@ -66,8 +66,11 @@ def test_the_judge_home_says_the_demo_is_being_prepared_and_what_it_waits_for(bo
     create_job("convert_model", {"model_id": entry.pk}, user=alice, title="Convert gguf-gen")
     queue_demo(alice)
     html = bob_client.get(reverse("annotation:judge-home")).content.decode()
-    assert "A demo session is being prepared" in html and "Queued" in html
-    assert "Still being prepared first: Convert gguf-gen" in html
+    assert "A demo session is being prepared</strong>, about" in html and "minutes" in html
+    assert "gguf-gen" not in html  # judges never see model names (test_blindness covers every state)
+    bob_client.force_login(alice)
+    html = bob_client.get(reverse("annotation:judge-home")).content.decode()
+    assert "Queued" in html and "Still being prepared first: Convert gguf-gen" in html
 
 
 @pytest.mark.worker
