@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.redirects import safe_next
 from core.services.files import describe_os_error
 from core.views import job_as_dict
 from generation.forms import (
@@ -209,10 +210,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _pair_redirect(request: HttpRequest, pair: SyntheticPair) -> HttpResponse:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = reverse("generation:run-detail", args=[pair.run_id])
-    return redirect(target)
+    return redirect(safe_next(request, reverse("generation:run-detail", args=[pair.run_id])))
 
 
 def pair_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -241,7 +239,7 @@ def pair_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "pair": pair,
         "form": form,
         "revisions": pair.revisions.select_related("changed_by"),
-        "next": request.GET.get("next", ""),
+        "next": safe_next(request, ""),
     }
     return render(request, "generation/pair_edit.html", context, status=400 if form.errors else 200)
 
