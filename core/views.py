@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from core.models import Job, ModelEntry
+from core.models import Job, JobStatus, ModelEntry
+from core.redirects import safe_next
 from core.services import jobs
 
 
@@ -70,17 +72,44 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(job_as_dict(get_object_or_404(Job, pk=pk)))
 
 
+def cancel_message(before: str, job: Job) -> tuple[int, str]:
+    """What a Cancel click did, in words: every click gets an answer, also one that changed nothing."""
+    if before == JobStatus.QUEUED and job.status == JobStatus.CANCELLED:
+        return messages.SUCCESS, f"Job #{job.pk} was cancelled before it started."
+    if job.status == JobStatus.RUNNING:
+        return messages.SUCCESS, f"Cancel requested: job #{job.pk} stops at its next check and keeps what it stored."
+    return messages.WARNING, (
+        f"Job #{job.pk} has already finished ({job.get_status_display().lower()}); there is nothing to cancel."
+    )
+
+
+def retry_message(before: str, job: Job) -> tuple[int, str]:
+    if before in (JobStatus.FAILED, JobStatus.CANCELLED) and job.status == JobStatus.QUEUED:
+        return messages.SUCCESS, f"Job #{job.pk} is queued again; it resumes from what it stored."
+    return messages.WARNING, (
+        f"Job #{job.pk} is {job.get_status_display().lower()}; only a failed or cancelled job can be retried."
+    )
+
+
+def _answer(request: HttpRequest, job: Job, level: int, text: str) -> HttpResponse:
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({**job_as_dict(job), "action_message": text, "action_ok": level == messages.SUCCESS})
+    messages.add_message(request, level, text)
+    # Back to the page the button was on (a run or import page shows the job box too), if it is on this site.
+    return redirect(safe_next(request, job.get_absolute_url()))
+
+
 @require_POST
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    job = jobs.cancel_job(get_object_or_404(Job, pk=pk))
-    if request.headers.get("Accept") == "application/json":
-        return JsonResponse(job_as_dict(Job.objects.get(pk=job.pk)))
-    return redirect(job.get_absolute_url())
+    before = get_object_or_404(Job, pk=pk).status
+    jobs.cancel_job(Job(pk=pk))
+    job = Job.objects.get(pk=pk)
+    return _answer(request, job, *cancel_message(before, job))
 
 
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = jobs.retry_job(get_object_or_404(Job, pk=pk))
-    if request.headers.get("Accept") == "application/json":
-        return JsonResponse(job_as_dict(Job.objects.get(pk=job.pk)))
-    return redirect(job.get_absolute_url())
+    before = get_object_or_404(Job, pk=pk).status
+    jobs.retry_job(Job(pk=pk))
+    job = Job.objects.get(pk=pk)
+    return _answer(request, job, *retry_message(before, job))
