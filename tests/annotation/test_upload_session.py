@@ -127,3 +127,36 @@ def test_the_parser_never_fails_with_anything_but_a_clear_upload_error(raw, name
         assert exc.errors and all(str(error) for error in exc.errors)
     else:
         assert parsed.items and all(item.question and item.answer_a and item.answer_b for item in parsed.items)
+
+
+def test_a_number_where_text_is_meant_is_refused_naming_the_field_and_line():
+    content = jsonl(ROW, {**ROW, "question": "Second?", "gold": 5}, {**ROW, "question": "Third?", "answer_b": 1.50})
+
+    try:
+        parse_bytes(content, "items.jsonl")
+    except UploadError as exc:
+        messages = [str(error) for error in exc.errors]
+    else:
+        raise AssertionError("a number was stored as text")
+    assert messages == [
+        'line 2: gold must be text, got a number 5 (write it as text: "gold": "5")',
+        'line 3: answer_b must be text, got a number 1.5 (write it as text: "answer_b": "1.5")',
+    ]
+
+
+def test_a_list_of_gold_answers_with_a_number_names_it():
+    content = jsonl({**ROW, "gold": ["water", 7]})
+
+    try:
+        parse_bytes(content, "items.jsonl")
+    except UploadError as exc:
+        messages = [str(error) for error in exc.errors]
+        assert messages == ["line 1: gold must be text or a list of texts; the list holds 7"]
+    else:
+        raise AssertionError("a number in the gold list was accepted")
+
+
+def test_a_whole_number_id_is_accepted_as_documented():
+    parsed = parse_bytes(jsonl({**ROW, "id": 17}), "items.jsonl")
+
+    assert parsed.items[0].external_id == "17"
