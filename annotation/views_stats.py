@@ -20,6 +20,13 @@ AGREEMENT_ROWS = [
 ]
 
 
+def rank_differs(first: list[float | None], second: list[float | None]) -> bool:
+    """Whether A leads under one criterion and B under the other (a headline with one criterion misleads)."""
+    if None in first or None in second:
+        return False
+    return (first[0] - first[1]) * (second[0] - second[1]) < 0
+
+
 def page_model(session: JudgingSession, result: dict) -> dict:
     """The stored result shaped for the template (which cannot index by system name)."""
     names = display_names(session, [row["judge"] for row in result["judges"]], usernames=True)
@@ -38,9 +45,14 @@ def page_model(session: JudgingSession, result: dict) -> dict:
         control = row["control_accuracy"]
         flagged = control["rate"] is not None and control["rate"] < session.control_threshold
         judges.append({**row, "labels": extra["labels"], "seconds": extra["seconds"], "flagged": flagged})
+    correct = [system["accuracy"]["by_majority"]["correct"]["rate"] for system in systems]
+    lenient = [system["accuracy"]["by_majority"]["lenient"]["rate"] for system in systems]
     return {
         "result": named,
         "systems": systems,
+        "best_label": session.accuracy_labels[0]["label"],
+        "middle_labels": [label["label"] for label in session.accuracy_labels[1:-1]],
+        "criteria_disagree": rank_differs(correct, lenient),
         "judges": judges,
         "agreement": [(label, named["agreement"][key]) for key, label in AGREEMENT_ROWS],
         "label_names": [named["label_names"][label] for label in named["labels"]],

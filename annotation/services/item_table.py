@@ -64,7 +64,8 @@ def item_table(
 ) -> ItemTable:
     items = disagreeing_items(session) if disagreements_only else SessionItem.objects.filter(session=session)
     items = items.order_by("position", "id").only(
-        "id", "position", "external_id", "question", "answer_a", "answer_b", "is_control", "control_kind"
+        "id", "position", "external_id", "question", "gold_answers", "answer_a", "answer_b", "is_control",
+        "control_kind",
     )
     page = Paginator(items, per_page).get_page(page_number)
     page_items = list(page.object_list)
