@@ -118,8 +118,29 @@ def session_from_runs(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Session created with {session.items.count()} items.")
             return redirect(session.get_absolute_url())
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "title": "New judging session from two evaluation runs"}
+    n_runs = form.fields["run_a"].queryset.count()
+    context = {
+        "form": form,
+        "title": "New judging session from two evaluation runs",
+        "missing": missing_steps(form, n_runs=n_runs),
+        "show_form": n_runs >= 2,
+    }
     return render(request, "annotation/staff/session_from.html", context, status=status)
+
+
+def missing_steps(form, *, n_runs: int | None = None) -> list[str]:
+    """What must exist before this form can make a session, in words (an empty dropdown explains nothing)."""
+    steps = []
+    if n_runs is not None and n_runs < 2:
+        have = "none yet" if n_runs == 0 else "only one so far"
+        steps.append(
+            f"Two evaluation runs with predictions on the same items ({have}): train or pick two QA models, then "
+            "evaluate each on the same corpus split (Training → New evaluation run), or launch an experiment, "
+            "which does both."
+        )
+    if form.n_judges == 0:
+        steps.append("At least one judge: add user accounts to the “judges” group in the admin (Users → Groups).")
+    return steps
 
 
 def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
@@ -153,5 +174,7 @@ def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "title": f"Blind judging for experiment “{experiment.name}”",
         "note": "" if pair else "This experiment has fewer than two evaluated cells yet.",
+        "missing": missing_steps(form),
+        "show_form": True,
     }
     return render(request, "annotation/staff/session_from.html", context, status=status)

@@ -31,7 +31,7 @@ def post(client, bob, content: bytes, filename: str, **extra):
     data = {
         "name": "Upload test",
         "file": SimpleUploadedFile(filename, content),
-        "judges_per_item": 2,
+        "judges_per_item": 1,  # k cannot exceed the judges chosen (bob alone)
         "judges": [bob.pk],
         "labels": "Correct\nPartially correct\nIncorrect",
         "ask_preference": "on",
@@ -50,7 +50,7 @@ def test_a_jsonl_upload_creates_the_session_items_and_k_slots(alice_client, bob)
     assert response["Location"] == session.get_absolute_url()
     assert (session.system_a, session.system_b) == ("zero-shot", "one-shot")
     assert [i.gold_answers for i in session.items.order_by("position")] == [["water", "pure water"], ["one"]]
-    assert Assignment.objects.filter(session=session).count() == 4
+    assert Assignment.objects.filter(session=session).count() == 2  # 2 items x k = 1
     assert list(session.judges.all()) == [bob]
 
 
