@@ -44,7 +44,9 @@ def staff_world(alice):
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366x768", "390x844"])
-def test_staff_pages_fit_the_screen_and_keep_header_words_whole(live_server, staff_world, settings, viewport):
+def test_staff_pages_fit_the_screen_and_keep_header_words_whole(
+    live_server, staff_world, settings, viewport, artifacts_dir
+):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     problems = {}
     with chromium() as browser:
@@ -56,6 +58,8 @@ def test_staff_pages_fit_the_screen_and_keep_header_words_whole(live_server, sta
             page.wait_for_load_state("load")
             found = overflow(page)
             split = headers_split_inside_words(page)
+            if name in ("statistics", "jobs"):
+                page.screenshot(path=str(artifacts_dir / f"staff-{name}-{viewport['width']}.png"), full_page=True)
             if found["out"] or found["scrollWidth"] > found["width"] or split:
                 problems[name] = {"overflow": found, "split headers": split}
 
