@@ -16,7 +16,6 @@ admin.site.site_header = "qasynth administration"
 admin.site.site_title = "qasynth"
 
 
-
 @require_safe
 @cache_control(max_age=86400, public=True)
 def favicon(request: HttpRequest) -> FileResponse:

@@ -188,9 +188,7 @@ def _build(rows: list[tuple[int, dict | None, str]], name: str) -> ParsedUpload:
         if isinstance(gold, list):
             if not all(isinstance(answer, str) for answer in gold):
                 bad = next(answer for answer in gold if not isinstance(answer, str))
-                row_errors.append(
-                    f"gold must be text or a list of texts; the list holds {json.dumps(bad)[:40]}"
-                )
+                row_errors.append(f"gold must be text or a list of texts; the list holds {json.dumps(bad)[:40]}")
             elif any(unstorable_reason(answer) for answer in gold):
                 row_errors.append(f"gold contains {next(unstorable_reason(a) for a in gold if unstorable_reason(a))}")
             else:
