@@ -27,6 +27,13 @@ AGREEMENT_ROWS = [
 ]
 
 
+def rank_differs(first: list[float | None], second: list[float | None]) -> bool:
+    """Whether A leads under one criterion and B under the other (a headline with one criterion misleads)."""
+    if None in first or None in second:
+        return False
+    return (first[0] - first[1]) * (second[0] - second[1]) < 0
+
+
 def page_model(session: JudgingSession, result: dict) -> dict:
     """The stored result shaped for the template (which cannot index by system name)."""
     names = display_names(session, [row["judge"] for row in result["judges"]], usernames=True)
@@ -45,9 +52,14 @@ def page_model(session: JudgingSession, result: dict) -> dict:
         control = row["control_accuracy"]
         flagged = control["rate"] is not None and control["rate"] < session.control_threshold
         judges.append({**row, "labels": extra["labels"], "seconds": extra["seconds"], "flagged": flagged})
+    correct = [system["accuracy"]["by_majority"]["correct"]["rate"] for system in systems]
+    lenient = [system["accuracy"]["by_majority"]["lenient"]["rate"] for system in systems]
     return {
         "result": named,
         "systems": systems,
+        "best_label": session.accuracy_labels[0]["label"],
+        "middle_labels": [label["label"] for label in session.accuracy_labels[1:-1]],
+        "criteria_disagree": rank_differs(correct, lenient),
         "judges": judges,
         "agreement": [(label, named["agreement"][key]) for key, label in AGREEMENT_ROWS],
         "label_names": [named["label_names"][label] for label in named["labels"]],
@@ -111,9 +123,30 @@ def session_from_runs(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Session created with {session.items.count()} items.")
             return redirect(session.get_absolute_url())
     status = 400 if request.method == "POST" else 200
-    experiments = Experiment.objects.filter(cells__evaluation_run__isnull=False).distinct()[:20]
-    context = {"form": form, "title": "New judging session from two evaluation runs", "experiments": experiments}
+    n_runs = form.fields["run_a"].queryset.count()
+    context = {
+        "form": form,
+        "title": "New judging session from two evaluation runs",
+        "missing": missing_steps(form, n_runs=n_runs),
+        "show_form": n_runs >= 2,
+        "experiments": Experiment.objects.filter(cells__evaluation_run__isnull=False).distinct()[:20],
+    }
     return render(request, "analysis/session_from.html", context, status=status)
+
+
+def missing_steps(form, *, n_runs: int | None = None) -> list[str]:
+    """What must exist before this form can make a session, in words (an empty dropdown explains nothing)."""
+    steps = []
+    if n_runs is not None and n_runs < 2:
+        have = "none yet" if n_runs == 0 else "only one so far"
+        steps.append(
+            f"Two evaluation runs with predictions on the same items ({have}): train or pick two QA models, then "
+            "evaluate each on the same corpus split (Training → New evaluation run), or launch an experiment, "
+            "which does both."
+        )
+    if form.n_judges == 0:
+        steps.append("At least one judge: add user accounts to the “judges” group in the admin (Users → Groups).")
+    return steps
 
 
 @staff_required
@@ -146,5 +179,7 @@ def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
         "form": form,
         "title": f"Blind judging for experiment “{experiment.name}”",
         "note": "" if pair else "This experiment has fewer than two evaluated cells yet.",
+        "missing": missing_steps(form),
+        "show_form": True,
     }
     return render(request, "analysis/session_from.html", context, status=status)

@@ -9,6 +9,8 @@ from django.contrib.auth.models import User
 from annotation.models import DEFAULT_ACCURACY_LABELS
 from core.permissions import JUDGES_GROUP
 
+DEFAULT_K = 3
+
 
 def judge_choices():
     return User.objects.filter(groups__name=JUDGES_GROUP, is_active=True).order_by("username")
@@ -22,7 +24,10 @@ class SessionSettingsForm(forms.Form):
         initial="Which answer is better?",
         help_text="Judges see this name: do not put system names in it.",
     )
-    judges_per_item = forms.IntegerField(min_value=1, max_value=50, initial=3, label="Judges per item (k)")
+    judges_per_item = forms.IntegerField(
+        min_value=1, max_value=50, initial=DEFAULT_K, label="Judges per item (k)",
+        help_text="How many different judges judge each item; at most the number of judges.",
+    )  # fmt: skip
     judges = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -45,6 +50,10 @@ class SessionSettingsForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["judges"].queryset = judge_choices()
+        self.n_judges = self.fields["judges"].queryset.count()
+        if self.n_judges and not self.is_bound:
+            # k cannot exceed the judges who exist: with 2 judges a k of 3 leaves every item waiting forever.
+            self.initial.setdefault("judges_per_item", min(DEFAULT_K, self.n_judges))
 
     def clean_labels(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["labels"].splitlines() if line.strip()]
@@ -53,6 +62,20 @@ class SessionSettingsForm(forms.Form):
         data = super().clean()
         if not data.get("judges") and not data.get("open_to_all_judges"):
             raise forms.ValidationError("Choose the judges, or open the session to all judges.")
+        k = data.get("judges_per_item")
+        if k is not None and (data.get("judges") or data.get("open_to_all_judges")):
+            if data.get("open_to_all_judges"):
+                available = max(self.n_judges, len(data.get("judges") or []))
+                who = f"the judges group has {available} active member{'s' if available != 1 else ''}"
+            else:
+                available = len(data["judges"])
+                who = f"you chose {available} judge{'s' if available != 1 else ''}"
+            if k > available:
+                self.add_error(
+                    "judges_per_item",
+                    f"Judges per item (k = {k}) cannot exceed the number of judges: {who}, so no item could get "
+                    f"{k} judgments. Choose k of at most {available}, or add judges first.",
+                )
         return data
 
     def session_kwargs(self) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from core.models import JobStatus, ModelEntry
+from core.models import JobStatus, ModelEntry, ModelRole
 from generation.importers.readers import FORMATS
 from generation.models import Corpus, GenerationRun, PairStatus, PromptTemplate, Split
 from generation.services.generation_runs import RunSettings
@@ -95,12 +95,21 @@ class ImportUploadForm(forms.Form):
         )
 
 
+class GeneratorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ModelEntry) -> str:
+        language = obj.language or "any language"
+        return f"{obj.name} ({obj.get_kind_display()}, {language}{', default' if obj.is_default else ''})"
+
+
 class GenerationRunForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     corpus = forms.ModelChoiceField(queryset=Corpus.objects.all())
     split = forms.ChoiceField(choices=SPLIT_CHOICES, required=False)
     limit = forms.IntegerField(required=False, min_value=1, help_text="At most this many passages (the first by id).")
-    generator = forms.ModelChoiceField(queryset=ModelEntry.objects.all())
+    generator = GeneratorChoiceField(
+        queryset=ModelEntry.objects.filter(role=ModelRole.GENERATOR),
+        help_text="Models registered as QA generators (encoders and LoRA bases are listed under their own roles).",
+    )
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.all())
     n_pairs = forms.IntegerField(min_value=1, max_value=50, initial=3)
     prompt_mode = forms.ChoiceField(

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.redirects import safe_next
 from core.views import job_as_dict
 from generation.forms import (
     GenerationRunForm,
@@ -139,21 +140,32 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/run_list.html", {"page": page})
 
 
+def run_defaults(language: str) -> dict:
+    """The template and generator a new run on a corpus of this language starts from."""
+    from core.models import ModelRole
+    from core.services.model_registry import default_model
+
+    # Japanese defaults to one-shot: the offline Japanese generator is a base model that continues
+    # an example's pattern rather than following an instruction.
+    shots = 1 if language.split("-")[0] == "ja" else 0
+    generator = default_model(ModelRole.GENERATOR, language)
+    return {"template": default_template_for(language, shots), "generator": generator}
+
+
 def run_new(request: HttpRequest) -> HttpResponse:
     seed_default_templates()
-    initial = {}
     corpus = Corpus.objects.filter(pk=request.GET.get("corpus")).first() if request.GET.get("corpus") else None
-    if corpus:
-        from core.models import ModelRole
-        from core.services.model_registry import default_model
-
-        # Japanese defaults to one-shot: the offline Japanese generator is a base model that continues
-        # an example's pattern rather than following an instruction.
-        shots = 1 if corpus.language.split("-")[0] == "ja" else 0
-        initial = {"corpus": corpus, "template": default_template_for(corpus.language, shots)}
-        generator = default_model(ModelRole.GENERATOR, corpus.language)
-        if generator:
-            initial["generator"] = generator
+    corpora = list(Corpus.objects.only("pk", "language"))
+    if corpus is None and len(corpora) == 1:
+        corpus = corpora[0]
+    initial: dict = {"corpus": corpus} if corpus else {}
+    initial.update({k: v for k, v in run_defaults(corpus.language if corpus else "en").items() if v is not None})
+    # Per corpus, what to switch to when staff pick another corpus (static/js/run_form.js).
+    by_language = {language: run_defaults(language) for language in {c.language for c in corpora}}
+    corpus_defaults = {
+        str(c.pk): {key: value.pk for key, value in by_language[c.language].items() if value is not None}
+        for c in corpora
+    }
     form = GenerationRunForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -169,7 +181,8 @@ def run_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Generation run #{run.pk} queued ({run.passages_total} passages).")
             return redirect(run.get_absolute_url())
-    return render(request, "generation/run_new.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, "corpus_defaults": corpus_defaults}
+    return render(request, "generation/run_new.html", context, status=400 if form.errors else 200)
 
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -210,10 +223,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _pair_redirect(request: HttpRequest, pair: SyntheticPair) -> HttpResponse:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = reverse("generation:run-detail", args=[pair.run_id])
-    return redirect(target)
+    return redirect(safe_next(request, reverse("generation:run-detail", args=[pair.run_id])))
 
 
 def pair_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -242,7 +252,7 @@ def pair_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "pair": pair,
         "form": form,
         "revisions": pair.revisions.select_related("changed_by"),
-        "next": request.GET.get("next", ""),
+        "next": safe_next(request, ""),
     }
     return render(request, "generation/pair_edit.html", context, status=400 if form.errors else 200)
 

@@ -18,6 +18,8 @@ from django.db.models import Count, Q
 from annotation.models import JudgingSession, Judgment, SessionItem
 
 PER_PAGE = 50
+ITEM_FIELDS = ("id", "position", "external_id", "question", "gold_answers", "answer_a", "answer_b", "is_control",
+               "control_kind")  # fmt: skip
 TIE = "tie"
 
 
@@ -63,9 +65,7 @@ def item_table(
     session: JudgingSession, *, disagreements_only: bool = False, page_number: object = 1, per_page: int = PER_PAGE
 ) -> ItemTable:
     items = disagreeing_items(session) if disagreements_only else SessionItem.objects.filter(session=session)
-    items = items.order_by("position", "id").only(
-        "id", "position", "external_id", "question", "answer_a", "answer_b", "is_control", "control_kind"
-    )
+    items = items.order_by("position", "id").only(*ITEM_FIELDS)
     page = Paginator(items, per_page).get_page(page_number)
     page_items = list(page.object_list)
     by_item: dict[int, dict[int, tuple[str, str, str]]] = defaultdict(dict)

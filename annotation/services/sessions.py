@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import (
+    DEFAULT_ACCURACY_LABELS,
     Assignment,
     JudgingSession,
     SessionItem,
@@ -56,6 +57,22 @@ def _render_markdown(text: str) -> str:
     return nh3.clean(markdown.markdown(text, extensions=["sane_lists"]))
 
 
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+DEFAULT_KEYS_BY_TEXT = {
+    _folded(text): label["key"] for label in DEFAULT_ACCURACY_LABELS for text in (label["key"], label["label"])
+}
+"""A default label typed as text ("Partially correct", "partial") keeps its one code ("partial"), so the demo,
+uploads and sessions from runs export, serve and count the same label under the same code."""
+
+
+def label_key_for(text: str) -> str:
+    """The code stored for a label given as text: the default label's key, else a slug of the text."""
+    return DEFAULT_KEYS_BY_TEXT.get(_folded(text)) or "-".join(text.lower().split())[:32]
+
+
 def normalise_labels(labels: Sequence[dict] | Sequence[str] | None) -> list[dict[str, str]]:
     """Validate an editable label set: 2-3 labels, ordered best to worst, unique short keys."""
     if not labels:
@@ -64,8 +81,7 @@ def normalise_labels(labels: Sequence[dict] | Sequence[str] | None) -> list[dict
     for raw in labels:
         if isinstance(raw, str):
             text = raw.strip()
-            key = "-".join(text.lower().split())[:32]
-            entry = {"key": key, "label": text}
+            entry = {"key": label_key_for(text), "label": text}
         else:
             entry = {"key": str(raw.get("key", "")).strip()[:32], "label": str(raw.get("label", "")).strip()}
             entry["label"] = entry["label"] or entry["key"]

@@ -5,6 +5,11 @@ Columns (JSONL keys or CSV header): question, context, gold, answer_a, answer_b,
 (["a", "b"]) gives several. system_a/system_b may be left out (the form names the systems) but must be
 the same on every row that gives them. Every bad row is reported with its line number; if any row is
 bad nothing is stored.
+
+In JSONL every field holds text (a JSON string); only `id` may also be a whole number. A number where
+text is meant (`"gold": 5`) is refused with its field and line rather than turned into text: the
+conversion is lossy (`1.50` would become "1.5", `1e3` "1000.0"), and a number usually means a column
+slipped. Write `"gold": "5"`. (CSV cells are always text, so this concerns JSONL only.)
 """
 
 from __future__ import annotations
@@ -138,13 +143,19 @@ def _csv_rows(text: str, name: str) -> list[tuple[int, dict | None, str]]:
     return rows
 
 
+JSON_TYPE_NAMES = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
 def _text(value, column: str) -> tuple[str, str]:
     if value is None:
         return "", ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if column == "id" and isinstance(value, int) and not isinstance(value, bool):
         return str(value), ""
     if not isinstance(value, str):
-        return "", f"{column} must be text, got {type(value).__name__}"
+        kind = JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+        shown = json.dumps(value)  # ASCII escapes: the value may hold lone surrogates the page cannot show
+        hint = f' (write it as text: "{column}": {json.dumps(shown)})' if kind == "a number" else ""
+        return "", f"{column} must be text, got {kind} {shown[:40]}{hint}"
     if problem := unstorable_reason(value):
         return "", f"{column} contains {problem}"
     return value.strip(), ""
@@ -176,7 +187,8 @@ def _build(rows: list[tuple[int, dict | None, str]], name: str) -> ParsedUpload:
         gold_answers: list[str] = []
         if isinstance(gold, list):
             if not all(isinstance(answer, str) for answer in gold):
-                row_errors.append("gold must be text or a list of texts")
+                bad = next(answer for answer in gold if not isinstance(answer, str))
+                row_errors.append(f"gold must be text or a list of texts; the list holds {json.dumps(bad)[:40]}")
             elif any(unstorable_reason(answer) for answer in gold):
                 row_errors.append(f"gold contains {next(unstorable_reason(a) for a in gold if unstorable_reason(a))}")
             else:

@@ -76,7 +76,7 @@ def test_staff_create_a_session_from_two_runs_in_the_browser_form(alice_client, 
     assert session.items.count() == 2 and session.label_keys == ["correct", "incorrect"]
 
 
-def test_one_click_from_an_experiment_compares_synthetic_with_human_by_default(alice_client):
+def test_one_click_from_an_experiment_compares_synthetic_with_human_by_default(alice_client, bob, carol):
     corpus = Corpus.objects.create(name="Exp corpus")
     model = ModelEntry.objects.create(name="qa-base", kind=ModelKind.HF, role=ModelRole.QA_BASE, path="/tmp/y")
     experiment = Experiment.objects.create(name="Paper grid", corpus=corpus, qa_base=model)

@@ -31,14 +31,19 @@ def judged_session(n: int = 6, k: int = 3, decide=None):
     return session, judges
 
 
+def headline(page: str) -> str:
+    """The headline figures as text (tags dropped, spaces collapsed)."""
+    block = re.search(r'<div class="headline" id="headline-figures">(.*?)</div>', page, re.S).group(1)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", block)).replace(" %", "%").strip()
+
+
 def test_the_page_shows_accuracy_per_system_plots_and_the_rules(alice_client):
     session, judges = judged_session()
     response = alice_client.get(reverse("analysis:session-stats", args=[session.pk]))
     assert response.status_code == 200
     page = response.content.decode()
     # A: majority correct on positions 0, 2, 4 (2 of 3 judges) = 50%; B: positions 0 and 3 = 33.3%.
-    headline = re.sub(r"\s+", " ", re.search(r'<p class="headline">(.*?)</p>', page, re.S).group(1))
-    assert "<strong>A</strong> 50.0% vs <strong>B</strong> 33.3%" in headline
+    assert "Correct A 50.0% vs B 33.3%" in headline(page)
     for plot in PLOTS:
         figure = re.search(rf'<figure id="{plot}">(.*?)</figure>', page, re.S).group(1)
         assert "<svg" in figure and "</svg>" in figure, plot
@@ -123,3 +128,37 @@ def test_the_per_item_table_shows_each_judges_labels_and_filters_disagreements(a
     assert all(">tie<" in row for row in rows)  # one "correct", one "incorrect": no strict plurality
     second = alice_client.get(url, {"page": 2}).content.decode()
     assert "Page 2 of 2" in second
+
+
+def test_the_headline_gives_correct_and_lenient_accuracy_side_by_side(alice_client):
+    # A is rarely fully correct but mostly partial; B is right more often but otherwise wrong: the two
+    # criteria rank the systems the other way round, as in the session that prompted this.
+    session, _ = judged_session(
+        n=6, k=1, decide=lambda item, judge: ("correct" if item.position == 0 else "partial",
+                                              "correct" if item.position < 2 else "incorrect", "b")
+    )  # fmt: skip
+    page = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
+
+    assert headline(page) == "Correct A 16.7% vs B 33.3% Lenient A 100.0% vs B 33.3%"
+    assert 'id="criteria-disagree"' in page
+    assert "lenient also “Partially correct”" in page
+
+
+def test_counts_read_in_the_singular_for_one(alice_client):
+    session, _ = judged_session(n=1, k=1, decide=lambda item, judge: ("correct", "incorrect", "a"))
+    page = re.sub(
+        r"\s+", " ", alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
+    )
+
+    assert "1 item (0 control items, left out of every figure except control accuracy), 1 judge, 1 judgment on" in page
+    assert "1 judges" not in page and "1 judgments" not in page and "1 items" not in page
+
+
+def test_the_per_item_table_shows_both_answers_and_the_gold_in_a_collapsible_box(alice_client):
+    session, _ = judged_session(n=2, k=1)
+    page = alice_client.get(reverse("analysis:session-item-table", args=[session.pk])).content.decode()
+
+    boxes = re.findall(r'<details class="answers">(.*?)</details>', page, re.S)
+    assert len(boxes) == 2
+    first = session.items.order_by("position").first()
+    assert first.answer_a in boxes[0] and first.answer_b in boxes[0] and first.gold_answers[0] in boxes[0]

@@ -31,7 +31,7 @@ def post(client, bob, content: bytes, filename: str, **extra):
     data = {
         "name": "Upload test",
         "file": SimpleUploadedFile(filename, content),
-        "judges_per_item": 2,
+        "judges_per_item": 1,  # k cannot exceed the judges chosen (bob alone)
         "judges": [bob.pk],
         "labels": "Correct\nPartially correct\nIncorrect",
         "ask_preference": "on",
@@ -50,7 +50,7 @@ def test_a_jsonl_upload_creates_the_session_items_and_k_slots(alice_client, bob)
     assert response["Location"] == session.get_absolute_url()
     assert (session.system_a, session.system_b) == ("zero-shot", "one-shot")
     assert [i.gold_answers for i in session.items.order_by("position")] == [["water", "pure water"], ["one"]]
-    assert Assignment.objects.filter(session=session).count() == 4
+    assert Assignment.objects.filter(session=session).count() == 2  # 2 items x k = 1
     assert list(session.judges.all()) == [bob]
 
 
@@ -127,3 +127,36 @@ def test_the_parser_never_fails_with_anything_but_a_clear_upload_error(raw, name
         assert exc.errors and all(str(error) for error in exc.errors)
     else:
         assert parsed.items and all(item.question and item.answer_a and item.answer_b for item in parsed.items)
+
+
+def test_a_number_where_text_is_meant_is_refused_naming_the_field_and_line():
+    content = jsonl(ROW, {**ROW, "question": "Second?", "gold": 5}, {**ROW, "question": "Third?", "answer_b": 1.50})
+
+    try:
+        parse_bytes(content, "items.jsonl")
+    except UploadError as exc:
+        messages = [str(error) for error in exc.errors]
+    else:
+        raise AssertionError("a number was stored as text")
+    assert messages == [
+        'line 2: gold must be text, got a number 5 (write it as text: "gold": "5")',
+        'line 3: answer_b must be text, got a number 1.5 (write it as text: "answer_b": "1.5")',
+    ]
+
+
+def test_a_list_of_gold_answers_with_a_number_names_it():
+    content = jsonl({**ROW, "gold": ["water", 7]})
+
+    try:
+        parse_bytes(content, "items.jsonl")
+    except UploadError as exc:
+        messages = [str(error) for error in exc.errors]
+        assert messages == ["line 1: gold must be text or a list of texts; the list holds 7"]
+    else:
+        raise AssertionError("a number in the gold list was accepted")
+
+
+def test_a_whole_number_id_is_accepted_as_documented():
+    parsed = parse_bytes(jsonl({**ROW, "id": 17}), "items.jsonl")
+
+    assert parsed.items[0].external_id == "17"

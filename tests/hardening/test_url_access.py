@@ -24,6 +24,7 @@ from tests.hardening.world import all_routes, build_world, url_for
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login", "admin:login"}  # the login pages themselves
+ASSETS = {"favicon"}  # the site icon: the same bytes for everyone, GET only
 SIGN_OUT = {"logout", "admin:logout"}  # would end the test client's session; checked by Django's own tests
 JUDGE_PAGES = {
     "home", "annotation:judge-home", "annotation:judge-next", "annotation:judge-back",
@@ -63,6 +64,8 @@ def test_anonymous_users_get_nothing_but_the_login_page(world):
             where = f"{method.upper()} {url} ({route.name})"
             if route.name in PUBLIC:
                 assert response.status_code == 200 if method == "get" else response.status_code in (200, 403), where
+            elif route.name in ASSETS:
+                assert response.status_code == (200 if method == "get" else 405), where
             elif route.name in SIGN_OUT:
                 assert response.status_code in (302, 405), where
             else:
@@ -74,7 +77,7 @@ def test_a_judge_gets_403_from_every_staff_url_and_changes_nothing_by_posting(wo
     before = _row_counts()
     checked = 0
     for route in _routes():
-        if route.name in PUBLIC | SIGN_OUT | JUDGE_PAGES:
+        if route.name in PUBLIC | ASSETS | SIGN_OUT | JUDGE_PAGES:
             continue
         url = url_for(route, world)
         for method in ("get", "post"):
