@@ -89,9 +89,10 @@ def test_rotation_never_draws_the_passage_itself_its_article_or_an_evaluation_sp
         assert " ".join(drawn.passage.split()) != " ".join(this_text.split()) or not this_text
         assert not title or drawn.title != title
     assert pool.draw(passage_id, this_text, title) == drawn  # seeded: the same passage draws the same
-    assert ExemplarPool.from_list(json.loads(json.dumps(pool.to_list())), seed=seed).draw(
-        passage_id, this_text, title
-    ) == drawn  # and so does the pool a run stores
+    assert (
+        ExemplarPool.from_list(json.loads(json.dumps(pool.to_list())), seed=seed).draw(passage_id, this_text, title)
+        == drawn
+    )  # and so does the pool a run stores
 
 
 def test_rotation_uses_more_than_one_exemplar():
@@ -203,8 +204,11 @@ def test_round_trip_keeps_pairs_the_model_answers_back_and_records_its_answer():
                     "Seine": "Which river flows through Paris?"}  # fmt: skip
     model = ScriptedModel(
         question_for,
-        {"What is the capital of France?": "Lyon", "Which country is Paris in?": "France",
-         "Which river flows through Paris?": "the Seine"},  # fmt: skip
+        {
+            "What is the capital of France?": "Lyon",
+            "Which country is Paris in?": "France",
+            "Which river flows through Paris?": "the Seine",
+        },  # fmt: skip
     )
     options = SynthesisOptions(answer_aware=True, round_trip=True)
     template = EN.__class__.from_dict({**EN.to_dict(), "n_pairs": 3})

@@ -514,9 +514,13 @@ class CellView:
     state: str
     job: Job | None
     fraction: float | None
+    yield_report: Any = None  # generation.services.yield_report.YieldReport of a synthetic cell's run
 
 
 def cell_views(experiment: Experiment) -> list[CellView]:
+    from generation.models import GenerationRun
+    from generation.services.yield_report import yield_reports
+
     views = []
     for cell in experiment.cells.select_related("current_job", "training_run", "evaluation_run", "dataset"):
         job = cell.current_job
@@ -531,6 +535,12 @@ def cell_views(experiment: Experiment) -> list[CellView]:
         else:
             state = job.status
         views.append(CellView(cell, state, job, job.fraction_done if job else None))
+    job_ids = [v.cell.generation_job_id for v in views if v.cell.generation_job_id]
+    runs = {run.job_id: run for run in GenerationRun.objects.filter(job_id__in=job_ids)}
+    reports = yield_reports(runs.values())
+    for view in views:
+        run = runs.get(view.cell.generation_job_id)
+        view.yield_report = reports.get(run.pk) if run else None
     return views
 
 
