@@ -131,6 +131,7 @@ class GenerationRunForm(forms.Form):
         "answer's question.",
     )
     samples = forms.IntegerField(
+        required=False,
         min_value=1,
         max_value=16,
         initial=1,
@@ -144,7 +145,9 @@ class GenerationRunForm(forms.Form):
         help_text="The model answers each accepted question from the passage; the pair is kept only if that "
         "answer matches (EM or token F1, characters for Japanese).",
     )
-    round_trip_threshold = forms.FloatField(min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold")
+    round_trip_threshold = forms.FloatField(
+        required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"
+    )
 
     def settings(self) -> RunSettings:
         data = self.cleaned_data
