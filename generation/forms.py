@@ -126,6 +126,37 @@ class GenerationRunForm(forms.Form):
     seed = forms.IntegerField(initial=0)
     batch_size = forms.IntegerField(min_value=1, max_value=512, initial=8)
     concurrency = forms.IntegerField(min_value=1, max_value=256, initial=4, help_text="Endpoint models only.")
+    # Yield options: each a deviation from the paper's method (all off reproduces it); see the README's table.
+    rotate_exemplars = forms.BooleanField(
+        required=False,
+        label="Exemplar rotation (deviation from the paper)",
+        help_text="One-shot: draw the example per passage from the template's example and the corpus's "
+        "train-split human pairs (never the passage itself or an evaluation split).",
+    )
+    answer_aware = forms.BooleanField(
+        required=False,
+        label="Answer-aware generation (deviation from the paper)",
+        help_text="Pick answers from the passage first (MeCab for Japanese), then ask the model for each "
+        "answer's question.",
+    )
+    samples = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=16,
+        initial=1,
+        label="Samples per passage, k (deviation from the paper when > 1)",
+        help_text="k completions per prompt (needs a temperature > 0), or k x N answers when answer-aware; "
+        "duplicates are dropped and the best N accepted pairs kept.",
+    )
+    round_trip = forms.BooleanField(
+        required=False,
+        label="Round-trip filter (deviation from the paper)",
+        help_text="The model answers each accepted question from the passage; the pair is kept only if that "
+        "answer matches (EM or token F1, characters for Japanese).",
+    )
+    round_trip_threshold = forms.FloatField(
+        required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"
+    )
 
     def settings(self) -> RunSettings:
         data = self.cleaned_data
@@ -139,6 +170,11 @@ class GenerationRunForm(forms.Form):
             seed=data["seed"],
             batch_size=data["batch_size"],
             concurrency=data["concurrency"],
+            rotate_exemplars=bool(data.get("rotate_exemplars")),
+            answer_aware=bool(data.get("answer_aware")),
+            samples=data.get("samples") or 1,
+            round_trip=bool(data.get("round_trip")),
+            round_trip_threshold=data.get("round_trip_threshold") or 0.5,
         )
 
 

@@ -352,6 +352,14 @@ class GenerationRun(models.Model):
     batch_size = models.PositiveIntegerField(default=8, help_text="Prompts per batch (local) / per write.")
     concurrency = models.PositiveIntegerField(default=4, help_text="Concurrent requests (endpoint models).")
     validation = models.JSONField(default=dict, blank=True, help_text="ValidationConfig overrides.")
+    synthesis = models.JSONField(
+        default=dict, blank=True,
+        help_text="Options beyond the paper's method (generation.synthesis.SynthesisOptions); empty = the paper's.",
+    )  # fmt: skip
+    exemplar_pool = models.JSONField(
+        default=list, blank=True,
+        help_text="Exemplar rotation: the pool frozen at creation (template example + train-split human pairs).",
+    )  # fmt: skip
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -387,6 +395,13 @@ class RawOutput(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     parse_format = models.CharField(max_length=16, blank=True)
     parse_note = models.CharField(max_length=300, blank=True)
+    exemplar = models.JSONField(
+        default=dict, blank=True, help_text="The one-shot example shown: {source, passage, pairs}; empty for zero-shot."
+    )
+    samples = models.JSONField(
+        default=list, blank=True,
+        help_text="Every completion when there was more than one (k samples, or one per answer when answer-aware).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -420,6 +435,10 @@ class SyntheticPair(models.Model):
         max_length=32, blank=True, db_index=True, help_text="Main reason (validation rule, or 'manual')."
     )
     reasons = models.JSONField(default=list, blank=True, help_text="Every validation rule the pair failed.")
+    sample = models.PositiveSmallIntegerField(default=0, help_text="Which completion of the output it came from.")
+    round_trip_answer = models.TextField(blank=True, help_text="Round-trip check: the QA model's answer.")
+    round_trip_score = models.FloatField(null=True, blank=True, help_text="max(EM, token F1) with the pair's answer.")
+    round_trip_supported = models.BooleanField(null=True, blank=True)
     edited = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

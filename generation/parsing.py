@@ -412,3 +412,31 @@ def render_pairs(pairs: Sequence[Pair], style: RenderStyle | str = RenderStyle.Q
         elif style is RenderStyle.Q_DOT:
             lines.append(f"Q{i}. {q} A{i}. {a}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- one-line answers
+
+_LINE_WORDS = sorted({*_Q_WORDS.split("|"), *_A_WORDS.split("|")}, key=len, reverse=True)
+_LINE_LABEL_RE = re.compile(
+    r"^\s*(?:\*\*)?[【\[(（]?(?:" + "|".join(_LINE_WORDS) + r")[ \t]*(?:" + _NUM + r"[ \t]*(?:[:：.．)）]|[】\])）])"
+    r"|[】\])）]?[ \t]*[:：])(?:\*\*)?\s*"
+)
+_QUOTES = "\"'“”‘’「」『』"
+
+
+def parse_line(text: str) -> str:
+    """The first non-empty line of a one-line completion (an answer-aware question or a round-trip answer),
+    without a leading label ("質問:", "Question:", "A:") or wrapping quotes. Total: garbage gives ""."""
+    try:
+        text = _strip_reasoning(text or "")
+        for line in text.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            stripped = _LINE_LABEL_RE.sub("", line, count=1).strip() if _LINE_LABEL_RE.match(line) else line
+            if stripped and stripped[0] in _QUOTES and stripped[-1] in _QUOTES and len(stripped) > 2:
+                stripped = stripped[1:-1].strip()
+            return stripped
+        return ""
+    except Exception:  # noqa: BLE001 - like parse_qa_pairs: a parser bug must not stop a run
+        return ""

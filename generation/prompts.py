@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from generation.parsing import Pair, RenderStyle, render_pairs
@@ -257,3 +257,182 @@ def default_template(language: str, shots: int) -> PromptTemplate:
     """The shipped template for a language ("en"/"ja"; others fall back to English) and shot count."""
     lang = "ja" if language.split("-")[0].lower() == "ja" else "en"
     return DEFAULT_TEMPLATES[f"{lang}-{'zero' if shots == 0 else 'one'}-shot"]
+
+
+# ------------------------------------------------------------- answer-aware and round-trip prompts
+# Deviations from the paper's method (each a run option): the answer is chosen first and the model only
+# writes its question; a QA prompt lets the same model answer a generated question (round-trip filter).
+
+
+@dataclass(frozen=True)
+class _TaskText:
+    aa_header: str  # plain completion header for answer-aware generation
+    aa_instruction: str  # chat message: {passage}, {answer}
+    qa_header: str  # plain completion header for the round-trip QA prompt
+    qa_instruction: str  # chat message: {passage}, {question}
+    passage_label: str
+    answer_label: str
+    question_label: str
+
+
+_TASK_TEXT = {
+    "en": _TaskText(
+        aa_header="Each passage below is followed by short answers copied from it, each with the question it answers.",
+        aa_instruction=(
+            'Write one question about the passage whose answer is exactly "{answer}". '
+            "Reply with the question only.\n\nPassage:\n{passage}"
+        ),
+        qa_header="Each passage below is followed by questions, each answered with a short phrase copied from it.",
+        qa_instruction=(
+            "Answer the question with a short phrase copied from the passage. Reply with the answer only.\n\n"
+            "Passage:\n{passage}\n\nQuestion: {question}"
+        ),
+        passage_label="Passage:",
+        answer_label="Answer:",
+        question_label="Question:",
+    ),
+    "ja": _TaskText(
+        aa_header="以下は、本文と、本文から抜き出した答えと、その答えを問う質問です。",
+        aa_instruction=(
+            "次の本文について、答えが「{answer}」になる質問を1つだけ書いてください。質問だけを書いてください。"
+            "\n\n本文:\n{passage}"
+        ),
+        qa_header="以下は、本文と、本文についての質問と、本文から抜き出した短い答えです。",
+        qa_instruction=(
+            "次の質問に、本文から抜き出した短い語句で答えてください。答えだけを書いてください。"
+            "\n\n本文:\n{passage}\n\n質問: {question}"
+        ),
+        passage_label="本文:",
+        answer_label="答え:",
+        question_label="質問:",
+    ),
+}
+
+
+def task_text(language: str) -> _TaskText:
+    return _TASK_TEXT["ja" if language.split("-")[0].lower() == "ja" else "en"]
+
+
+def with_exemplar(template: PromptTemplate, passage: str, pairs: tuple[Pair, ...]) -> PromptTemplate:
+    """The template with another one-shot example (exemplar rotation); zero-shot templates stay zero-shot."""
+    if template.shots == 0 or not passage or not pairs:
+        return template
+    return replace(template, example_passage=passage, example_pairs=tuple(pairs))
+
+
+def _render_task(
+    header: str,
+    instruction: str,
+    example_blocks: list[tuple[str, list[tuple[str, str]]]],
+    target: tuple[str, list[tuple[str, str]]],
+    final: tuple[str, str],
+    *,
+    labels: _TaskText,
+    tokenizer: Any,
+    mode: PromptMode,
+    instruction_values: dict[str, str],
+    example_values: dict[str, str] | None,
+    example_reply: str,
+) -> RenderedPrompt:
+    """A one-line completion task ("…\\n質問:" -> one line), as plain text or chat messages."""
+    if mode == "auto":
+        mode = "chat" if has_chat_template(tokenizer) else "plain"
+    if mode == "plain":
+        parts = [header]
+        for passage, lines in example_blocks:
+            parts.append("\n".join([f"{labels.passage_label} {passage.strip()}", *(f"{k} {v}" for k, v in lines)]))
+        passage, lines = target
+        body = [f"{labels.passage_label} {passage.strip()}", *(f"{k} {v}" for k, v in lines), final[0]]
+        parts.append("\n".join(body))
+        return RenderedPrompt("\n\n".join(parts), "plain", (), final[0], ("\n",))
+    messages: list[dict[str, str]] = []
+    if example_values is not None:
+        messages.append({"role": "user", "content": fill_values(instruction, example_values)})
+        messages.append({"role": "assistant", "content": example_reply})
+    messages.append({"role": "user", "content": fill_values(instruction, instruction_values)})
+    if tokenizer is not None:
+        if not has_chat_template(tokenizer):
+            raise ValueError("this tokenizer has no chat template; render the prompt with mode='plain'")
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = json.dumps(messages, ensure_ascii=False)
+    return RenderedPrompt(text, "chat", tuple(messages), "", ("\n",))
+
+
+_VALUE_RE = re.compile(r"\{(passage|answer|question)\}")
+
+
+def fill_values(text: str, values: dict[str, str]) -> str:
+    return _VALUE_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def render_answer_prompt(
+    template: PromptTemplate,
+    passage: str,
+    answer: str,
+    *,
+    tokenizer: Any = None,
+    mode: PromptMode = "auto",
+) -> RenderedPrompt:
+    """Answer-aware generation: the model writes the question for a given answer (one line). The template's
+    example (or a rotated exemplar) shows answer -> question lines; zero-shot templates show none."""
+    labels = task_text(template.language)
+    pairs = list(template.example_pairs) if template.shots else []
+    blocks = [(template.example_passage, _aa_lines(pairs, labels))] if pairs else []
+    target = (passage, [(labels.answer_label, answer)])
+    first = pairs[0] if pairs else None
+    return _render_task(
+        labels.aa_header,
+        labels.aa_instruction,
+        blocks,
+        target,
+        (labels.question_label, ""),
+        labels=labels,
+        tokenizer=tokenizer,
+        mode=mode,
+        instruction_values={"passage": passage, "answer": answer},
+        example_values={"passage": template.example_passage, "answer": first[1]} if first else None,
+        example_reply=first[0] if first else "",
+    )
+
+
+def _aa_lines(pairs: list[Pair], labels: _TaskText) -> list[tuple[str, str]]:
+    lines = []
+    for q, a in pairs:
+        lines += [(labels.answer_label, a), (labels.question_label, q)]
+    return lines
+
+
+def render_qa_prompt(
+    template: PromptTemplate,
+    passage: str,
+    question: str,
+    *,
+    tokenizer: Any = None,
+    mode: PromptMode = "auto",
+) -> RenderedPrompt:
+    """The round-trip check's QA prompt: the model answers a question from the passage in one short line,
+    shown the template's example pairs (question -> answer) first when the template has them."""
+    labels = task_text(template.language)
+    pairs = list(template.example_pairs) if template.shots else []
+    if not pairs:  # a zero-shot template still gets the QA format shown once: base models need it
+        default = default_template(template.language, 1)
+        example_passage, pairs = default.example_passage, list(default.example_pairs)
+    else:
+        example_passage = template.example_passage
+    lines = []
+    for q, a in pairs:
+        lines += [(labels.question_label, q), (labels.answer_label, a)]
+    return _render_task(
+        labels.qa_header,
+        labels.qa_instruction,
+        [(example_passage, lines)],
+        (passage, [(labels.question_label, question)]),
+        (labels.answer_label, ""),
+        labels=labels,
+        tokenizer=tokenizer,
+        mode=mode,
+        instruction_values={"passage": passage, "question": question},
+        example_values={"passage": example_passage, "question": pairs[0][0]},
+        example_reply=pairs[0][1],
+    )

@@ -20,11 +20,14 @@ CHARACTER_LEVEL_LANGUAGES = frozenset({"ja", "zh", "ko", "th"})
 class RejectionReason(StrEnum):
     EMPTY_QUESTION = "empty_question"
     EMPTY_ANSWER = "empty_answer"
+    EXEMPLAR_COPY = "exemplar_copy"
     NOT_A_QUESTION = "not_a_question"
     ANSWER_TOO_LONG = "answer_too_long"
     ANSWER_NOT_SUPPORTED = "answer_not_supported"
     DUPLICATE = "duplicate"
     QUESTION_COPIED = "question_copied"
+    ROUND_TRIP = "round_trip"  # set after validation by generation.round_trip, on otherwise accepted pairs
+    SURPLUS = "surplus"  # set when k samples gave more than N accepted pairs: the best N are kept
 
     @property
     def label(self) -> str:
@@ -34,11 +37,14 @@ class RejectionReason(StrEnum):
 _REASON_LABELS = {
     RejectionReason.EMPTY_QUESTION: "empty question",
     RejectionReason.EMPTY_ANSWER: "empty answer",
+    RejectionReason.EXEMPLAR_COPY: "copies the one-shot example (its passage or pairs)",
     RejectionReason.NOT_A_QUESTION: "question does not end in a question form",
     RejectionReason.ANSWER_TOO_LONG: "answer longer than the limit",
     RejectionReason.ANSWER_NOT_SUPPORTED: "answer not supported by the passage",
     RejectionReason.DUPLICATE: "duplicate of an earlier question for this passage",
     RejectionReason.QUESTION_COPIED: "question copied verbatim from the passage",
+    RejectionReason.ROUND_TRIP: "answer not supported (round trip)",
+    RejectionReason.SURPLUS: "more accepted pairs than asked for (the best N were kept)",
 }
 
 
@@ -175,6 +181,54 @@ def question_copied(question: str, passage: str, config: ValidationConfig) -> bo
     return False
 
 
+def _grams(text: str, *, character_level: bool) -> set[str]:
+    """Content units for overlap tests: character bigrams for ja/zh (single kanji are too common), words
+    otherwise; punctuation and English articles dropped."""
+    toks = tokens(text, character_level=character_level)
+    if character_level:
+        return {a + b for a, b in zip(toks, toks[1:], strict=False)}
+    return set(toks)
+
+
+# Words any question contains whatever it is about: they say nothing about copying.
+_EN_FUNCTION = "what which who whom whose when where why how is are was were does did do of in on to for by from with"
+_JA_FUNCTION = "ですか すか ます まし した でし しょ ょう 何で はど どこ どの いつ"
+_FUNCTION_GRAMS = frozenset(
+    f"{_EN_FUNCTION} and or it its this that as at be been has have had {_JA_FUNCTION}".split(" ")
+)
+
+
+def exemplar_copy(
+    question: str,
+    answer: str,
+    passage: str,
+    exemplar_passage: str,
+    exemplar_pairs: Sequence[tuple[str, str]],
+    config: ValidationConfig,
+) -> bool:
+    """The pair was taken from the one-shot example instead of the passage: its question repeats an example
+    question, or most of what it mentions occurs in the example (passage or pairs) but not in the passage.
+
+    Units present in both the example and the passage do not count either way, so a passage that happens
+    to share the example's topic is not penalised for it."""
+    if not exemplar_passage and not exemplar_pairs:
+        return False
+    norm_q = duplicate_key(question)
+    if norm_q and any(norm_q == duplicate_key(q) for q, _ in exemplar_pairs):
+        return True
+    level = config.character_level
+    mentioned = (_grams(question, character_level=level) | _grams(answer, character_level=level)) - _FUNCTION_GRAMS
+    if not mentioned:
+        return False
+    example = _grams(exemplar_passage, character_level=level)
+    for q, a in exemplar_pairs:
+        example |= _grams(q, character_level=level) | _grams(a, character_level=level)
+    target = _grams(passage, character_level=level)
+    from_example = mentioned & example - target
+    from_passage = mentioned & target
+    return len(from_example) >= 2 and len(from_example) > len(from_passage)
+
+
 def duplicate_key(question: str) -> str:
     return _strip_trailing(normalise(question))
 
@@ -187,16 +241,20 @@ def check_pair(
     seen_questions: set[str] | None = None,
     *,
     title: str = "",
+    exemplar: tuple[str, Sequence[tuple[str, str]]] | None = None,
 ) -> PairVerdict:
     """All reasons one pair fails (empty tuple: accepted). `seen_questions` holds duplicate keys of pairs
     already accepted for this passage; the key of an accepted pair is added to it. An answer may also come
-    from the `title` (162 of JSQuAD's 4,442 validation answers are found only in the article title)."""
+    from the `title` (162 of JSQuAD's 4,442 validation answers are found only in the article title).
+    `exemplar` is the one-shot example (passage, pairs) the prompt showed, for the copy check."""
     question, answer = question.strip(), answer.strip()
     reasons: list[RejectionReason] = []
     if not question:
         reasons.append(RejectionReason.EMPTY_QUESTION)
     if not answer:
         reasons.append(RejectionReason.EMPTY_ANSWER)
+    if (question or answer) and exemplar is not None and exemplar_copy(question, answer, passage, *exemplar, config):
+        reasons.append(RejectionReason.EXEMPLAR_COPY)
     if question and config.require_question_form and not is_question(question, config.language):
         reasons.append(RejectionReason.NOT_A_QUESTION)
     if answer and len(answer) > config.max_answer_chars:
@@ -221,10 +279,11 @@ def validate_pairs(
     *,
     title: str = "",
     existing_questions: Iterable[str] = (),
+    exemplar: tuple[str, Sequence[tuple[str, str]]] | None = None,
 ) -> list[PairVerdict]:
     """One verdict per pair, in order. A pair duplicates an earlier *accepted* pair (so a good pair is not
     lost because an earlier copy of its question had a bad answer); `existing_questions` are questions
     already stored for this passage (a resumed run must not re-add them)."""
     config = config or ValidationConfig()
     seen = {duplicate_key(q) for q in existing_questions}
-    return [check_pair(q, a, passage, config, seen, title=title) for q, a in pairs]
+    return [check_pair(q, a, passage, config, seen, title=title, exemplar=exemplar) for q, a in pairs]

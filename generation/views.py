@@ -38,6 +38,7 @@ from generation.models import (
 )
 from generation.services import datasets, generation_runs, imports
 from generation.services.prompt_templates import default_template_for, seed_default_templates
+from generation.services.yield_report import yield_report
 from qasynth_lib.files import describe_os_error
 
 # ------------------------------------------------------------------------------------------ corpora
@@ -214,6 +215,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "job_json": job_as_dict(run.job),
         "counts": generation_runs.status_counts(run),
         "reasons": generation_runs.reason_counts(run),
+        "yield_report": yield_report(run),
         "outputs_done": RawOutput.objects.filter(run=run).count(),
         "rows": rows,
         "page": page,

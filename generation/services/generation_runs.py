@@ -27,6 +27,7 @@ from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
 from generation.engine.base import GenerationOutput, SamplingParams
 from generation.engine.openai_client import EndpointError
+from generation.exemplars import Exemplar, ExemplarPool, build_pool
 from generation.models import (
     MANUAL_REASON,
     Corpus,
@@ -35,14 +36,16 @@ from generation.models import (
     Passage,
     PromptTemplate,
     RawOutput,
+    ReferenceQA,
+    Split,
     SyntheticPair,
     SyntheticPairRevision,
     reason_label,
 )
-from generation.parsing import parse_qa_pairs
 from generation.prompts import PromptTemplate as EnginePromptTemplate
 from generation.prompts import RenderedPrompt, has_chat_template, render_prompt
-from generation.validation import RejectionReason, SupportCheck, ValidationConfig, validate_pairs
+from generation.synthesis import PassageInput, PassageResult, Renderer, SynthesisOptions, synthesize
+from generation.validation import RejectionReason, SupportCheck, ValidationConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +77,24 @@ class RunSettings:
     seed: int = 0
     batch_size: int = 8
     concurrency: int = 4
+    # Beyond the paper's method (generation.synthesis); the defaults reproduce the paper.
+    rotate_exemplars: bool = False
+    answer_aware: bool = False
+    samples: int = 1
+    round_trip: bool = False
+    round_trip_threshold: float = 0.5
+
+    def synthesis_options(self) -> SynthesisOptions:
+        return SynthesisOptions(
+            answer_aware=self.answer_aware,
+            samples=self.samples,
+            rotate_exemplars=self.rotate_exemplars,
+            round_trip=self.round_trip,
+            round_trip_threshold=self.round_trip_threshold,
+        )
 
     def errors(self) -> list[str]:
-        problems = []
+        problems = self.synthesis_options().errors(temperature=self.temperature)
         if not 1 <= self.n_pairs <= 50:
             problems.append("pairs per passage must be between 1 and 50")
         if self.prompt_mode not in ("auto", "chat", "plain"):
@@ -172,6 +190,10 @@ def create_run(
     template_problems = engine_template.errors()
     if template_problems:
         raise RunSetupError(f"template {template.name!r}: " + "; ".join(template_problems))
+    options = settings.synthesis_options()
+    option_problems = options.errors(temperature=settings.temperature, shots=engine_template.shots)
+    if option_problems:
+        raise RunSetupError("; ".join(option_problems))
     _check_validation_overrides(validation or {})
     if limit is not None and limit < 1:
         raise RunSetupError("the passage limit must be at least 1")
@@ -204,11 +226,43 @@ def create_run(
             batch_size=settings.batch_size,
             concurrency=settings.concurrency,
             validation=dict(validation or {}),
+            synthesis={} if options.is_paper else options.to_dict(),
+            exemplar_pool=exemplar_pool(corpus, engine_template, seed=settings.seed)
+            if options.rotate_exemplars
+            else [],
             created_by=recorded_user(user),
         )
         job.params = {"run_id": run.pk}
         job.save(update_fields=["params"])
     return run
+
+
+def exemplar_pool(corpus: Corpus, template: EnginePromptTemplate, *, seed: int) -> list[dict[str, Any]]:
+    """The rotation pool, frozen into the run: the template's example plus human pairs of the corpus's
+    train split (never an evaluation split; the passage itself is excluded when drawing)."""
+    rows: dict[int, dict[str, Any]] = {}
+    refs = (
+        ReferenceQA.objects.filter(passage__corpus=corpus, passage__split=Split.TRAIN)
+        .select_related("passage")
+        .order_by("passage_id", "id")
+    )
+    for ref in refs.iterator():
+        if not ref.answers:
+            continue
+        row = rows.setdefault(
+            ref.passage_id,
+            {
+                "passage_id": ref.passage_id,
+                "passage": ref.passage.text,
+                "title": ref.passage.title,
+                "split": ref.passage.split,
+                "pairs": [],
+            },
+        )
+        row["pairs"].append((ref.question, ref.answers[0]))
+    template_exemplar = Exemplar(template.example_passage, template.example_pairs) if template.shots else None
+    pool = build_pool(template_exemplar, rows.values(), pairs_per_exemplar=template.n_pairs, seed=seed)
+    return pool.to_list()
 
 
 # ------------------------------------------------------------------------------------------ backends
@@ -326,31 +380,68 @@ def reason_counts(run: GenerationRun) -> list[dict[str, Any]]:
     ]
 
 
-def _pairs_for_output(
-    run: GenerationRun,
-    raw: RawOutput,
-    output: GenerationOutput,
-    prefix: str,
-    passage: Passage,
-    config: ValidationConfig,
-) -> list[SyntheticPair]:
-    parsed = parse_qa_pairs(output.text, prefix=prefix)
-    raw.parse_format = str(parsed.format)
-    raw.parse_note = parsed.note[:300]
-    verdicts = validate_pairs(parsed.pairs, passage.text, config)
-    return [
-        SyntheticPair(
-            run=run,
-            passage=passage,
-            index=i,
-            question=v.question,
-            answer=v.answer,
-            status=PairStatus.ACCEPTED if v.accepted else PairStatus.REJECTED,
-            rejection_reason=str(v.reason) if v.reason else "",
-            reasons=[str(r) for r in v.reasons],
+def _renderer(backend: Backend, passages: dict[int, Passage]) -> Renderer:
+    """The backend renders the paper's N-pairs prompt; answer-aware and QA prompts use its tokenizer/mode."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    mode = getattr(backend, "mode", None) or ("plain" if getattr(backend, "plain", False) else "chat")
+    if tokenizer is None and mode == "auto":
+        mode = "chat"
+    return Renderer(lambda template, p: backend.render(template, passages[p.key]), tokenizer=tokenizer, mode=mode)
+
+
+def _rows_for_result(
+    run: GenerationRun, passage: Passage, result: PassageResult
+) -> tuple[RawOutput, list[SyntheticPair]]:
+    """One RawOutput per passage (every sample in `samples` when there was more than one completion) and
+    its pairs with their verdicts and round-trip results."""
+    samples = result.samples
+    first = samples[0] if samples else None
+    out = first.output if first else None
+    many = len(samples) > 1 or bool(first and first.answer)
+    raw = RawOutput(
+        run=run,
+        passage=passage,
+        prompt=first.prompt.text if first else "",
+        response_prefix=(first.prompt.response_prefix if first else "")[:100],
+        text=storable_text(out.text) if out else "",
+        finish_reason=out.finish_reason if out else "",
+        prompt_tokens=sum(s.output.prompt_tokens or 0 for s in samples if s.output)
+        if out and out.prompt_tokens is not None
+        else None,
+        completion_tokens=sum(s.output.completion_tokens or 0 for s in samples if s.output)
+        if out and out.completion_tokens is not None
+        else None,
+        parse_format=result.parse_format,
+        parse_note=result.parse_note,
+        exemplar=result.exemplar.to_dict() if result.exemplar else {},
+        samples=[_storable(s.to_dict(with_prompt=s.prompt.text != first.prompt.text)) for s in samples]
+        if many and first
+        else [],
+    )
+    pairs = []
+    for i, pair in enumerate(result.pairs):
+        verdict = pair.round_trip
+        pairs.append(
+            SyntheticPair(
+                run=run,
+                passage=passage,
+                index=i,
+                sample=pair.sample,
+                question=storable_text(pair.question),
+                answer=storable_text(pair.answer),
+                status=PairStatus.ACCEPTED if pair.accepted else PairStatus.REJECTED,
+                rejection_reason=str(pair.reasons[0]) if pair.reasons else "",
+                reasons=[str(r) for r in pair.reasons],
+                round_trip_answer=storable_text(verdict.model_answer) if verdict else "",
+                round_trip_score=verdict.score if verdict else None,
+                round_trip_supported=verdict.supported if verdict else None,
+            )
         )
-        for i, v in enumerate(verdicts)
-    ]
+    return raw, pairs
+
+
+def _storable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: storable_text(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
 def _store_batch(
@@ -389,6 +480,8 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
     run = GenerationRun.objects.select_related("corpus", "generator").get(pk=run.pk)
     template = EnginePromptTemplate.from_dict(run.template_snapshot)
     config = validation_config(run)
+    options = SynthesisOptions.from_dict(run.synthesis)
+    pool = ExemplarPool.from_list(run.exemplar_pool, seed=run.seed) if options.rotate_exemplars else None
     total = run.selection().count()
     done = RawOutput.objects.filter(run=run).count()
     counts = status_counts(run)
@@ -406,7 +499,6 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
     started = time.monotonic()
     generated = pairs_seen = 0
     last_pk = 0
-    stop: tuple[str, ...] | None = None
     try:
         while True:
             reporter.check_cancelled()
@@ -414,38 +506,31 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
             if not passages:
                 break
             last_pk = passages[-1].pk
-            prompts = [backend.render(template, passage) for passage in passages]
-            if stop is None:
-                stop = prompts[0].stop
+            by_id = {passage.pk: passage for passage in passages}
+            inputs = [
+                PassageInput(p.pk, p.text, p.title, pool.draw(p.pk, p.text, p.title) if pool is not None else None)
+                for p in passages
+            ]
             params = SamplingParams(
                 max_new_tokens=run.max_new_tokens,
                 temperature=run.temperature,
                 top_p=run.top_p,
                 seed=run.seed + passages[0].pk,  # per batch: a resumed run does not replay earlier batches' seeds
                 repetition_penalty=run.repetition_penalty,
-                stop=stop,
-            )
+            )  # the stop strings come from the rendered prompts (generation.synthesis.generate_samples)
             # Say which batch is running: without this the page kept "loading <model>" through batch one.
             span = f"passage {done + 1}" if len(passages) == 1 else f"passages {done + 1}-{done + len(passages)}"
             reporter.progress(done, total, f"{done} of {total} passages done; generating {span}")
-            try:
-                outputs = backend.generate(prompts, params, reporter)
-            except EndpointError as exc:
-                raise JobError(f"generation failed: {exc}") from exc
-            rows = []
-            for passage, prompt, output in zip(passages, prompts, outputs, strict=True):
-                output = replace(output, text=storable_text(output.text))  # models can emit NUL bytes
-                raw = RawOutput(
-                    run=run,
-                    passage=passage,
-                    prompt=prompt.text,
-                    response_prefix=prompt.response_prefix[:100],
-                    text=output.text,
-                    finish_reason=output.finish_reason,
-                    prompt_tokens=output.prompt_tokens,
-                    completion_tokens=output.completion_tokens,
-                )
-                rows.append((raw, _pairs_for_output(run, raw, output, prompt.response_prefix, passage, config)))
+
+            def generate(prompts: list[RenderedPrompt], sampling: SamplingParams) -> list[GenerationOutput]:
+                try:
+                    outputs = backend.generate(prompts, sampling, reporter)
+                    return [replace(o, text=storable_text(o.text)) for o in outputs]  # models can emit NUL bytes
+                except EndpointError as exc:
+                    raise JobError(f"generation failed: {exc}") from exc
+
+            results = synthesize(inputs, template, options, config, _renderer(backend, by_id), generate, params)
+            rows = [_rows_for_result(run, by_id[r.passage.key], r) for r in results]
             written = _store_batch(run, rows)
             for _, pairs in written:
                 pairs_seen += len(pairs)

@@ -36,6 +36,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--batch-size", type=int, default=8)
         parser.add_argument("--concurrency", type=int, default=4, help="Endpoint models: requests in flight.")
+        parser.add_argument("--rotate-exemplars", action="store_true", help="Deviation from the paper: see README.")
+        parser.add_argument("--answer-aware", action="store_true", help="Deviation from the paper: see README.")
+        parser.add_argument("--samples", type=int, default=1, help="k samples per passage (deviation when > 1).")
+        parser.add_argument("--round-trip", action="store_true", help="Deviation from the paper: see README.")
+        parser.add_argument("--round-trip-threshold", type=float, default=0.5)
         parser.add_argument("--name", default="")
         parser.add_argument("--now", action="store_true", help="Run in this process instead of queueing it.")
         parser.add_argument(
@@ -74,6 +79,8 @@ class Command(BaseCommand):
             n_pairs=opts["n"], prompt_mode=opts["prompt_mode"], temperature=opts["temperature"], top_p=opts["top_p"],
             max_new_tokens=opts["max_new_tokens"], repetition_penalty=opts["repetition_penalty"], seed=opts["seed"],
             batch_size=opts["batch_size"], concurrency=opts["concurrency"],
+            rotate_exemplars=opts["rotate_exemplars"], answer_aware=opts["answer_aware"], samples=opts["samples"],
+            round_trip=opts["round_trip"], round_trip_threshold=opts["round_trip_threshold"],
         )  # fmt: skip
         try:
             with transaction.atomic():

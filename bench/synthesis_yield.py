@@ -1,0 +1,395 @@
+"""Benchmark: yield of QA synthesis per setting, on real offline models, with the paper's method first.
+
+For each setting it reports passages with >= 1 accepted pair, accepted pairs per passage, the share of
+outputs that copy the one-shot example, the rejection reasons, the share of accepted pairs whose answer a
+round-trip check supports (the model answers the generated question from the passage; measured for every
+setting, enforced only where the setting filters on it) and wall time per accepted pair.
+
+- Japanese: Gemma 3 270M (base model, plain completion prompts) on JSQuAD validation passages
+  (/work/shared/data/jsquad-valid-v1.3.json, or --jsquad PATH) from articles in the *train* split of the
+  project's documented split (seed 13, half the articles held out for evaluation). Exemplars come from
+  the human pairs of other train-split articles, never from the held-out articles.
+- English: SmolLM2-135M-Instruct (chat template) on the demo corpus's train passages; exemplars from the
+  demo corpus's other train passages.
+
+Models are converted once from their GGUF packages by the model registry (QASYNTH_DATA_DIR/models).
+Results are written to --out after every chunk of passages, and a rerun continues where it stopped
+(same settings and sample); --fresh starts over.
+
+    .venv/bin/python bench/synthesis_yield.py [--language ja|en|both] [--passages 16] [--chunk 8]
+        [--settings paper,rotate,...] [--out var/bench/synthesis_yield.json] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qasynth_web.settings")
+
+JSQUAD = Path("/work/shared/data/jsquad-valid-v1.3.json")
+JSQUAD_SPLIT_SEED, JSQUAD_TEST_FRACTION = 13, 0.5  # README: import_passages ... --split-seed 13 --test-fraction 0.5
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    label: str
+    options: dict[str, Any]
+    temperature: float = 0.0
+    top_p: float = 1.0
+    # A row computed from another setting's outputs: with greedy decoding, enforcing the round-trip filter
+    # changes nothing before the filter, so "X + round trip" is X's pairs with the measured round-trip
+    # verdicts enforced, and X's generation time plus its round-trip time. Saves a second model run.
+    derived_from: str = ""
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("paper", "paper: one-shot, fixed example, N pairs per prompt, greedy", {}),
+        Setting("paper+rt", "paper + round trip", {"round_trip": True}, derived_from="paper"),
+        Setting("rotate", "+ exemplar rotation", {"rotate_exemplars": True}),
+        Setting(
+            "rotate+rt",
+            "+ exemplar rotation + round trip",
+            {"rotate_exemplars": True, "round_trip": True},
+            derived_from="rotate",
+        ),  # fmt: skip
+        Setting("answer", "answer-aware + rotation", {"rotate_exemplars": True, "answer_aware": True}),
+        Setting(
+            "answer+rt",
+            "answer-aware + rotation + round trip",
+            {"rotate_exemplars": True, "answer_aware": True, "round_trip": True},
+            derived_from="answer",
+        ),
+        Setting(
+            "answer-k2-rt",
+            "answer-aware (2N answers) + rotation + round trip, best N",
+            {"rotate_exemplars": True, "answer_aware": True, "samples": 2, "round_trip": True},
+        ),
+        Setting(
+            "rotate-k3-rt",
+            "rotation, k=3 samples (T=0.7, top-p 0.9) + round trip, best N",
+            {"rotate_exemplars": True, "samples": 3, "round_trip": True},
+            0.7,
+            0.9,
+        ),
+    )
+}
+
+
+@dataclass
+class Corpus:
+    language: str
+    passages: list[dict[str, Any]]  # {id, text, title, split, pairs}
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+
+def jsquad_corpus(path: Path, n: int, seed: int) -> Corpus:
+    from generation.importers.readers import read_squad
+    from generation.importers.splits import SplitSpec, group_key, split_groups
+
+    records = list(read_squad(path))
+    sizes = Counter(group_key(r) for r in records)
+    spec = SplitSpec(train=1 - JSQUAD_TEST_FRACTION, validation=0.0, test=JSQUAD_TEST_FRACTION, seed=JSQUAD_SPLIT_SEED)
+    assignment = split_groups(sizes, spec)
+    passages = [
+        {
+            "id": i + 1,
+            "text": r.text,
+            "title": r.title,
+            "split": assignment[group_key(r)],
+            "pairs": [(q.question, q.answers[0]) for q in r.qas if q.answers],
+        }
+        for i, r in enumerate(records)
+    ]
+    train = [p for p in passages if p["split"] == "train"]
+    targets = random.Random(seed).sample(train, min(n, len(train)))
+    return Corpus("ja", passages, sorted(targets, key=lambda p: p["id"]))
+
+
+def demo_corpus(language: str, n: int) -> Corpus:
+    data = json.loads((ROOT / "generation" / "fixtures" / "demo_corpus.json").read_text(encoding="utf-8"))
+    corpus = next(c for c in data["corpora"] if c["language"] == language)
+    passages = [
+        {
+            "id": i + 1,
+            "text": p["text"],
+            "title": p.get("title", ""),
+            "split": p.get("split", ""),
+            "pairs": [(q["question"], q["answers"][0]) for q in p.get("qas", []) if q.get("answers")],
+        }
+        for i, p in enumerate(corpus["passages"])
+    ]
+    train = [p for p in passages if p["split"] == "train"]
+    return Corpus(language, passages, train[:n])
+
+
+def model_dir(language: str) -> Path:
+    import django
+
+    django.setup()
+    from core.services import model_registry as registry
+
+    if language == "en":
+        return registry.converted_smollm2_dir(progress=lambda m: print(f"  convert: {m}", flush=True))
+    out = registry.models_dir() / "converted" / registry.GEMMA_NAME
+    if not (out / "config.json").exists():
+        gguf = registry.gemma_gguf_target()
+        if not gguf.exists():
+            gguf = registry.assemble_gemma(gguf)
+        registry.convert_gguf(gguf, out, progress=lambda m: print(f"  convert: {m}", flush=True))
+    return out
+
+
+# Generation settings per language: the experiment presets' (ja-gemma: repetition penalty 1.3, 56 new
+# tokens per pair; small-en: 48 per pair), so the paper row is what a preset run does today.
+LANGUAGE_SETTINGS = {
+    "ja": {"prompt_mode": "plain", "repetition_penalty": 1.3, "per_pair": 56},
+    "en": {"prompt_mode": "auto", "repetition_penalty": 1.0, "per_pair": 48},
+}
+
+
+def run_setting(
+    setting: Setting,
+    corpus: Corpus,
+    generator: Any,
+    tokenizer: Any,
+    *,
+    n_pairs: int,
+    chunk: int,
+    state: dict[str, Any],
+    save: Any,
+) -> dict[str, Any]:
+    from generation import synthesis
+    from generation.engine.base import SamplingParams
+    from generation.exemplars import Exemplar, build_pool
+    from generation.prompts import default_template, render_prompt
+    from generation.validation import ValidationConfig
+
+    lang = LANGUAGE_SETTINGS[corpus.language]
+    template = default_template(corpus.language, 1)
+    template = type(template).from_dict({**template.to_dict(), "n_pairs": n_pairs})
+    options = synthesis.SynthesisOptions.from_dict(setting.options)
+    config = ValidationConfig.for_language(corpus.language)
+    pool = build_pool(
+        Exemplar(template.example_passage, template.example_pairs),
+        [
+            {"passage_id": p["id"], "passage": p["text"], "title": p["title"], "split": p["split"], "pairs": p["pairs"]}
+            for p in corpus.passages
+        ],
+        pairs_per_exemplar=n_pairs,
+    )
+    mode = lang["prompt_mode"]
+    renderer = synthesis.Renderer(
+        lambda t, p: render_prompt(t, p.text, title=p.title, tokenizer=tokenizer, mode=mode),
+        tokenizer=tokenizer,
+        mode=mode,
+    )
+    tokens_per_prompt = 16 + lang["per_pair"] * n_pairs if not options.answer_aware else 48
+
+    def generate(prompts, params):
+        return generator.generate([p.text for p in prompts], params)
+
+    done: list[dict[str, Any]] = state.setdefault("passages", [])
+    state.setdefault("generation_s", 0.0)
+    state.setdefault("round_trip_s", 0.0)
+    seen = {row["id"] for row in done}
+    todo = [p for p in corpus.targets if p["id"] not in seen]
+    for start in range(0, len(todo), chunk):
+        batch = todo[start : start + chunk]
+        inputs = []
+        for p in batch:
+            exemplar = pool.draw(p["id"], p["text"], p["title"]) if options.rotate_exemplars else None
+            inputs.append(synthesis.PassageInput(p["id"], p["text"], p["title"], exemplar))
+        params = SamplingParams(
+            max_new_tokens=tokens_per_prompt,
+            temperature=setting.temperature,
+            top_p=setting.top_p,
+            seed=batch[0]["id"],
+            repetition_penalty=lang["repetition_penalty"],
+        )
+        began = time.perf_counter()
+        results = synthesis.synthesize(inputs, template, options, config, renderer, generate, params)
+        state["generation_s"] += time.perf_counter() - began
+        if not options.round_trip:  # measured, not enforced: its time is not part of this setting
+            began = time.perf_counter()
+            synthesis.check_round_trip(
+                results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=False
+            )
+            state["round_trip_s"] += time.perf_counter() - began
+        for r in results:
+            done.append(
+                {
+                    "id": r.passage.key,
+                    "exemplar": (r.exemplar.source if r.passage.exemplar else "template") if r.exemplar else "",
+                    "outputs": len(r.samples),
+                    "copies_exemplar": r.copies_exemplar,
+                    "samples": [s.output.text if s.output else "" for s in r.samples],
+                    "pairs": [
+                        {
+                            "question": p.question,
+                            "answer": p.answer,
+                            "reasons": [str(x) for x in p.reasons],
+                            "round_trip": (p.round_trip.model_answer, p.round_trip.score, p.round_trip.supported)
+                            if p.round_trip
+                            else None,
+                        }
+                        for p in r.pairs
+                    ],
+                }
+            )
+        save()
+        print(
+            f"  {setting.key}: {len(done)}/{len(corpus.targets)} passages ({state['generation_s']:.0f} s)", flush=True
+        )
+    return summarise(state)
+
+
+def _enforced(pair: dict[str, Any]) -> list[str]:
+    """A measured pair's reasons with the round-trip verdict enforced (for derived rows)."""
+    verdict = pair["round_trip"]
+    if not pair["reasons"] and verdict is not None and not verdict[2]:
+        return ["round_trip"]
+    return pair["reasons"]
+
+
+def summarise(state: dict[str, Any], *, enforce_round_trip: bool = False) -> dict[str, Any]:
+    rows = state.get("passages", [])
+    if enforce_round_trip:
+        rows = [{**r, "pairs": [{**p, "reasons": _enforced(p)} for p in r["pairs"]]} for r in rows]
+    accepted = [p for r in rows for p in r["pairs"] if not p["reasons"]]
+    reasons = Counter(p["reasons"][0] for r in rows for p in r["pairs"] if p["reasons"])
+    checked = [p for p in accepted if p["round_trip"] is not None]
+    supported = sum(1 for p in checked if p["round_trip"][2])
+    outputs = sum(1 for r in rows if r["outputs"])
+    generation_s = state.get("generation_s", 0.0)
+    if enforce_round_trip:
+        generation_s += state.get("round_trip_s", 0.0)
+    return {
+        "passages": len(rows),
+        "passages_with_pair": sum(1 for r in rows if any(not p["reasons"] for p in r["pairs"])),
+        "accepted": len(accepted),
+        "candidates": sum(len(r["pairs"]) for r in rows),
+        "outputs_copying_exemplar": sum(1 for r in rows if r["copies_exemplar"]),
+        "outputs": outputs,
+        "round_trip_checked": len(checked),
+        "round_trip_supported": supported,
+        "reasons": dict(reasons.most_common()),
+        "generation_s": round(generation_s, 1),
+        "round_trip_measure_s": round(state.get("round_trip_s", 0.0), 1),
+        "s_per_accepted_pair": round(generation_s / len(accepted), 2) if accepted else None,
+    }
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:.0f}%" if b else "-"
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(
+        "| language / model | setting | passages | with >= 1 pair | pairs/passage | exemplar copies | "
+        "round-trip supported | s per accepted pair |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for _key, entry in results.items():
+        s = entry.get("summary")
+        if not s or not s["passages"]:
+            continue
+        print(
+            f"| {entry['language']} / {entry['model']} | {entry['label']} | {s['passages']} | "
+            f"{pct(s['passages_with_pair'], s['passages'])} | {s['accepted'] / s['passages']:.2f} | "
+            f"{pct(s['outputs_copying_exemplar'], s['outputs'])} | "
+            f"{pct(s['round_trip_supported'], s['round_trip_checked'])} ({s['round_trip_checked']}) | "
+            f"{s['s_per_accepted_pair'] if s['s_per_accepted_pair'] is not None else '-'} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--language", choices=["ja", "en", "both"], default="both")
+    parser.add_argument("--passages", type=int, default=16)
+    parser.add_argument("--chunk", type=int, default=8, help="passages per generate call (and per save)")
+    parser.add_argument("--batch-size", type=int, default=24, help="prompts per model batch")
+    parser.add_argument("--n", type=int, default=3, help="pairs per passage")
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--seed", type=int, default=0, help="which train passages are sampled (ja)")
+    parser.add_argument("--jsquad", type=Path, default=JSQUAD)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "synthesis_yield.json")
+    parser.add_argument("--threads", type=int, default=1, help="1 is faster on a shared machine")
+    parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {}
+    if args.out.exists() and not args.fresh:
+        results = json.loads(args.out.read_text())
+    if args.table:
+        print_table(results)
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1))
+        tmp.replace(args.out)
+
+    languages = ["ja", "en"] if args.language == "both" else [args.language]
+    for language in languages:
+        if language == "ja":
+            if not args.jsquad.exists():
+                print(f"skipping Japanese: {args.jsquad} is not there", flush=True)
+                continue
+            corpus = jsquad_corpus(args.jsquad, args.passages, args.seed)
+            model_name = "Gemma 3 270M"
+        else:
+            corpus = demo_corpus("en", args.passages)
+            model_name = "SmolLM2-135M-Instruct"
+        from generation.engine.local import LocalGenerator
+
+        print(f"{language}: loading {model_name}", flush=True)
+        generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size)
+        tokenizer = generator.tokenizer
+        for key in args.settings.split(","):
+            setting = SETTINGS[key]
+            result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}"
+            entry = results.setdefault(
+                result_key, {"language": language, "model": model_name, "setting": key, "label": setting.label}
+            )
+            if setting.derived_from:
+                source = results.get(f"{language}:{setting.derived_from}:n{args.passages}:N{args.n}:seed{args.seed}")
+                if source and source.get("state"):
+                    entry["summary"] = summarise(source["state"], enforce_round_trip=True)
+                    save()
+                continue
+            state = entry.setdefault("state", {})
+            if entry.get("summary", {}).get("passages") == len(corpus.targets):
+                print(f"{result_key}: cached", flush=True)
+                continue
+            print(f"{result_key}: {setting.label}", flush=True)
+            entry["summary"] = run_setting(
+                setting, corpus, generator, tokenizer, n_pairs=args.n, chunk=args.chunk, state=state, save=save
+            )
+            save()
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
