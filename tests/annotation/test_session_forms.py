@@ -8,9 +8,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from annotation.forms import RunsSessionForm, UploadSessionForm
+from analysis.forms import RunsSessionForm
+from annotation.forms import UploadSessionForm
 from annotation.models import JudgingSession
-from tests.annotation.test_session_from_runs import make_run
+from tests.analysis.test_session_from_runs import make_run
 from tests.annotation.test_upload_session import ROW, jsonl, post
 from tests.conftest import make_user
 
