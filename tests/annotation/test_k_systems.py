@@ -101,3 +101,22 @@ def test_bad_k_settings_are_named(alice):
         k_session(alice, k=3, design=MatchupDesign.BALANCED, pairs_per_item=4)
     with pytest.raises(SessionError, match="two-system sessions only"):
         k_session(alice, k=3, control_rate=0.2)
+
+
+def test_the_ranking_page_and_exports_of_a_judged_k_session(alice, client):
+    from tests.conftest import make_user
+
+    session = k_session(alice, n=4, k=3, judges_per_item=1)
+    while (assignment := next_assignment(session, alice)) is not None:
+        choice = ("left", "tie", "right")[assignment.sequence % 3]
+        submit(assignment.token, alice, Submission(left_label="correct", right_label="partial", preference=choice))
+    client.force_login(make_user("staff-ranking", staff=True))
+    page = client.get(f"/analysis/sessions/{session.pk}/ranking/").content.decode()
+    assert "ranking-table" in page and "win-rate-heatmap" in page and "forest-plot" in page
+    assert all(name in page for name in SYSTEMS[:3])  # staff see the names
+    for table in ("ranking", "pairwise"):
+        for fmt in ("csv", "jsonl", "parquet"):
+            response = client.get(f"/api/sessions/{session.pk}/export/{table}.{fmt}")
+            assert response.status_code == 200, (table, fmt)
+    csv = b"".join(client.get(f"/api/sessions/{session.pk}/export/pairwise.csv").streaming_content).decode()
+    assert len(csv.strip().splitlines()) == 1 + 3
