@@ -170,3 +170,42 @@ def session_plots(named: dict) -> dict[str, str]:
         "judge_time": judge_time_plot(named),
     }
     return {name: svg for name, svg in plots.items() if svg}
+
+
+def win_rate_heatmap(result: dict) -> str | None:
+    """K x K share of decided comparisons the row system won (ties left out); blank where never compared."""
+    matrices = result["pairwise"]["matrices"]
+    names = matrices["systems"]
+    values = np.array([[np.nan if v is None else v for v in row] for row in matrices["win_rate_by_judgment"]])
+    if not np.isfinite(values).any():
+        return None
+    size = 1.2 + 0.55 * len(names)
+    fig = _figure(size + 1.6, size)
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(values), vmin=0, vmax=1, cmap="RdBu")
+    labels = [_text(_short(name, 28)) for name in names]
+    ax.set_xticks(range(len(names)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), labels)
+    for (r, c), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_title("Win rate of row system against column system")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return to_svg(fig)
+
+
+def strength_forest_plot(rows: list[dict]) -> str | None:
+    """Headline Bradley-Terry strength of each system with its bootstrap interval, best on top."""
+    shown = [row for row in rows if row["strength"] is not None]
+    if not shown:
+        return None
+    fig = _figure(6.4, 1.0 + 0.4 * len(shown))
+    ax = fig.add_subplot()
+    for y, row in enumerate(reversed(shown)):
+        low, high = row["strength_ci"] or (row["strength"], row["strength"])
+        ax.plot([low, high], [y, y], color=SYSTEM_COLOURS[0])
+        ax.plot([row["strength"]], [y], "o", color=SYSTEM_COLOURS[0])
+    ax.set_yticks(range(len(shown)), [_text(_short(row["system"], 36)) for row in reversed(shown)])
+    ax.axvline(0, color="#999", linewidth=0.8)
+    ax.set_xlabel("strength (log-odds, mean zero) with bootstrap interval")
+    return to_svg(fig)

@@ -11,6 +11,7 @@ app_name = "analysis"
 urlpatterns = [
     path("sessions/from-runs/", views.session_from_runs, name="session-from-runs"),
     path("sessions/<int:pk>/statistics/", views.session_stats, name="session-stats"),
+    path("sessions/<int:pk>/ranking/", views.session_ranking, name="session-ranking"),
     path("sessions/<int:pk>/statistics/items/", views.session_item_table, name="session-item-table"),
     path("experiments/<int:pk>/session/", views.session_from_experiment, name="session-from-experiment"),
     path("experiments/<int:pk>/statistics/", views.experiment_stats, name="experiment-stats"),

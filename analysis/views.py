@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from analysis.forms import ExperimentSessionForm, RunsSessionForm
-from analysis.services import experiment_summary, from_runs, item_table, statistics
+from analysis.plots import strength_forest_plot, win_rate_heatmap
+from analysis.services import experiment_summary, from_runs, item_table, ranking, statistics
 from analysis.services.exports import FORMATS, TABLES
 from analysis.services.pseudonyms import display_names
 from annotation.models import JudgingSession
@@ -84,6 +85,25 @@ def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
         context.update(page_model(session, state.result))
         context["plots"] = state.plots
     return render(request, "analysis/stats_session.html", context)
+
+
+@staff_required
+def session_ranking(request: HttpRequest, pk: int) -> HttpResponse:
+    """K-system page (any K >= 2): ranking table, win-rate heatmap, forest plot, pairwise table, metric agreement."""
+    session = get_object_or_404(JudgingSession, pk=pk)
+    result = ranking.session_ranking(session)
+    rows = ranking.ranking_table(result, ranking.metric_means(session))
+    context = {
+        "session": session,
+        "result": result,
+        "rows": rows,
+        "pairs": ranking.pairwise_table(result),
+        "heatmap": win_rate_heatmap(result),
+        "forest": strength_forest_plot(rows),
+        "agreement": sorted((result["ranking"].get("metric_agreement") or {}).items()),
+        "formats": list(FORMATS),
+    }
+    return render(request, "analysis/stats_ranking.html", context)
 
 
 @staff_required

@@ -13,7 +13,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 DEFAULT_ACCURACY_LABELS = [
@@ -36,14 +36,34 @@ def new_seed() -> int:
     return secrets.randbits(62)
 
 
+class MatchupDesign(models.TextChoices):
+    ALL_PAIRS = "all_pairs", "all pairs: every item x every pair of systems"
+    BALANCED = "balanced", "balanced: a fixed number of pairs per item, every pair equally often"
+    ADAPTIVE = "adaptive", "adaptive: the next pair is the one the current ranking is least sure about"
+
+
 class JudgingSession(models.Model):
-    """One blind comparison of two systems' answers on the same items."""
+    """One blind comparison of K >= 2 systems' answers on the same items (K = 2: systems A and B).
+
+    system_a/system_b name the systems at positions 0 and 1 (every session has them); the full list is
+    `systems` (SessionSystem rows), whose count is denormalised in n_systems so leasing needs no query.
+    """
 
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Markdown, shown to judges (sanitised).")
     system_a = models.CharField(max_length=200, help_text="Name of the first system (staff only).")
     system_b = models.CharField(max_length=200, help_text="Name of the second system (staff only).")
-    judges_per_item = models.PositiveSmallIntegerField(default=3, help_text="k: judgments each item gets.")
+    judges_per_item = models.PositiveSmallIntegerField(
+        default=3, help_text="k: judgments each item gets (each shown pair of an item, when K > 2)."
+    )
+    n_systems = models.PositiveSmallIntegerField(default=2, help_text="K: systems compared (SessionSystem rows).")
+    matchup_design = models.CharField(
+        max_length=16, choices=MatchupDesign.choices, default=MatchupDesign.ALL_PAIRS,
+        help_text="Which pairs of systems each item is shown with (irrelevant when K = 2: one pair).",
+    )
+    pairs_per_item = models.PositiveSmallIntegerField(
+        default=1, help_text="Pairs shown per item (balanced, adaptive); all pairs: K (K - 1) / 2."
+    )
     judges = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="judging_sessions", help_text="Judges taking part."
     )
@@ -105,6 +125,26 @@ class ControlKind(models.TextChoices):
     WRONG_ANSWER = "wrong", "clearly wrong answer"
 
 
+class SessionSystem(models.Model):
+    """One system of a session: a name (staff only) and where its answers came from. position is the
+    statistics engine's system index; positions 0 and 1 are the session's system_a/system_b."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="systems")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=200)
+    source = models.JSONField(default=dict, blank=True, help_text="Provenance: run id, upload column, cell.")
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "position"], name="sessionsystem_position"),
+            models.UniqueConstraint(fields=["session", "name"], name="sessionsystem_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class SessionItem(models.Model):
     """A question, its context, gold answers and the two systems' answers (answer_a is system A's)."""
 
@@ -134,6 +174,23 @@ class SessionItem(models.Model):
 
     def __str__(self) -> str:
         return self.question[:80]
+
+
+class ItemAnswer(models.Model):
+    """One system's answer to one item. Every system of a session has one per item; the answers of positions 0
+    and 1 are also on the item (answer_a/answer_b, metrics_a/metrics_b), which two-system code reads."""
+
+    item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="answers")
+    system = models.PositiveSmallIntegerField(help_text="SessionSystem.position of the system that answered.")
+    text = models.TextField()
+    metrics = models.JSONField(default=dict, blank=True, help_text="Automatic scores of this answer (staff only).")
+
+    class Meta:
+        ordering = ["item", "system"]
+        constraints = [models.UniqueConstraint(fields=["item", "system"], name="itemanswer_item_system")]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} system {self.system}"
 
 
 class SessionJudge(models.Model):
@@ -166,6 +223,8 @@ class Assignment(models.Model):
     token = models.CharField(max_length=32, null=True, blank=True, unique=True)
     seed = models.BigIntegerField(null=True, blank=True, help_text="Seed that decided the left/right placement.")
     swapped = models.BooleanField(default=False, help_text="True: system B is shown on the left.")
+    system_a = models.PositiveSmallIntegerField(default=0, help_text="Position of the first system shown (A).")
+    system_b = models.PositiveSmallIntegerField(default=1, help_text="Position of the second system shown (B).")
     sequence = models.PositiveIntegerField(null=True, blank=True, help_text="n-th item this judge was given.")
     assigned_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -176,9 +235,13 @@ class Assignment(models.Model):
         ordering = ["item_id", "slot"]
         constraints = [
             models.UniqueConstraint(fields=["item", "slot"], name="assignment_item_slot"),
+            # A judge may see an item again with another pair of systems (K > 2), never the same pair twice.
             models.UniqueConstraint(
-                fields=["item", "judge"], condition=Q(judge__isnull=False), name="assignment_item_judge"
+                fields=["item", "judge", "system_a", "system_b"],
+                condition=Q(judge__isnull=False),
+                name="assignment_item_judge_pair",
             ),
+            models.CheckConstraint(condition=Q(system_a__lt=F("system_b")), name="assignment_pair_ordered"),
         ]
         indexes = [
             models.Index(fields=["session", "judge", "submitted_at"]),
@@ -200,12 +263,15 @@ class Preference(models.TextChoices):
 
 
 class Judgment(models.Model):
-    """The latest judgment of one assignment, in system terms (label_a is about system A's answer)."""
+    """The latest judgment of one assignment, in system terms (label_a is about the answer of system_a, the
+    assignment's first system; a copy of its pair keeps the statistics query free of joins)."""
 
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="judgment")
     session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="judgments")
     item = models.ForeignKey(SessionItem, on_delete=models.CASCADE, related_name="judgments")
     judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgments")
+    system_a = models.PositiveSmallIntegerField(default=0)
+    system_b = models.PositiveSmallIntegerField(default=1)
     label_a = models.CharField(max_length=32)
     label_b = models.CharField(max_length=32)
     preference = models.CharField(max_length=4, choices=Preference.choices, blank=True, default="")
@@ -217,7 +283,9 @@ class Judgment(models.Model):
 
     class Meta:
         ordering = ["session", "item", "judge"]
-        constraints = [models.UniqueConstraint(fields=["item", "judge"], name="judgment_item_judge")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "judge", "system_a", "system_b"], name="judgment_item_judge_pair")
+        ]
 
     def __str__(self) -> str:
         return f"{self.judge} on item {self.item_id}: {self.label_a}/{self.label_b}/{self.preference or '-'}"

@@ -24,6 +24,7 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from analysis.models import ItemPrediction
+from analysis.services import ranking
 from analysis.services.from_runs import METRIC_FIELDS
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from analysis.stats.flatten import flatten
@@ -36,7 +37,7 @@ FORMATS = {
     "jsonl": "application/x-ndjson; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-TABLES = ("judgments", "items", "summary")
+TABLES = ("judgments", "items", "summary", "pairwise", "ranking")
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -387,12 +388,57 @@ def export(
         schema, chunks = JUDGMENT_SCHEMA, judgment_chunks(session, usernames=usernames)
     elif table == "items":
         schema, chunks = ITEM_SCHEMA, item_chunks(session)
+    elif table in ("pairwise", "ranking"):
+        schema, chunks = k_system_table(session, table)
     else:
         if summary is None:
             raise ExportError("The statistics summary is not ready yet.")
         schema, chunks = SUMMARY_SCHEMA, iter([summary_rows(summary)])
     suffix = "-usernames" if usernames and table != "items" else ""
     return Export(f"session-{session.pk}-{table}{suffix}.{fmt}", FORMATS[fmt], WRITERS[fmt](schema, chunks))
+
+
+RANKING_SCHEMA = pa.schema(
+    [("system", pa.string()), ("status", pa.string()), ("component", pa.int64()), ("model", pa.string()),
+     ("strength", pa.float64()), ("strength_low", pa.float64()), ("strength_high", pa.float64()),
+     ("rank", pa.int64()), ("rank_low", pa.int64()), ("rank_high", pa.int64()),
+     ("half_wins_strength", pa.float64()), ("accuracy_correct", pa.float64()), ("accuracy_correct_low", pa.float64()),
+     ("accuracy_correct_high", pa.float64()), ("accuracy_lenient", pa.float64()),
+     ("accuracy_lenient_low", pa.float64()), ("accuracy_lenient_high", pa.float64()), ("n_items", pa.int64()),
+     *[(f"mean_{name}", pa.float64()) for name in ranking.METRICS]]
+)  # fmt: skip
+PAIRWISE_SCHEMA = pa.schema(
+    [("system_a", pa.string()), ("system_b", pa.string()), ("a_wins", pa.int64()), ("ties", pa.int64()),
+     ("b_wins", pa.int64()), ("win_rate_a", pa.float64()), ("win_rate_a_low", pa.float64()),
+     ("win_rate_a_high", pa.float64()), ("sign_test_p", pa.float64()), ("sign_test_p_holm", pa.float64()),
+     ("accuracy_difference_correct", pa.float64()), ("accuracy_difference_lenient", pa.float64()),
+     ("mcnemar_p_holm_correct", pa.float64()), ("mcnemar_p_holm_lenient", pa.float64())]
+)  # fmt: skip
+
+
+def _pair(values: list | None) -> tuple:
+    return tuple(values) if values else (None, None)
+
+
+def k_system_table(session: JudgingSession, table: str) -> tuple[pa.Schema, Iterator[list[tuple]]]:
+    """The `ranking` (one row per system) or `pairwise` (one row per pair) table; no judge appears in either."""
+    result = ranking.session_ranking(session)
+    if table == "pairwise":
+        rows = [
+            (p["system_a"], p["system_b"], p["a_wins"], p["ties"], p["b_wins"], p["win_rate_a"],
+             *_pair(p["win_rate_a_ci"]), p["sign_test_p"], p["sign_test_p_holm"], p["accuracy_difference_correct"],
+             p["accuracy_difference_lenient"], p["mcnemar_p_holm_correct"], p["mcnemar_p_holm_lenient"])
+            for p in ranking.pairwise_table(result)
+        ]  # fmt: skip
+        return PAIRWISE_SCHEMA, iter([rows])
+    rows = [
+        (r["system"], r["status"], r["component"], r["model"], r["strength"], *_pair(r["strength_ci"]), r["rank"],
+         *_pair(r["rank_interval"]), r["half_wins_strength"], r["accuracy_correct"], *_pair(r["accuracy_correct_ci"]),
+         r["accuracy_lenient"], *_pair(r["accuracy_lenient_ci"]), r["n_items"],
+         *[r["metrics"].get(name) for name in ranking.METRICS])
+        for r in ranking.ranking_table(result, ranking.metric_means(session))
+    ]  # fmt: skip
+    return RANKING_SCHEMA, iter([rows])
 
 
 def rows_as_dicts(schema: pa.Schema, rows: Sequence[tuple]) -> list[dict]:

@@ -21,15 +21,26 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, F, Max, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from annotation.models import Assignment, JudgingSession, SessionJudge, new_seed, new_token
+from annotation.models import (
+    Assignment,
+    ItemFlag,
+    JudgingSession,
+    Judgment,
+    MatchupDesign,
+    SessionJudge,
+    new_seed,
+    new_token,
+)
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
+from qasynth_lib.matchups import next_pair
 
 RETRIES = 5
 PROGRESS_COUNT_CAP = 500
@@ -78,6 +89,20 @@ def items_of(session: JudgingSession, judge: User) -> QuerySet:
     return Assignment.objects.filter(session=session, judge=judge).values("item_id")
 
 
+def not_seen_by(slots: QuerySet[Assignment], session: JudgingSession, judge: User) -> QuerySet[Assignment]:
+    """Slots whose (item, pair of systems) this judge has not had. With K = 2 every slot shows the same pair,
+    so this is "items the judge has not had" (the plain subquery); with K > 2 a judge may see an item again
+    with another pair, but not an item they flagged as unjudgeable."""
+    if session.n_systems == 2:
+        return slots.exclude(item_id__in=items_of(session, judge))
+    had = Assignment.objects.filter(
+        session=session, judge=judge, item_id=OuterRef("item_id"), system_a=OuterRef("system_a"),
+        system_b=OuterRef("system_b"),
+    )  # fmt: skip
+    flagged = ItemFlag.objects.filter(session=session, judge=judge).values("item_id")
+    return slots.exclude(Exists(had)).exclude(item_id__in=flagged)
+
+
 def next_assignment(session: JudgingSession, judge: User, *, now: datetime | None = None) -> Assignment | None:
     """The judge's pending assignment (lease renewed) or a newly leased slot; None when nothing is left."""
     if not session.is_open:
@@ -124,7 +149,7 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
             pending.lease_expires_at = now + lease
             pending.save(update_fields=["assigned_at", "lease_expires_at"])
             return pending
-        open_slots = free_slots(session, now).exclude(item_id__in=items_of(session, judge))
+        open_slots = not_seen_by(free_slots(session, now), session, judge)
         # The first block with a slot for this judge (an index scan that stops at once), then a sort of only
         # that block and the next one; a full sort only when every slot there is locked by other judges.
         first_block = open_slots.order_by("block").values("block")[:1]
@@ -135,6 +160,8 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
         if slot.judge_id is not None:
             slot.times_released += 1
         last = Assignment.objects.filter(session=session, judge=judge).aggregate(n=Max("sequence"))["n"] or 0
+        if session.matchup_design == MatchupDesign.ADAPTIVE and session.n_systems > 2 and slot.judge_id is None:
+            choose_adaptive_pair(session, slot, judge)
         slot.judge = judge
         slot.token = new_token()
         slot.seed = new_seed()
@@ -144,6 +171,38 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
         slot.lease_expires_at = now + lease
         slot.save()
         return slot
+
+
+def choose_adaptive_pair(session: JudgingSession, slot: Assignment, judge: User) -> None:
+    """Adaptive design: re-decide a never-leased slot's pair with matchups.next_pair (its documented rule: never
+    compared pairs first, then overlapping strength intervals, then fewest comparisons, then a seeded draw).
+    Counts come from one aggregate over the session's judgments; intervals from the last stored ranking. Pairs
+    already on this item (other slots, any judge) are left out only for this judge, so k judges still share a
+    pair; when no other pair is left the scheduled pair stays."""
+    k = session.n_systems
+    counts = np.zeros((k, k))
+    for a, b, n in (
+        Judgment.objects.filter(session=session).values_list("system_a", "system_b").annotate(n=Count("pk")).order_by()
+    ):
+        counts[a, b] += n
+        counts[b, a] += n
+    shown = np.zeros((k, k), dtype=bool)
+    for a, b in Assignment.objects.filter(session=session, item_id=slot.item_id, judge=judge).values_list(
+        "system_a", "system_b"
+    ):
+        shown[a, b] = shown[b, a] = True
+    pair = next_pair(counts, adaptive_intervals(session), shown_on_item=shown, seed=[session.seed % 2**63, slot.pk])
+    if pair is not None:
+        slot.system_a, slot.system_b = pair
+
+
+def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
+    """(K, 2) strength intervals of the session's last computed ranking (cached statistics), or None. Set by
+    analysis through the cache key below, so annotation needs no import of analysis."""
+    stored = cache.get(f"annotation:ranking-intervals:{session.pk}:{session.seed}")
+    if stored is None or len(stored) != session.n_systems:
+        return None
+    return np.asarray(stored, dtype=float)
 
 
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:
@@ -204,13 +263,7 @@ def judge_progress(
     else:
         # Counting every open item of a large session costs more than the page itself: count up to a cap
         # and say "N+" beyond it.
-        open_items = (
-            free_slots(session, now)
-            .exclude(item_id__in=items_of(session, judge))
-            .values("item_id")
-            .order_by()
-            .distinct()
-        )
+        open_items = not_seen_by(free_slots(session, now), session, judge).values("item_id").order_by().distinct()
         available = open_items[: PROGRESS_COUNT_CAP + 1].count()
         capped = available > PROGRESS_COUNT_CAP
         available = min(available, PROGRESS_COUNT_CAP)

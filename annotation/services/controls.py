@@ -21,7 +21,7 @@ from statistics import median
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from annotation.models import Assignment, ControlKind, JudgingSession, Judgment, SessionItem
+from annotation.models import Assignment, ControlKind, ItemAnswer, JudgingSession, Judgment, SessionItem
 
 
 class ControlError(ValueError):
@@ -43,6 +43,10 @@ def add_controls(session: JudgingSession, rate: float, *, seed: int | None = Non
     """Reserve items as controls so that they make up `rate` of the session's items. Idempotent per rate."""
     if not 0 < rate <= 0.5:
         raise ControlError(f"The control rate must be above 0 and at most 0.5; got {rate}.")
+    if session.n_systems > 2:
+        raise ControlError(
+            f"Control items are available for two-system sessions only; this one has {session.n_systems}."
+        )
     with transaction.atomic():
         every = list(session.items.select_for_update().order_by("position", "id"))
         existing = sum(item.is_control for item in every)
@@ -89,6 +93,9 @@ def add_controls(session: JudgingSession, rate: float, *, seed: int | None = Non
         SessionItem.objects.bulk_update(
             chosen, ["answer_a", "answer_b", "is_control", "control_kind", "expected_label_a", "expected_label_b"]
         )
+        for item in chosen:  # the per-system answers show what the item shows
+            ItemAnswer.objects.filter(item=item, system=0).update(text=item.answer_a)
+            ItemAnswer.objects.filter(item=item, system=1).update(text=item.answer_b)
         session.control_rate = rate
         session.save(update_fields=["control_rate"])
     return chosen

@@ -14,7 +14,15 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, FlagReason, ItemFlag, JudgingSession, Judgment, JudgmentRevision
+from annotation.models import (
+    Assignment,
+    FlagReason,
+    ItemAnswer,
+    ItemFlag,
+    JudgingSession,
+    Judgment,
+    JudgmentRevision,
+)
 from annotation.services.sessions import render_instructions
 from core.services.text import unstorable_reason
 
@@ -174,6 +182,8 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
                 session_id=assignment.session_id,
                 item_id=assignment.item_id,
                 judge=judge,
+                system_a=assignment.system_a,
+                system_b=assignment.system_b,
                 label_a=label_a,
                 label_b=label_b,
                 preference=preference,
@@ -307,10 +317,25 @@ def following_token(session: JudgingSession, judge: User, current: Assignment) -
 # --- what the page shows ----------------------------------------------------------------------------
 
 
+def shown_answers(assignment: Assignment) -> tuple[str, str]:
+    """The texts of the assignment's two systems, in system order. Systems 0 and 1 are copied on the item
+    (every two-system slot: no query); another pair reads its two ItemAnswer rows."""
+    item = assignment.item
+    if (assignment.system_a, assignment.system_b) == (0, 1):
+        return item.answer_a, item.answer_b
+    texts = dict(
+        ItemAnswer.objects.filter(item=item, system__in=(assignment.system_a, assignment.system_b)).values_list(
+            "system", "text"
+        )
+    )
+    return texts[assignment.system_a], texts[assignment.system_b]
+
+
 def display(assignment: Assignment) -> dict:
     """Everything the judge's page (or API) may show for one assignment: no system, run or item id."""
     session, item = assignment.session, assignment.item
-    left, right = (item.answer_b, item.answer_a) if assignment.swapped else (item.answer_a, item.answer_b)
+    first, second = shown_answers(assignment)
+    left, right = (second, first) if assignment.swapped else (first, second)
     return {
         "token": assignment.token,
         "question": item.question,

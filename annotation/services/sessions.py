@@ -17,11 +17,15 @@ from django.utils.safestring import SafeString, mark_safe
 from annotation.models import (
     DEFAULT_ACCURACY_LABELS,
     Assignment,
+    ItemAnswer,
     JudgingSession,
+    MatchupDesign,
     SessionItem,
+    SessionSystem,
     default_accuracy_labels,
 )
 from core.permissions import JUDGES_GROUP, is_judge
+from qasynth_lib.matchups import balanced_schedule
 
 MAX_JUDGES_PER_ITEM = 50
 MAX_LABELS = 3  # keyboard: 1/2/3 for the left answer, 4/5/6 for the right one
@@ -44,6 +48,27 @@ class ItemData:
     external_id: str = ""
     metrics_a: dict = field(default_factory=dict)
     metrics_b: dict = field(default_factory=dict)
+    more_answers: list[str] = field(default_factory=list)
+    """Answers of systems 2 .. K-1 (K > 2), in system order; answer_a/answer_b are systems 0 and 1."""
+    more_metrics: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_answers(cls, question: str, answers: Sequence[str], metrics: Sequence[dict] = (), **rest) -> ItemData:
+        """An item answered by K >= 2 systems, answers in system order."""
+        scores = list(metrics) + [{}] * (len(answers) - len(metrics))
+        return cls(
+            question=question, answer_a=answers[0], answer_b=answers[1], metrics_a=scores[0], metrics_b=scores[1],
+            more_answers=list(answers[2:]), more_metrics=scores[2:], **rest,
+        )  # fmt: skip
+
+    @property
+    def answers(self) -> list[str]:
+        return [self.answer_a, self.answer_b, *self.more_answers]
+
+    @property
+    def metrics(self) -> list[dict]:
+        extra = list(self.more_metrics) + [{}] * (len(self.more_answers) - len(self.more_metrics))
+        return [self.metrics_a, self.metrics_b, *extra]
 
 
 def render_instructions(text: str) -> SafeString:
@@ -107,12 +132,29 @@ def validate_settings(*, judges_per_item: int, lease_seconds: int, control_rate:
         raise SessionError(f"The block size must be at least 1; got {block_size}.")
 
 
+def pairs_per_item_for(n_systems: int, design: str, pairs_per_item: int | None) -> int:
+    """All pairs: K (K - 1) / 2; balanced/adaptive: the setting (1 .. K (K - 1) / 2, default 1)."""
+    every = n_systems * (n_systems - 1) // 2
+    if design == MatchupDesign.ALL_PAIRS:
+        return every
+    if design not in MatchupDesign.values:
+        raise SessionError(f"Unknown matchup design {design!r}; choose one of {', '.join(MatchupDesign.values)}.")
+    wanted = pairs_per_item or 1
+    if not 1 <= wanted <= every:
+        raise SessionError(f"Pairs per item must be between 1 and {every} for {n_systems} systems; got {wanted}.")
+    return wanted
+
+
 def create_session(
     *,
     name: str,
     system_a: str,
     system_b: str,
     items: Sequence[ItemData],
+    more_systems: Sequence[str] = (),
+    system_sources: Sequence[dict] | None = None,
+    matchup_design: str = MatchupDesign.ALL_PAIRS,
+    pairs_per_item: int | None = None,
     judges_per_item: int = 3,
     judges: Iterable[User] = (),
     open_to_all_judges: bool = False,
@@ -130,13 +172,27 @@ def create_session(
     is_demo: bool = False,
     is_open: bool = True,
 ) -> JudgingSession:
-    """Create the session, its items and k free slots per item in one transaction (all or nothing)."""
+    """Create the session, its K systems, items, answers and the free slots in one transaction (all or nothing).
+
+    K = 2 (no more_systems): k slots per item, all showing systems 0 and 1, exactly the two-system session. K > 2:
+    the matchup design decides which pairs each item gets (k slots per pair)."""
     if not name.strip():
         raise SessionError("The session needs a name.")
     if not items:
         raise SessionError("The session has no items.")
     if system_a.strip() == system_b.strip():
         raise SessionError(f"The two systems must differ; both are {system_a!r}.")
+    names = [system.strip() for system in (system_a, system_b, *more_systems)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated or not all(names):
+        raise SessionError(f"Every system needs its own non-empty name; repeated: {repeated or ['(empty)']}.")
+    n_systems = len(names)
+    for number, data in enumerate(items, start=1):
+        if len(data.answers) != n_systems:
+            raise SessionError(f"Item {number} has {len(data.answers)} answers for {n_systems} systems.")
+    pairs = pairs_per_item_for(n_systems, matchup_design, pairs_per_item)
+    if n_systems > 2 and control_rate > 0:
+        raise SessionError("Control items are available for two-system sessions only; set the control rate to 0.")
     labels = normalise_labels(accuracy_labels)
     validate_settings(
         judges_per_item=judges_per_item, lease_seconds=lease_seconds, control_rate=control_rate, block_size=block_size
@@ -148,6 +204,9 @@ def create_session(
             system_a=system_a.strip(),
             system_b=system_b.strip(),
             judges_per_item=judges_per_item,
+            n_systems=n_systems,
+            matchup_design=matchup_design if n_systems > 2 else MatchupDesign.ALL_PAIRS,
+            pairs_per_item=pairs,
             open_to_all_judges=open_to_all_judges,
             accuracy_labels=labels,
             ask_preference=ask_preference,
@@ -161,6 +220,11 @@ def create_session(
             is_demo=is_demo,
             is_open=is_open,
             created_by=created_by,
+        )
+        sources = list(system_sources or []) + [{}] * n_systems
+        SessionSystem.objects.bulk_create(
+            SessionSystem(session=session, position=i, name=system_name[:200], source=sources[i])
+            for i, system_name in enumerate(names)
         )
         judges = list(judges)
         if judges:
@@ -197,17 +261,41 @@ def add_items(session: JudgingSession, items: Sequence[ItemData]) -> list[Sessio
     created = SessionItem.objects.bulk_create(rows, batch_size=500)
     if any(row.pk is None for row in created):  # backends without RETURNING: read the ids back
         created = list(session.items.filter(position__gte=start).order_by("position"))
+    ItemAnswer.objects.bulk_create(
+        (
+            ItemAnswer(item=item, system=system, text=text, metrics=metrics or {})
+            for item, data in zip(created, items, strict=True)
+            for system, (text, metrics) in enumerate(zip(data.answers, data.metrics, strict=True))
+        ),
+        batch_size=1000,
+    )
     create_slots(session, created)
     return created
 
 
 def create_slots(session: JudgingSession, items: Sequence[SessionItem]) -> None:
+    """k slots per shown pair. K = 2: the one pair (0, 1). K > 2: the pairs of matchups.balanced_schedule
+    (pairs_per_item = K (K - 1) / 2 is "all pairs"); an adaptive session re-decides a slot's pair when it is
+    first leased, so its schedule is only the starting point."""
+    if session.n_systems == 2:
+        pairs_of = {item.pk: [(0, 1)] for item in items}
+    else:
+        schedule = balanced_schedule(
+            len(items), session.n_systems, session.pairs_per_item, seed=_schedule_seed(session, items)
+        )
+        pairs_of = {item.pk: [] for item in items}
+        for index, a, b in schedule.tolist():
+            pairs_of[items[index].pk].append((min(a, b), max(a, b)))
     slots = [
-        Assignment(session=session, item=item, slot=slot, block=item.block)
+        Assignment(session=session, item=item, slot=slot, block=item.block, system_a=a, system_b=b)
         for item in items
-        for slot in range(session.judges_per_item)
+        for slot, (a, b) in enumerate(pair for pair in pairs_of[item.pk] for _ in range(session.judges_per_item))
     ]
     Assignment.objects.bulk_create(slots, batch_size=1000)
+
+
+def _schedule_seed(session: JudgingSession, items: Sequence[SessionItem]) -> int:
+    return (session.seed ^ (items[0].position if items else 0)) % (2**63)
 
 
 # --- who may judge ---------------------------------------------------------------------------------
