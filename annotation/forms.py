@@ -132,7 +132,9 @@ class InvitationForm(forms.Form):
     study_param = forms.CharField(max_length=64, required=False, label="Study id parameter")
     session_param = forms.CharField(max_length=64, required=False, label="Platform session id parameter")
     completion_code = forms.CharField(max_length=64, required=False)
-    completion_url = forms.URLField(max_length=500, required=False, assume_scheme="https", help_text="Finished judges are sent here.")
+    completion_url = forms.URLField(
+        max_length=500, required=False, assume_scheme="https", help_text="Finished judges are sent here."
+    )
     screened_out_code = forms.CharField(max_length=64, required=False)
     screened_out_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
 

@@ -113,6 +113,7 @@ def judge_report(session: JudgingSession, *, usernames: bool = True, now: dateti
     recruitment = Recruitment.objects.filter(session=session).first()
     invited = {j.user_id: j for j in InvitedJudge.objects.filter(session=session).select_related("link", "session")}
     member_ids = set(SessionJudge.objects.filter(session=session).values_list("judge_id", flat=True))
+    member_ids |= set(session.judges.values_list("pk", flat=True))  # named judges who have not started yet
     lease_ms = session.lease_seconds * 1000
     per_judge = {
         row["judge_id"]: row
