@@ -64,7 +64,8 @@ class InvitedJudgeGate:
 
     def _judging(self, request: HttpRequest, judge: InvitedJudge, name: str, kwargs: dict) -> HttpResponse | None:
         api = name.startswith("api-")
-        step = recruiting.step_for(judge)
+        recruitment = Recruitment.objects.filter(session_id=judge.session_id).first()
+        step = recruiting.next_step(judge, recruitment, has_instructions=bool(judge.session.instructions.strip()))
         if step != recruiting.JUDGING:
             if api:
                 return JsonResponse({"error": f"Not judging now ({step}).", "url": reverse(CONTINUE)}, status=403)
@@ -72,7 +73,6 @@ class InvitedJudgeGate:
         recruiting.touch(judge)
         if name == "judge-done":
             return redirect(FINISH)
-        recruitment = Recruitment.objects.filter(session_id=judge.session_id).first()
         if not (recruitment and recruitment.max_items_per_judge):
             return None
         if name in ("judge-next", "api-next") and recruiting.items_cap_reached(judge, recruitment):
