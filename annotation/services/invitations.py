@@ -256,6 +256,7 @@ def _admit(link: InvitationLink, worker_id: str, study_id: str, platform_session
             if existing is not None:
                 return Opened(existing, created=False)
         _check_caps(locked)
+        locked.session = link.session  # already read with the link
         judge = _new_judge(locked, worker_id, study_id, platform_session_id)
     logger.info("invitation %s admitted judge %s to session %s", link.pk, judge.user_id, link.session_id)
     return Opened(judge, created=True)
