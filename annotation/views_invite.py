@@ -164,5 +164,3 @@ def invite_screened_out(request: HttpRequest) -> HttpResponse:
     if link.screened_out_url:
         return redirect(link.screened_out_url)
     return render(request, "annotation/invite/screened_out.html", {"code": link.screened_out_code})
-
-

@@ -37,8 +37,7 @@ def excluded_judges(session: JudgingSession) -> dict[int, str]:
         for user_id, score in control_scores(session).items():
             if score.flagged and user_id not in reasons:
                 reasons[user_id] = (
-                    f"control accuracy {score.correct}/{score.checks} below the threshold "
-                    f"{session.control_threshold:g}"
+                    f"control accuracy {score.correct}/{score.checks} below the threshold {session.control_threshold:g}"
                 )
     return reasons
 

@@ -189,9 +189,15 @@ def build_qualification(session: JudgingSession, size: int, *, seed: int | None 
             side_a = rng.random() < 0.5
             made.append(
                 QualificationItem(
-                    session=session, position=index, source=source, question=source.question, context=source.context,
-                    answer_a=shown if side_a else source.answer_a, answer_b=source.answer_b if side_a else shown,
-                    expected_label_a=expected if side_a else "", expected_label_b="" if side_a else expected,
+                    session=session,
+                    position=index,
+                    source=source,
+                    question=source.question,
+                    context=source.context,
+                    answer_a=shown if side_a else source.answer_a,
+                    answer_b=source.answer_b if side_a else shown,
+                    expected_label_a=expected if side_a else "",
+                    expected_label_b="" if side_a else expected,
                 )  # fmt: skip
             )
         return QualificationItem.objects.bulk_create(made)
@@ -219,9 +225,7 @@ def current_qualification(judge: InvitedJudge, now: datetime | None = None) -> Q
     """The qualification item the judge is on (its server-side clock starts when first shown); None when
     every item is answered."""
     items = list(judge.session.qualification_items.order_by("position"))
-    answered = dict(
-        QualificationAnswer.objects.filter(judge=judge).values_list("item_id", "answered_at")
-    )
+    answered = dict(QualificationAnswer.objects.filter(judge=judge).values_list("item_id", "answered_at"))
     for number, item in enumerate(items, start=1):
         if answered.get(item.pk) is not None:
             continue

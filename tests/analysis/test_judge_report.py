@@ -74,9 +74,7 @@ def test_the_report_has_time_items_control_accuracy_status_and_pay(world):
     g, s, x = rows[good.user_id], rows[sloppy.user_id], rows[screened.user_id]
     n_good = Judgment.objects.filter(judge=good.user).count()
     assert g.items_done + g.control_items_done == n_good and g.control_items_done >= 1
-    qualification_seconds = sum(
-        (a.answered_at - a.shown_at).total_seconds() for a in good.qualification_answers.all()
-    )
+    qualification_seconds = sum((a.answered_at - a.shown_at).total_seconds() for a in good.qualification_answers.all())
     assert g.active_seconds == pytest.approx(30 * n_good + qualification_seconds, abs=0.01)
     assert g.pay == (Decimal(str(g.active_seconds)) / 3600 * 12).quantize(Decimal("0.01"))
     n_sloppy = Judgment.objects.filter(judge=sloppy.user).count()
