@@ -35,7 +35,7 @@ def wants_usernames(request: Request) -> bool:
 
 
 def named_result(session: JudgingSession, result: dict, *, usernames: bool) -> dict:
-    names = display_names(session, [row["judge"] for row in result["judges"]], usernames=usernames)
+    names = display_names(session, statistics.named_judge_ids(result), usernames=usernames)
     return statistics.with_judge_names(result, names)
 
 

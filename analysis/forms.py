@@ -57,3 +57,11 @@ class ExperimentSessionForm(SessionSettingsForm):
         if data.get("cell_a") and data.get("cell_a") == data.get("cell_b"):
             raise forms.ValidationError("Choose two different cells.")
         return data
+
+
+class JudgePolicyForm(forms.Form):
+    exclude_below_threshold = forms.BooleanField(
+        required=False, label="Exclude judges below the control threshold from every statistic"
+    )
+    hourly_rate = forms.DecimalField(min_value=0, max_digits=8, decimal_places=2, label="Hourly rate")
+    currency = forms.CharField(max_length=8)

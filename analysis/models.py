@@ -59,3 +59,21 @@ class ItemPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.item_id} side {self.side}: prediction {self.prediction_id}"
+
+
+class JudgePolicy(models.Model):
+    """Per session: whether judges below the control threshold are left out of every statistic (default:
+    shown and flagged, not excluded) and the hourly rate the judges' pay report estimates with."""
+
+    session = models.OneToOneField("annotation.JudgingSession", on_delete=models.CASCADE, related_name="judge_policy")
+    exclude_below_threshold = models.BooleanField(
+        default=False, help_text="Leave judges whose control accuracy is below the session's threshold out."
+    )
+    hourly_rate = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    currency = models.CharField(max_length=8, default="GBP")
+
+    class Meta:
+        verbose_name_plural = "judge policies"
+
+    def __str__(self) -> str:
+        return f"judge policy of session {self.session_id}"

@@ -9,9 +9,17 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from analysis.forms import ExperimentSessionForm, RunsSessionForm
+from analysis.forms import ExperimentSessionForm, JudgePolicyForm, RunsSessionForm
 from analysis.plots import strength_forest_plot, win_rate_heatmap
-from analysis.services import experiment_summary, from_runs, item_table, ranking, statistics
+from analysis.services import (
+    experiment_summary,
+    from_runs,
+    item_table,
+    judge_policy,
+    judge_report,
+    ranking,
+    statistics,
+)  # fmt: skip
 from analysis.services.exports import FORMATS, TABLES
 from analysis.services.pseudonyms import display_names
 from annotation.models import JudgingSession
@@ -37,7 +45,7 @@ def rank_differs(first: list[float | None], second: list[float | None]) -> bool:
 
 def page_model(session: JudgingSession, result: dict) -> dict:
     """The stored result shaped for the template (which cannot index by system name)."""
-    names = display_names(session, [row["judge"] for row in result["judges"]], usernames=True)
+    names = display_names(session, statistics.named_judge_ids(result), usernames=True)
     named = statistics.with_judge_names(result, names)
     systems = [
         {
@@ -71,7 +79,8 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 @staff_required
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
-    context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": ""}
+    context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": "",
+                     "exclusion_on": judge_policy.policy_for(session).exclude_below_threshold}  # fmt: skip
     variant = statistics.Variant.default()
     if request.GET.get("flagged") == "exclude":  # leave out items a judge flagged (default: kept, count shown)
         variant = dataclasses.replace(variant, exclude_flagged=True)
@@ -203,3 +212,36 @@ def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
         "show_form": True,
     }
     return render(request, "analysis/session_from.html", context, status=status)
+
+
+# --- judges: time, pay and exclusion ----------------------------------------------------------------
+
+
+@staff_required
+def judge_report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(JudgingSession, pk=pk)
+    policy = judge_policy.policy_for(session)
+    form = JudgePolicyForm(request.POST or None, initial={
+        "exclude_below_threshold": policy.exclude_below_threshold, "hourly_rate": policy.hourly_rate,
+        "currency": policy.currency,
+    })  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        for name, value in form.cleaned_data.items():
+            setattr(policy, name, value)
+        policy.save()
+        messages.success(request, "Saved: statistics and the report use these settings from now on.")
+        return redirect("analysis:judge-report", pk=session.pk)
+    report = judge_report.judge_report(session, usernames=True)
+    context = {"session": session, "report": report, "form": form}
+    return render(request, "analysis/judge_report.html", context, status=400 if form.errors else 200)
+
+
+@staff_required
+def judge_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(JudgingSession, pk=pk)
+    usernames = request.GET.get("judges") == "usernames"
+    report = judge_report.judge_report(session, usernames=usernames)
+    response = HttpResponse(judge_report.to_csv(report, usernames=usernames), content_type="text/csv; charset=utf-8")
+    suffix = "-usernames" if usernames else ""
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-judges{suffix}.csv"'
+    return response

@@ -109,3 +109,60 @@ class UploadSessionForm(SessionSettingsForm):
 class ControlsForm(forms.Form):
     rate = forms.FloatField(min_value=0.01, max_value=0.5, initial=0.1, help_text="Controls / all items.")
     threshold = forms.FloatField(min_value=0, max_value=1, initial=0.7, label="Flag judges below")
+
+
+class RecruitmentForm(forms.ModelForm):
+    """What invited judges go through, and the session's limits (see annotation.models.Recruitment)."""
+
+    class Meta:
+        from annotation.models import Recruitment
+
+        model = Recruitment
+        fields = ["consent_text", "max_judges", "max_items_per_judge", "idle_timeout_seconds", "qualification_size",
+                  "qualification_threshold"]  # fmt: skip
+        widgets = {"consent_text": forms.Textarea(attrs={"rows": 6})}
+        labels = {"consent_text": "Information and consent (Markdown)", "max_judges": "Cap of invited judges",
+                  "max_items_per_judge": "Items per judge (0: no cap)", "idle_timeout_seconds": "Idle timeout (s)",
+                  "qualification_size": "Qualification items shown first (0: none)",
+                  "qualification_threshold": "Pass the qualification from"}  # fmt: skip
+
+    def clean_qualification_threshold(self) -> float:
+        value = self.cleaned_data["qualification_threshold"]
+        if not 0 <= value <= 1:
+            raise forms.ValidationError("Give a share between 0 and 1.")
+        return value
+
+    def clean_idle_timeout_seconds(self) -> int:
+        value = self.cleaned_data["idle_timeout_seconds"]
+        if value < 60:
+            raise forms.ValidationError("At least 60 seconds.")
+        return value
+
+
+class InvitationForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("personal", "Personal (one judge, one use)"),
+                                      ("open", "Open (anyone with the link, up to a cap)")])  # fmt: skip
+    label = forms.CharField(max_length=200, required=False, help_text="Your note; judges never see it.")
+    email = forms.EmailField(required=False, help_text="Personal links: whom you send it to (shown to staff only).")
+    max_judges = forms.IntegerField(min_value=0, initial=0, required=False, label="Cap of judges (open links; 0: none)")
+    expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC: YYYY-MM-DD HH:MM.")
+    platform = forms.ChoiceField(
+        required=False,
+        choices=[("", "No crowd platform"), ("prolific", "Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID)"),
+                 ("custom", "Another platform: name the parameters")],  # fmt: skip
+    )
+    worker_param = forms.CharField(max_length=64, required=False, label="Worker id parameter")
+    study_param = forms.CharField(max_length=64, required=False, label="Study id parameter")
+    session_param = forms.CharField(max_length=64, required=False, label="Platform session id parameter")
+    completion_code = forms.CharField(max_length=64, required=False)
+    completion_url = forms.URLField(
+        max_length=500, required=False, assume_scheme="https", help_text="Finished judges are sent here."
+    )
+    screened_out_code = forms.CharField(max_length=64, required=False)
+    screened_out_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    def link_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["max_judges"] = data.get("max_judges") or 0
+        data.pop("kind")
+        return data

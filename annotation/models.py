@@ -346,3 +346,165 @@ class ItemFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.judge} flagged item {self.item_id}: {self.reason}"
+
+
+
+# --- recruiting judges through invitation links (issue 17) ------------------------------------------------
+
+
+class Recruitment(models.Model):
+    """How a session takes in judges who arrive through invitation links: what they must read and pass
+    first, and the limits that keep the session sane. One row per session, made when staff first use it."""
+
+    session = models.OneToOneField(JudgingSession, on_delete=models.CASCADE, related_name="recruitment")
+    consent_text = models.TextField(
+        blank=True, help_text="Markdown (sanitised): the information/consent page invited judges must accept."
+    )
+    max_judges = models.PositiveIntegerField(default=0, help_text="Invited judges the session takes (0: no cap).")
+    max_items_per_judge = models.PositiveIntegerField(default=0, help_text="Items one judge judges (0: no cap).")
+    idle_timeout_seconds = models.PositiveIntegerField(
+        default=900, help_text="An invited judge silent this long gives back the item in hand and counts as quit."
+    )
+    qualification_size = models.PositiveSmallIntegerField(
+        default=0, help_text="Control items shown first to every invited judge (0: no qualification)."
+    )
+    qualification_threshold = models.FloatField(
+        default=0.7, help_text="Share of the qualification checks a judge must get right to go on judging."
+    )
+
+    def __str__(self) -> str:
+        return f"recruitment of {self.session}"
+
+
+class InvitationKind(models.TextChoices):
+    PERSONAL = "personal", "personal (one judge, one use)"
+    OPEN = "open", "open (anyone with the link, up to a cap)"
+
+
+class Platform(models.TextChoices):
+    NONE = "", "none"
+    PROLIFIC = "prolific", "Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID)"
+    CUSTOM = "custom", "another platform (parameter names below)"
+
+
+PROLIFIC_PARAMETERS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+
+
+def new_invitation_secret() -> str:
+    """256 random bits; the URL carries it signed (see annotation.services.invitations)."""
+    return secrets.token_urlsafe(32)
+
+
+class InvitationLink(models.Model):
+    """A link staff hand out: personal (one judge, one use) or open (anyone, up to a cap, optional expiry;
+    with a crowd platform, the worker's ids come in the query string)."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=12, choices=InvitationKind.choices)
+    secret = models.CharField(max_length=64, unique=True, default=new_invitation_secret)
+    label = models.CharField(max_length=200, blank=True, help_text="Staff note (judges never see it).")
+    email = models.EmailField(blank=True, help_text="Personal links: whom it was sent to (staff only).")
+    max_judges = models.PositiveIntegerField(default=0, help_text="Open links: judges it admits (0: no cap).")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    platform = models.CharField(max_length=12, choices=Platform.choices, blank=True, default="")
+    worker_param = models.CharField(max_length=64, blank=True, help_text="Query parameter with the worker id.")
+    study_param = models.CharField(max_length=64, blank=True)
+    session_param = models.CharField(max_length=64, blank=True)
+    completion_code = models.CharField(max_length=64, blank=True)
+    completion_url = models.URLField(max_length=500, blank=True, help_text="Where finished judges are sent.")
+    screened_out_code = models.CharField(max_length=64, blank=True)
+    screened_out_url = models.URLField(max_length=500, blank=True)
+    times_sent = models.PositiveIntegerField(default=1)
+    used_at = models.DateTimeField(
+        null=True, blank=True, help_text="Personal links: first opened since (re-)sent; a second browser is refused."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} link {self.pk} of {self.session}"
+
+    @property
+    def crowd(self) -> bool:
+        return bool(self.worker_param)
+
+
+class Qualification(models.TextChoices):
+    NOT_YET = "", "not taken"
+    PASSED = "passed", "passed"
+    FAILED = "failed", "screened out"
+
+
+class InvitedJudge(models.Model):
+    """The judge identity an invitation made: a user without a password, bound to one session, signed in
+    by the link and kept by the session cookie. Crowd workers carry their platform ids (staff only)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invited_judge")
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="invited_judges")
+    link = models.ForeignKey(InvitationLink, on_delete=models.CASCADE, related_name="judges")
+    worker_id = models.CharField(max_length=128, blank=True)
+    study_id = models.CharField(max_length=128, blank=True)
+    platform_session_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    instructions_seen_at = models.DateTimeField(null=True, blank=True)
+    qualification = models.CharField(max_length=8, choices=Qualification.choices, blank=True, default="")
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "worker_id"], condition=~Q(worker_id=""), name="invitedjudge_one_per_worker"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"invited judge {self.user_id} in {self.session}"
+
+
+class QualificationItem(models.Model):
+    """A control item of the qualification block: one answer replaced by something with a known label."""
+
+    session = models.ForeignKey(JudgingSession, on_delete=models.CASCADE, related_name="qualification_items")
+    position = models.PositiveIntegerField()
+    source = models.ForeignKey(SessionItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    question = models.TextField()
+    context = models.TextField(blank=True)
+    answer_a = models.TextField()
+    answer_b = models.TextField()
+    expected_label_a = models.CharField(max_length=32, blank=True)
+    expected_label_b = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["session", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"qualification item {self.position} of {self.session}"
+
+
+class QualificationAnswer(models.Model):
+    """An invited judge's labels on one qualification item (system terms), with the server-side time."""
+
+    judge = models.ForeignKey(InvitedJudge, on_delete=models.CASCADE, related_name="qualification_answers")
+    item = models.ForeignKey(QualificationItem, on_delete=models.CASCADE, related_name="answers")
+    swapped = models.BooleanField(default=False, help_text="True: answer B was shown on the left.")
+    shown_at = models.DateTimeField()
+    label_a = models.CharField(max_length=32, blank=True)
+    label_b = models.CharField(max_length=32, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["judge", "item__position"]
+        constraints = [models.UniqueConstraint(fields=["judge", "item"], name="qualificationanswer_once")]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on {self.item}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from annotation import staff_views, views
+from annotation import staff_invite_views, staff_views, views, views_invite
 
 app_name = "annotation"
 
@@ -29,6 +29,22 @@ urlpatterns = [
     path("api/s/<int:pk>/next/", views.api_next, name="api-next"),
     path("api/j/<str:token>/", views.api_assignment, name="api-assignment"),
     path("api/j/<str:token>/flag/", views.api_flag, name="api-flag"),
+    # judges invited through a link (the invitation itself is the one page anonymous visitors reach)
+    path("i/<str:token>/", views_invite.invite_open, name="invite-open"),
+    path("welcome/", views_invite.invite_continue, name="invite-continue"),
+    path("welcome/consent/", views_invite.invite_consent, name="invite-consent"),
+    path("welcome/instructions/", views_invite.invite_instructions, name="invite-instructions"),
+    path("welcome/qualification/", views_invite.invite_qualify, name="invite-qualify"),
+    path("welcome/finished/", views_invite.invite_finish, name="invite-finish"),
+    path("welcome/screened-out/", views_invite.invite_screened_out, name="invite-screened-out"),
+    # staff: recruiting judges
+    path("sessions/<int:pk>/recruit/", staff_invite_views.recruit, name="session-recruit"),
+    path("sessions/<int:pk>/recruit/settings/", staff_invite_views.recruit_settings, name="recruit-settings"),
+    path("sessions/<int:pk>/recruit/links/", staff_invite_views.invitation_new, name="invitation-new"),
+    path("sessions/<int:pk>/recruit/links/<int:link>/revoke/", staff_invite_views.invitation_revoke,
+         name="invitation-revoke"),
+    path("sessions/<int:pk>/recruit/links/<int:link>/resend/", staff_invite_views.invitation_resend,
+         name="invitation-resend"),
     # staff: sessions
     path("sessions/", staff_views.session_list, name="session-list"),
     path("sessions/new/", staff_views.session_new, name="session-new"),

@@ -12,8 +12,16 @@ server's; it only ever targets 127.0.0.1, and every loop is bounded in time.
     .venv/bin/python bench/judging.py --backend sqlite --duration 10
     PG_URL=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/judging.py --backend postgres
 
-Each run uses its own throw-away database (PostgreSQL: qasynth_bench_judging, dropped and re-created)
-and data dir under /tmp.
+Each run uses its own throw-away database (PostgreSQL: --db-name, default qasynth_bench_judging, dropped and
+re-created) and data dir under /tmp.
+
+Invitation mode (--invite): N judges (default 200) arrive through ONE open Prolific-style link within
+--arrivals seconds (default 60), each with its own worker id, accept the consent page, read the
+instructions and judge with the think time until --duration ends. Reported: latency of the link-opening
+request (target p95 < 100 ms), of the consent/instruction steps and of judging, errors, and the database
+check. The per-address opening limit is raised for the run (every simulated worker comes from 127.0.0.1).
+
+    .venv/bin/python bench/judging.py --invite --backend postgres --db-name qasynth_recruit --duration 90
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PASSWORD = "bench-judge-password-1"
 TARGET_P95_MS = 30.0
+TARGET_OPEN_P95_MS = 100.0
 HOST = "127.0.0.1"
 
 
@@ -59,7 +68,7 @@ async def drive(args) -> dict:
 
     base = args.url.rstrip("/")
     assert base.startswith(f"http://{HOST}:"), "the load generator only targets 127.0.0.1"
-    latencies: dict[str, list[float]] = {"next": [], "page": [], "submit": []}
+    latencies: dict[str, list[float]] = {"open": [], "flow": [], "next": [], "page": [], "submit": []}
     errors: list[str] = []
     judged = 0
     requests = 0
@@ -126,6 +135,31 @@ async def drive(args) -> dict:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return
 
+    async def arrive(client: httpx.AsyncClient, index: int, begin: float) -> bool:
+        """Open the invitation link as a new crowd worker at this judge's arrival time, consent, read."""
+        await asyncio.sleep(max(0.0, begin + index * args.arrivals / args.judges - time.monotonic()))
+        query = f"PROLIFIC_PID=bench-worker-{index:04d}&STUDY_ID=bench-study&SESSION_ID=visit-{index}"
+        try:
+            response = await timed("open", client.get(f"{base}{args.link}?{query}"))
+            if response.status_code != 302 or "/welcome/" not in response.headers.get("location", ""):
+                errors.append(f"open {response.status_code} {response.headers.get('location', '')!r}")
+                return False
+            for step, data in (("consent", {"agree": "yes"}), ("instructions", {})):
+                page = await timed("flow", client.get(f"{base}/annotation/welcome/{step}/"))
+                data["csrfmiddlewaretoken"] = token_re.search(page.text).group(1)
+                response = await timed("flow", client.post(f"{base}/annotation/welcome/{step}/", data=data))
+                if response.status_code != 302:
+                    errors.append(f"{step} {response.status_code}")
+                    return False
+        except httpx.HTTPError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    async def invited(client: httpx.AsyncClient, index: int, begin: float, stop_at: float) -> None:
+        if await arrive(client, index, begin):
+            await judge(client, index, stop_at)
+
     # Log everyone in first (password hashing is deliberately slow), then start all judges together, so the
     # measured window holds judging traffic only.
     # Idle connections are dropped by the client before the server's keep-alive (30 s) ends them, so no
@@ -142,17 +176,22 @@ async def drive(args) -> dict:
             await login(client, f"bench{index:03d}")
 
     try:
-        await asyncio.gather(*(gated_login(client, i) for i, client in enumerate(clients)))
+        if not args.link:
+            await asyncio.gather(*(gated_login(client, i) for i, client in enumerate(clients)))
         load_before = os.getloadavg()[0]
         begin = time.monotonic()
         stop = begin + args.duration
-        await asyncio.gather(*(judge(client, i, stop) for i, client in enumerate(clients)))
+        if args.link:  # invitation mode: nobody logs in; they arrive through the link
+            await asyncio.gather(*(invited(client, i, begin, stop) for i, client in enumerate(clients)))
+        else:
+            await asyncio.gather(*(judge(client, i, stop) for i, client in enumerate(clients)))
         wall = max(0.001, min(time.monotonic(), stop) - begin)
     finally:
         for client in clients:
             await client.aclose()
     return {
         "judges": args.judges,
+        "arrivals_s": args.arrivals if args.link else None,
         "think_s": args.think,
         "duration_s": round(wall, 2),
         "requests": requests,
@@ -220,10 +259,26 @@ session = create_session(name=name, system_a="bench-system-a", system_b="bench-s
 print(session.pk)
 """
 
+SEED_INVITE_SCRIPT = """
+import sys
+from annotation.services import invitations
+from annotation.services.sessions import ItemData, create_session
+items_n, k, name = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+items = [ItemData(question=f"Question {i}: which year is mentioned in passage {i}?",
+                  context=f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after six years.",
+                  gold_answers=[str(1850 + i % 150)], answer_a=str(1850 + i % 150), answer_b=f"in {1851 + i % 150}",
+                  external_id=f"bench-{i}") for i in range(items_n)]
+session = create_session(name=name, system_a="bench-system-a", system_b="bench-system-b", items=items,
+                         judges_per_item=k, block_size=20, instructions="Judge **each** answer on its own.")
+invitations.recruitment_for(session)
+link = invitations.create_link(session, "open", platform="prolific", completion_code="BENCH")
+print(session.pk, invitations.link_path(link))
+"""
+
 CHECK_SCRIPT = """
 import json, sys
 from django.db.models import Count
-from annotation.models import Judgment, JudgingSession
+from annotation.models import InvitedJudge, Judgment, JudgingSession
 session = JudgingSession.objects.get(pk=int(sys.argv[1]))
 k = session.judges_per_item
 per_item = Judgment.objects.filter(session=session).values("item_id").annotate(n=Count("id"))
@@ -231,7 +286,7 @@ over = [row for row in per_item if row["n"] > k]
 pairs = Judgment.objects.filter(session=session).values("item_id", "judge_id").annotate(n=Count("id")).filter(n__gt=1)
 print(json.dumps({"judgments": Judgment.objects.filter(session=session).count(), "items_over_k": len(over),
                   "max_per_item": max([row["n"] for row in per_item], default=0), "duplicate_pairs": pairs.count(),
-                  "k": k}))
+                  "k": k, "invited_judges": InvitedJudge.objects.filter(session=session).count()}))
 """
 
 
@@ -300,10 +355,11 @@ def stop(process: subprocess.Popen) -> None:
 
 def run_backend(args, backend: str) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"qasynth-bench-{backend}-"))
-    judges = args.judges or (50 if backend == "postgres" else 20)
-    db_name = "qasynth_bench_judging"
+    judges = args.judges or (200 if args.invite else 50 if backend == "postgres" else 20)
+    db_name = args.db_name
     database_url = reset_postgres(args.pg_url, db_name) if backend == "postgres" else None
     env = server_env(database_url, data_dir)
+    env["QASYNTH_INVITE_OPENS_PER_MINUTE"] = "1000000"  # every simulated worker comes from 127.0.0.1
     results: dict = {"backend": backend, "judges": judges, "workers": args.workers, "threads": args.threads}
     server = None
     try:
@@ -312,12 +368,17 @@ def run_backend(args, backend: str) -> dict:
         results["migrate_s"] = round(time.monotonic() - started, 1)
         port = free_port()
         server = start_gunicorn(env, port, args.workers, args.threads, data_dir / "gunicorn.log")
-        modes = [("think", args.think), ("saturation", 0.0)]
+        modes = [("invite", args.think)] if args.invite else [("think", args.think), ("saturation", 0.0)]
         for mode, think in modes:
-            session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode)
+            link = ""
+            if mode == "invite":
+                session, link = django_script(env, SEED_INVITE_SCRIPT, str(args.items), str(args.k), mode).split()
+            else:
+                session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode)
             out = data_dir / f"{mode}.json"
             cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
-                   str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out)]  # fmt: skip
+                   str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out),
+                   "--link", link, "--arrivals", str(args.arrivals)]  # fmt: skip
             subprocess.run(cmd, cwd=REPO, check=True, timeout=args.duration + 120)
             measured = json.loads(out.read_text())
             measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session))
@@ -342,27 +403,32 @@ def fmt(value) -> str:
 def report(results: dict) -> None:
     print(f"\n== {results['backend']}: {results['judges']} judges, gunicorn {results['workers']} workers x "
           f"{results['threads']} threads ==")  # fmt: skip
-    for mode in ("think", "saturation"):
+    for mode in ("invite", "think", "saturation"):
         r = results.get(mode)
         if not r:
             continue
         lat = r["latency_ms"]
+        if mode == "invite":
+            print(f"-- invite: {r['judges']} judges arriving through one open link within {r['arrivals_s']} s")
         print(
             f"-- {mode} (think {r['think_s']} s, {r['duration_s']} s): {r['requests']} requests "
             f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), errors {r['errors']}; "
             f"machine load average {r['load_avg_1min'][0]} -> {r['load_avg_1min'][1]} on {os.cpu_count()} cores"
         )
-        for kind in ("next", "page", "submit"):
-            p = lat[kind]
+        for kind in ("open", "flow", "next", "page", "submit"):
+            p = lat.get(kind) or {"n": 0}
             if not p["n"]:
                 continue
             ratio = f"  p95/target {p['p95'] / TARGET_P95_MS:.2f}" if mode == "think" and kind != "next" else ""
+            if kind == "open":
+                ratio = f"  p95/target {p['p95'] / TARGET_OPEN_P95_MS:.2f}"
             print(f"   {kind:7s} n={p['n']:5d}  p50 {fmt(p['p50']):>6} ms  p95 {fmt(p['p95']):>6} ms  "
                   f"p99 {fmt(p['p99']):>6} ms  max {fmt(p['max']):>7} ms{ratio}")  # fmt: skip
         check = r["db_check"]
         verdict = "OK" if check["items_over_k"] == 0 and check["duplicate_pairs"] == 0 else "VIOLATED"
         print(
-            f"   database: {check['judgments']} judgments, max {check['max_per_item']} per item (k={check['k']}), "
+            f"   database: {check['judgments']} judgments by {check.get('invited_judges', 0)} invited judges, "
+            f"max {check['max_per_item']} per item (k={check['k']}), "
             f"{check['items_over_k']} items over k, {check['duplicate_pairs']} duplicate judge-item pairs: {verdict}"
         )
         if r["error_samples"]:
@@ -383,15 +449,21 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the bench database and data dir")
+    parser.add_argument("--db-name", default="qasynth_bench_judging", help="PostgreSQL database (dropped after)")
+    parser.add_argument("--invite", action="store_true", help="judges arrive through one open invitation link")
+    parser.add_argument("--arrivals", type=float, default=60.0, help="invitation mode: arrival window, seconds")
     parser.add_argument("--json", help="also write all figures to this file")
     # load-generator mode (internal)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--session", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--link", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.duration = min(args.duration, 120.0)
     args.judges = min(args.judges, 200)
+    if args.invite and args.duration <= args.arrivals:
+        parser.error("--duration must exceed --arrivals: judges keep judging after the last one arrived")
     if args.drive:
         result = asyncio.run(drive(args))
         Path(args.out).write_text(json.dumps(result))

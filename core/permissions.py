@@ -8,6 +8,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
 JUDGES_GROUP = "judges"
+INVITED_JUDGES_GROUP = "invited judges"
+"""Judges who came through an invitation link: they judge one session only (annotation.middleware keeps them there)."""
 
 
 def is_judge(user) -> bool:
@@ -38,7 +40,8 @@ def judge_required(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not (is_judge(request.user) or request.user.is_staff):
+        judging = request.user.groups.filter(name__in=(JUDGES_GROUP, INVITED_JUDGES_GROUP)).exists()
+        if not (judging or request.user.is_staff):
             raise PermissionDenied("Judges only.")
         return view(request, *args, **kwargs)
 

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "annotation.middleware.InvitedJudgeGate",  # judges invited by link reach only their session's judging pages
     "core.middleware.DatabaseUnavailableMiddleware",  # a lost DB connection -> 503 "try again", not a 500
 ]
 
@@ -217,12 +218,22 @@ QASYNTH_JOB_MAX_ATTEMPTS = env.int("QASYNTH_JOB_MAX_ATTEMPTS", default=3)
 # Session statistics: sessions with more judgments are computed by a job (analysis.statistics); replicates of
 # the bootstrap intervals on the statistics page and API.
 QASYNTH_STATS_INLINE_MAX_JUDGMENTS = env.int("QASYNTH_STATS_INLINE_MAX_JUDGMENTS", default=20_000)
+# Invitation links (annotation.services.invitations): openings per address and minute, and refused tokens per
+# address per window before the address must wait. Counted in the cache: set CACHE_URL (e.g. redis://...) so
+# every web process shares the counts.
+QASYNTH_INVITE_OPENS_PER_MINUTE = env.int("QASYNTH_INVITE_OPENS_PER_MINUTE", default=120)
+QASYNTH_INVITE_FAILURE_LIMIT = env.int("QASYNTH_INVITE_FAILURE_LIMIT", default=20)
+QASYNTH_INVITE_FAILURE_WINDOW_SECONDS = env.int("QASYNTH_INVITE_FAILURE_WINDOW_SECONDS", default=900)
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
 QASYNTH_STATS_REPLICATES = env.int("QASYNTH_STATS_REPLICATES", default=10_000)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {"task": "core.tasks.sweep_jobs", "schedule": QASYNTH_SWEEP_SECONDS},
     # Experiment orchestrator: starts grid stages whose inputs are ready, within the concurrency limit.
     "advance-experiments": {"task": "training.tasks.advance_experiments", "schedule": QASYNTH_SWEEP_SECONDS},
+    # Invited judges silent past their session's idle timeout give their leased items back.
+    "release-idle-judges": {"task": "annotation.tasks.release_idle_judges", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from analysis import plots
 from analysis.models import ItemPrediction, SessionStatistics
+from analysis.services.judge_policy import counted_judgments, excluded_judges, exclusion_key
 from analysis.services.pseudonyms import display_names
 from analysis.stats import LABELS, MISSING, PREFERENCES, compute_session_statistics
 from analysis.stats.accuracy import CRITERIA, success_mask
@@ -142,15 +143,17 @@ def _flagged_items(session: JudgingSession) -> QuerySet:
     return ItemFlag.objects.filter(session=session).values("item_id")
 
 
-def judgment_rows(session: JudgingSession, *, exclude_flagged: bool = False) -> tuple[QuerySet, list[Column]]:
+def judgment_rows(
+    session: JudgingSession, excluded: dict[int, str] | None = None, *, exclude_flagged: bool = False
+) -> tuple[QuerySet, list[Column]]:
     """The one query the statistics read: the latest judgment of every (item, judge), its labels,
     preference and time on item packed by the database into one integer, plus the latest update and highest id.
 
     Judgment rows hold the latest revision (older ones live in JudgmentRevision), and (item, judge) is
-    unique, so nothing here has to pick among revisions.
+    unique, so nothing here has to pick among revisions. Judges in ``excluded`` are left out.
     """
     codes = label_codes(session)
-    judgments = Judgment.objects.filter(session=session)
+    judgments = counted_judgments(session, excluded or {})
     if exclude_flagged:
         judgments = judgments.exclude(item_id__in=_flagged_items(session))
     qs = (
@@ -345,8 +348,9 @@ class Fingerprint:
     key: str
 
 
-def _fingerprint(session: JudgingSession, n_judgments: int, last, top_judgment, n_items: int, top_item) -> Fingerprint:  # noqa: ANN001
-    config = json.dumps([session.system_a, session.system_b, session.label_keys])
+def _fingerprint(session: JudgingSession, n_judgments: int, last, top_judgment, n_items: int, top_item,  # noqa: ANN001
+                 excluded: dict[int, str] | None = None) -> Fingerprint:  # fmt: skip
+    config = json.dumps([session.system_a, session.system_b, session.label_keys, exclusion_key(excluded or {})])
     digest = hashlib.sha256(config.encode()).hexdigest()[:12]
     last_text = last.isoformat() if last else "-"
     key = f"j{n_judgments}:{last_text}:{top_judgment or 0}:i{n_items}:{top_item or 0}:{digest}{_flag_key(session)}"
@@ -361,11 +365,12 @@ def _flag_key(session: JudgingSession) -> str:
 
 def fingerprint(session: JudgingSession) -> Fingerprint:
     """What the statistics depend on, in two aggregate queries: judgments (count, latest change, highest id),
-    items (count, highest id) and the session's labels and system names. A new or edited judgment, a new
-    item or a renamed system changes it."""
-    judged = Judgment.objects.filter(session=session).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
+    items (count, highest id), the session's labels and system names, and the judges left out. A new or
+    edited judgment, a new item, a renamed system or a change of who is excluded changes it."""
+    excluded = excluded_judges(session)
+    judged = counted_judgments(session, excluded).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
     items = SessionItem.objects.filter(session=session).aggregate(n=Count("pk"), top=Max("pk"))
-    return _fingerprint(session, judged["n"], judged["last"], judged["top"], items["n"], items["top"])
+    return _fingerprint(session, judged["n"], judged["last"], judged["top"], items["n"], items["top"], excluded)
 
 
 @dataclass
@@ -373,6 +378,7 @@ class SessionData:
     """A session's judgments laid out for the engine, plus per-item scores for the metric tables."""
 
     fingerprint: Fingerprint
+    excluded: dict[int, str]
     item_ids: np.ndarray
     judge_ids: np.ndarray
     labels_a: np.ndarray
@@ -447,12 +453,13 @@ def load_session_data(session: JudgingSession, *, exclude_flagged: bool = False)
         if connection.vendor == "postgresql" and outermost:  # SET TRANSACTION must be its first statement
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        excluded = excluded_judges(session)
         n_items, items = read_columns(*item_rows(session, exclude_flagged=exclude_flagged))
-        n_judgments, judgments = read_columns(*judgment_rows(session, exclude_flagged=exclude_flagged))
+        n_judgments, judgments = read_columns(*judgment_rows(session, excluded, exclude_flagged=exclude_flagged))
         _, links = read_columns(*link_rows(session))
         scores = read_item_scores(session, links["prediction_id"])
     top_item = int(items["id"].max()) if n_items else None
-    fp = _fingerprint(session, n_judgments, judgments["last_update"], judgments["top_id"], n_items, top_item)
+    fp = _fingerprint(session, n_judgments, judgments["last_update"], judgments["top_id"], n_items, top_item, excluded)
     order = np.argsort(items["id"], kind="stable")
     item_ids = items["id"][order]
     prediction_a, prediction_b = linked_predictions(item_ids, links)
@@ -475,6 +482,7 @@ def load_session_data(session: JudgingSession, *, exclude_flagged: bool = False)
     }
     judge_ids, grids = pivot(item_ids, judgment_items, judgment_judges, columns)
     return SessionData(
+        excluded=excluded,
         fingerprint=fp,
         item_ids=item_ids,
         judge_ids=judge_ids,
@@ -587,6 +595,9 @@ def compute(session: JudgingSession, variant: Variant, progress: Callable[[int, 
     # The engine says "None" (its JSON value); the pages say "undefined" and the API and exports null.
     shown = 'shown as "undefined" on the pages and as null in the API and exports'
     result["rules"] = [*EXTRA_RULES, *(rule.replace("shown as None", shown) for rule in result["rules"])]
+    result["excluded_judges"] = [{"judge": judge, "reason": reason} for judge, reason in sorted(data.excluded.items())]
+    if data.excluded:
+        result["rules"].insert(0, f"{len(data.excluded)} judge(s) left out of every figure (listed with the reason).")
     result["label_names"] = label_names(session)
     result["extras"] = session_extras(data, variant.confidence)
     result["session"] = {"id": session.pk, "name": session.name, "fingerprint": data.fingerprint.key}
@@ -612,7 +623,7 @@ def compute_and_store(
     result = computed["result"]
     if progress:
         progress(2, "drawing plots")
-    names = display_names(session, [j["judge"] for j in result["judges"]], usernames=True)
+    names = display_names(session, named_judge_ids(result), usernames=True)
     svgs = plots.session_plots(with_judge_names(result, names))
     seconds = time.perf_counter() - started
     row, _ = SessionStatistics.objects.update_or_create(
@@ -755,4 +766,13 @@ def with_judge_names(result: dict, names: dict[int, str]) -> dict:
         pair["judges"] = [names.get(j, str(j)) for j in pair["judges"]]
     for row in out.get("extras", {}).get("judges", []):
         row["judge"] = names.get(row["judge"], str(row["judge"]))
+    for row in out.get("excluded_judges", []):
+        row["judge"] = names.get(row["judge"], str(row["judge"]))
     return out
+
+
+def named_judge_ids(result: dict) -> list[int]:
+    """Every judge id a stored result names (its judges and those it left out), for display_names."""
+    return [row["judge"] for row in result.get("judges", [])] + [
+        row["judge"] for row in result.get("excluded_judges", [])
+    ]

@@ -1,7 +1,8 @@
 """Every URL of the URLconf (walked recursively with django.urls.get_resolver, path converters filled with
 real ids), requested as an anonymous user and as a judge, GET and POST:
 
-- anonymous users get the login page and nothing else (a redirect to it, or 401 from the API);
+- anonymous users get the login page and nothing else (a redirect to it, or 401 from the API), except the
+  invitation pages (``annotation:invite-*``), which refuse a wrong token or a visitor without an invitation;
 - a judge gets 403 (or the admin's login page) from every staff page, job page, export, statistics page
   and API endpoint, and changes nothing by POSTing to them;
 - a judge cannot open another judge's assignment or a session they are not in;
@@ -29,6 +30,11 @@ SIGN_OUT = {"logout", "admin:logout"}  # would end the test client's session; ch
 JUDGE_PAGES = {
     "home", "annotation:judge-home", "annotation:judge-next", "annotation:judge-back",
     "annotation:judge-done", "annotation:judge-item", "annotation:api-next", "annotation:api-assignment",
+}  # fmt: skip
+INVITE_PAGES = {
+    "annotation:invite-open", "annotation:invite-continue", "annotation:invite-consent",
+    "annotation:invite-instructions", "annotation:invite-qualify", "annotation:invite-finish",
+    "annotation:invite-screened-out",
 }  # fmt: skip
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 VALID_SUBMIT = {"left_label": "correct", "right_label": "incorrect", "preference": "left", "submission_id": "walk-1"}
@@ -68,6 +74,8 @@ def test_anonymous_users_get_nothing_but_the_login_page(world):
                 assert response.status_code == (200 if method == "get" else 405), where
             elif route.name in SIGN_OUT:
                 assert response.status_code in (302, 405), where
+            elif route.name in INVITE_PAGES:  # a wrong token, or no invited judge signed in
+                assert response.status_code in (404, 405), (where, response.status_code)
             else:
                 assert _redirects_to_login(response) or response.status_code == 401, (where, response.status_code)
 
@@ -78,6 +86,10 @@ def test_a_judge_gets_403_from_every_staff_url_and_changes_nothing_by_posting(wo
     checked = 0
     for route in _routes():
         if route.name in PUBLIC | ASSETS | SIGN_OUT | JUDGE_PAGES:
+            continue
+        if route.name in INVITE_PAGES:  # bob was not invited by a link: nothing there for him
+            client.force_login(bob)
+            assert client.get(url_for(route, world)).status_code in (404, 405), route.name
             continue
         url = url_for(route, world)
         for method in ("get", "post"):

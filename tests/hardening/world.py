@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotation.models import JudgingSession
 from annotation.services import assignment as assigning
-from annotation.services import judging
+from annotation.services import invitations, judging
 from core.models import Job, ModelEntry, ModelKind, ModelRole
 from generation.models import Passage, SyntheticPair
 from generation.services.imports import ImportOptions, StoredFile, create_import
@@ -58,11 +58,12 @@ def build_world(bob: User, carol: User) -> World:
     carol_assignment = assigning.next_assignment(session, carol)
     judging.submit(carol_assignment.token, carol, answer(comment="carol-private-comment-xyz"))
     carol_assignment = assigning.next_assignment(session, carol)  # one judged, one in hand
+    invitation = invitations.create_link(session, "open", platform="prolific", label="secret-link-note-psi")
     objects = {
         "corpus": corpus, "passage": Passage.objects.filter(corpus=corpus).first(), "import": imp,
         "generation_run": run, "pair": SyntheticPair.objects.filter(run=run).first(), "dataset": dataset,
         "training_run": training, "evaluation_run": evaluation, "experiment": experiment, "session": session,
-        "job": Job.objects.filter(pk=run.job_id).first(), "model": qa_base,
+        "job": Job.objects.filter(pk=run.job_id).first(), "model": qa_base, "invitation": invitation,
     }  # fmt: skip
     secrets = [
         SYSTEM_A, SYSTEM_B, "zeroshot", "oneshot", "secret-", "carol-private-comment-xyz", "canned-endpoint",
@@ -108,7 +109,7 @@ PK_BY_NAME = [
     ("corpus", "corpus"), ("passage", "passage"), ("import", "import"), ("pair", "pair"), ("dataset", "dataset"),
     ("experiment", "experiment"), ("evaluation", "evaluation_run"), ("generation:run", "generation_run"),
     ("training:run", "training_run"), ("annotation:", "session"), ("analysis:session", "session"),
-    ("api:session", "session"), ("job", "job"),
+    ("api:session", "session"), ("job", "job"), ("analysis:", "session"),
 ]  # fmt: skip
 
 
@@ -121,6 +122,8 @@ def kwargs_for(route: Route, world: World, *, own_token: bool = True) -> dict[st
             values[key] = world.bob_token if own_token else world.carol_token
         elif key == "fmt":
             values[key] = "jsonl" if name.startswith("generation:") else "csv"
+        elif key == "link":
+            values[key] = str(world.objects["invitation"].pk)
         elif key == "table":
             values[key] = "judgments"
         elif key == "app_label":
