@@ -38,7 +38,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
@@ -183,7 +183,7 @@ def kv_bytes_per_token(model: Any) -> int:
     heads = int(getattr(config, "num_attention_heads", 1))
     kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
     head_dim = int(getattr(config, "head_dim", None) or config.hidden_size // heads)
-    itemsize = next(model.parameters()).element_size()
+    itemsize = int(next(model.parameters()).element_size())
     return 2 * layers * kv_heads * head_dim * itemsize
 
 
@@ -241,7 +241,7 @@ class PaddingAwareRepetitionPenalty(LogitsProcessor):
         present = torch.zeros((batch, vocab + 1), dtype=torch.bool, device=scores.device)
         present.scatter_(1, ids, True)
         penalised = torch.where(scores < 0, scores * self.penalty, scores / self.penalty)
-        return torch.where(present[:, :vocab], penalised, scores)
+        return cast(torch.FloatTensor, torch.where(present[:, :vocab], penalised, scores))  # as transformers' own
 
 
 class StopOnStrings(StoppingCriteria):
@@ -262,11 +262,11 @@ class StopOnStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         new = input_ids.shape[1] - self.prompt_width
         if new <= 0 or new % self.every:
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            return cast(torch.BoolTensor, torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device))
         tails = input_ids[:, -min(new, self.window) :].tolist()
         texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
         done = [any(s in text for s in self.stops) for text in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return cast(torch.BoolTensor, torch.tensor(done, dtype=torch.bool, device=input_ids.device))
 
 
 @dataclass
@@ -303,7 +303,8 @@ class BatchDecoder:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        device: torch.device = next(self.model.parameters()).device
+        return device
 
     # --- planning -------------------------------------------------------------------------------------
 
@@ -433,7 +434,9 @@ class BatchDecoder:
         new_tokens = output[:, total:].tolist()
         return [self._completion(row, ids, params, eos_ids) for row, ids in zip(batch, new_tokens, strict=True)]
 
-    def _generate_kwargs(self, params: DecodeParams, attention: torch.Tensor, total: int, eos_ids: list[int]):
+    def _generate_kwargs(
+        self, params: DecodeParams, attention: torch.Tensor, total: int, eos_ids: list[int]
+    ) -> dict[str, Any]:
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
         processors = LogitsProcessorList()

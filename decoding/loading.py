@@ -15,7 +15,9 @@ import torch
 from decoding.device import resolve_device, resolve_dtype
 
 
-def inference_placement(device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "auto"):
+def inference_placement(
+    device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "auto"
+) -> tuple[torch.device, torch.dtype]:
     """(device, dtype) an inference load will use; `auto` dtype follows the device (see decoding.device)."""
     dev = resolve_device(device)
     return dev, resolve_dtype(dtype, dev)
@@ -30,11 +32,11 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
 
 
 def load_causal_lm(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     device: str | torch.device | None = "auto",
     dtype: str | torch.dtype | None = "auto",
-    adapter_dir: str | os.PathLike | None = None,
+    adapter_dir: str | os.PathLike[str] | None = None,
     merge: bool = True,
     gguf_file: str | None = None,
 ) -> tuple[Any, Any]:
@@ -48,7 +50,8 @@ def load_causal_lm(
     dev, dt = inference_placement(device, dtype)
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(path), **kwargs))
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dt, **kwargs)
+    # A PreTrainedModel, or a PeftModel with an adapter (whose stubs type `.to` as a tensor attribute).
+    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=dt, **kwargs)
     if adapter_dir is not None:
         from peft import PeftModel
 

@@ -9,11 +9,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **open_kwargs: Any) -> Iterator[IO[Any]]:
     """Write to a temp file beside `path`, fsync, then rename over it; on error the temp file goes away."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> It
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temp directory beside `path`; on success it replaces `path` (the old one is removed)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

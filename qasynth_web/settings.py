@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 
+from qasynth_lib.secret_key import read_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -28,19 +30,8 @@ DEBUG = env.bool("DEBUG", default=False)
 DATA_DIR = Path(env.str("QASYNTH_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 
-def _local_secret_key(path: Path) -> str:
-    """A per-installation key generated once (mode 600) when the environment gives none."""
-    import secrets
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(64))
-    return path.read_text().strip()
-
-
-SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(DATA_DIR / "secret_key")
+# From the environment, else the per-installation file that ./run creates (settings only read it).
+SECRET_KEY = env.str("SECRET_KEY", default="") or read_secret_key(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

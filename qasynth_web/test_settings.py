@@ -6,6 +6,9 @@ tests start reads the same values.
 
 import os
 import tempfile
+from pathlib import Path
+
+from qasynth_lib.secret_key import ensure_secret_key
 
 os.environ.setdefault("QASYNTH_TESTING", "1")
 os.environ.setdefault("DEBUG", "0")
@@ -17,6 +20,8 @@ os.environ.setdefault("QASYNTH_REQUEUE_AFTER_SECONDS", "4")
 os.environ.setdefault("AXES_ENABLED", "0")
 if "QASYNTH_DATA_DIR" not in os.environ:
     os.environ["QASYNTH_DATA_DIR"] = tempfile.mkdtemp(prefix="qasynth-test-")
+if not os.environ.get("SECRET_KEY"):  # what ./run does before the first manage.py command
+    ensure_secret_key(Path(os.environ["QASYNTH_DATA_DIR"]) / "secret_key")
 
 from .settings import *  # noqa: E402,F403
 

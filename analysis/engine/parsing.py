@@ -171,7 +171,8 @@ def field_of(name: str) -> str | None:
 def _json_objects(text: str) -> list[dict[str, Any]]:
     """Every JSON object embedded in the text (code fences and prose around it are fine)."""
     decoder = json.JSONDecoder()
-    objects, pos = [], 0
+    objects: list[dict[str, Any]] = []
+    pos = 0
     while True:
         start = text.find("{", pos)
         if start == -1:

@@ -174,7 +174,8 @@ def chat_renderer(tokenizer: Any) -> PromptRenderer:
         raise ValueError("this tokenizer has no chat template; use plain_renderer for a base model")
 
     def render(messages: list[dict[str, str]]) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        rendered: str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return rendered
 
     return render
 

@@ -145,6 +145,7 @@ def pair_verdict(pair_key: Hashable, ab: OrderVerdict, ba: OrderVerdict) -> Pair
     a2, b2, p2 = ba.in_systems()
     label_a, consistent_a = _agreed(a1, a2)
     label_b, consistent_b = _agreed(b1, b2)
+    status: PairStatus
     if p1 is None or p2 is None:
         preference, status = None, "incomplete"
     elif p1 == p2:

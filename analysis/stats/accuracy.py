@@ -9,6 +9,7 @@ from __future__ import annotations
 from statistics import NormalDist
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from analysis.stats.coding import (
@@ -58,7 +59,8 @@ def success_mask(codes: np.ndarray, criterion: str) -> np.ndarray:
     """True where a label (or a majority label, possibly TIE or MISSING) counts as a success under ``criterion``."""
     table = np.zeros(max(CRITERIA[criterion]) + 1 - TIE, dtype=bool)  # indexed by code - TIE
     table[np.asarray(CRITERIA[criterion]) - TIE] = True
-    return table[np.asarray(codes) - TIE]
+    mask: npt.NDArray[np.bool_] = table[np.asarray(codes) - TIE]
+    return mask
 
 
 def proportion(successes: int, n: int, confidence: float) -> dict[str, object]:

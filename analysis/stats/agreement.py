@@ -10,6 +10,7 @@ by everyone, or no unit rated twice) come out as NaN here and as None in the sum
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from analysis.stats.coding import (
     LOOKUP_LIMIT,
@@ -77,7 +78,8 @@ def ordinal_distances(marginals: np.ndarray) -> np.ndarray:
     k = np.arange(n_cat)[None, :]
     lo, hi = np.minimum(c, k), np.maximum(c, k)
     between = cum[:, hi] - cum[:, lo] + marginals[:, lo]
-    return (between - (marginals[:, c] + marginals[:, k]) / 2) ** 2
+    weights: npt.NDArray[np.float64] = (between - (marginals[:, c] + marginals[:, k]) / 2) ** 2
+    return weights
 
 
 def krippendorff_from_coincidences(coincidences: np.ndarray, level: str) -> np.ndarray:

@@ -21,8 +21,10 @@ of systems never lost to the rest) and is reported as not converged, never as a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit
 
 MAX_STEP = 2.0
@@ -47,11 +49,11 @@ class Tallies:
 
     @property
     def n_systems(self) -> int:
-        return self.score.shape[1]
+        return int(self.score.shape[1])
 
     @property
     def n_rows(self) -> int:
-        return self.score.shape[0]
+        return int(self.score.shape[0])
 
     def take(self, rows: np.ndarray) -> Tallies:
         return Tallies(self.score[rows], self.ties[rows], self.n[rows], self.low, self.high)
@@ -78,9 +80,30 @@ def _base(t: Tallies, e_high: np.ndarray) -> np.ndarray:
     Both gradients have the form score - sum over pairs of n * (share of the low side) to the low system and
     n * (1 - that share) to the high one, so one product with the signed incidence E_low - E_high remains.
     """
-    return t.score - t.n @ e_high
+    base: npt.NDArray[np.float64] = t.score - t.n @ e_high
+    return base
 
 
+@overload
+def _derivatives(
+    model: str,
+    x: np.ndarray,
+    t: Tallies,
+    base: np.ndarray,
+    e_low: np.ndarray,
+    e_high: np.ndarray,
+    hessian: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def _derivatives(
+    model: str,
+    x: np.ndarray,
+    t: Tallies,
+    base: np.ndarray,
+    e_low: np.ndarray,
+    e_high: np.ndarray,
+    hessian: Literal[False],
+) -> tuple[np.ndarray, None]: ...
 def _derivatives(
     model: str,
     x: np.ndarray,
@@ -145,7 +168,8 @@ def _derivatives(
 
 def _capped(step: np.ndarray) -> np.ndarray:
     size = np.abs(step).max(axis=1, keepdims=True)
-    return step * np.minimum(1.0, MAX_STEP / np.maximum(size, 1e-300))
+    capped: npt.NDArray[np.float64] = step * np.minimum(1.0, MAX_STEP / np.maximum(size, 1e-300))
+    return capped
 
 
 def _solve(mat: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,7 +261,8 @@ def hessian_inverse(model: str, tallies: Tallies, point: Fit) -> np.ndarray:
     x = point.theta if model == "half_wins" else np.concatenate([point.theta, point.log_nu[:, None]], axis=1)
     e_low, e_high = _incidence(tallies.low, tallies.high, tallies.n_systems)
     _, mat = _derivatives(model, x, tallies, _base(tallies, e_high), e_low, e_high, True)
-    return np.linalg.inv(mat[0])
+    inverse: npt.NDArray[np.float64] = np.linalg.inv(mat[0])
+    return inverse
 
 
 def log_likelihood(model: str, tallies: Tallies, result: Fit) -> np.ndarray:
@@ -246,7 +271,13 @@ def log_likelihood(model: str, tallies: Tallies, result: Fit) -> np.ndarray:
     n = tallies.n
     if model == "half_wins":
         base = (tallies.score * theta).sum(axis=1)
-        return base - (n * (np.logaddexp(theta[:, tallies.low], theta[:, tallies.high]))).sum(axis=1)
+        half: npt.NDArray[np.float64] = base - (n * (np.logaddexp(theta[:, tallies.low], theta[:, tallies.high]))).sum(
+            axis=1
+        )
+        return half
     pair_sum = np.logaddexp(theta[:, tallies.low], theta[:, tallies.high])
     log_d = np.logaddexp(pair_sum, result.log_nu[:, None] + (theta[:, tallies.low] + theta[:, tallies.high]) / 2)
-    return (tallies.score * theta).sum(axis=1) + tallies.ties * result.log_nu - (n * log_d).sum(axis=1)
+    davidson: npt.NDArray[np.float64] = (
+        (tallies.score * theta).sum(axis=1) + tallies.ties * result.log_nu - (n * log_d).sum(axis=1)
+    )
+    return davidson

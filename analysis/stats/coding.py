@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 LABELS: tuple[str, ...] = ("incorrect", "partial", "correct")
 """Correctness labels in ordinal order (the code of a label is its index)."""
@@ -82,7 +83,7 @@ def count_strides(max_count: int, n_categories: int) -> np.ndarray:
 
 def pack_counts(counts: np.ndarray, strides: np.ndarray) -> np.ndarray:
     """One integer per row of counts (column by column: integer matmul is slower than this)."""
-    packed = counts[:, 0] * strides[0]
+    packed: npt.NDArray[np.int64] = counts[:, 0] * strides[0]
     for k in range(1, counts.shape[1]):
         packed += counts[:, k] * strides[k]
     return packed
@@ -108,7 +109,10 @@ def plurality(counts: np.ndarray) -> np.ndarray:
     max_count = int(counts.max())
     if (max_count + 1) ** n_categories > min(LOOKUP_LIMIT, n_units):
         return _plurality_direct(counts)
-    return plurality_table(max_count, n_categories)[pack_counts(counts, count_strides(max_count, n_categories))]
+    codes: npt.NDArray[np.int64] = plurality_table(max_count, n_categories)[
+        pack_counts(counts, count_strides(max_count, n_categories))
+    ]
+    return codes
 
 
 def encode(values: object, vocabulary: Sequence[str], name: str) -> np.ndarray:
@@ -120,7 +124,8 @@ def encode(values: object, vocabulary: Sequence[str], name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     out = np.full(arr.shape[0], MISSING, dtype=np.int64)
-    present = ~(np.equal(arr, None) | np.equal(arr, ""))
+    none = np.asarray(None, dtype=object)  # a 0-d object array: compares element by element with `arr`
+    present = ~(np.equal(arr, none) | np.equal(arr, ""))
     if not present.any():
         return out
     uniques, inverse = np.unique(arr[present].astype(str), return_inverse=True)

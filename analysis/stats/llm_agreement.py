@@ -16,6 +16,7 @@ resamples, so their difference has an interval too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -235,14 +236,14 @@ def _among_humans(
     n_humans = labels_a.shape[1]
     units_h = np.concatenate([labels_a, labels_b])
     units_llm = np.concatenate([llm_a, llm_b])
-    human_pairs = []
+    human_pairs: list[dict[str, Any]] = []  # JSON rows: judges (two ids), kappa (float or None)
     for first in range(n_humans):
         for second in range(first + 1, n_humans):
             kappa = cohen_kappa(units_h[:, first], units_h[:, second], N_LABELS)
             human_pairs.append({"judges": [judge_ids[first], judge_ids[second]], "kappa": kappa})
     defined = [p["kappa"] for p in human_pairs if p["kappa"] is not None]
-    low, high = (min(defined), max(defined)) if defined else (None, None)
-    per_judge = []
+    span = (min(defined), max(defined)) if defined else None
+    per_judge: list[dict[str, Any]] = []  # JSON rows, one per human judge
     for j in range(n_humans):
         group = _pair_statistics(by_judge_a, by_judge_b, j, n_humans)
         point = group.point()["cohen_kappa"]
@@ -250,14 +251,14 @@ def _among_humans(
         both = (units_h[:, j] != MISSING) & (units_llm != MISSING)
         others = [p["kappa"] for p in human_pairs if judge_ids[j] in p["judges"] and p["kappa"] is not None]
         est = _estimate(point, reps, confidence)
-        value = est["estimate"]
+        value = est["estimate"] if isinstance(est["estimate"], float) else None
         per_judge.append(
             {
                 "judge": judge_ids[j],
                 "n_units": int(both.sum()),
                 "kappa_with_llm": est,
                 "kappa_with_other_humans_mean": float(np.mean(others)) if others else None,
-                "inside_human_range": (None if value is None or low is None else bool(low <= value <= high)),
+                "inside_human_range": (None if value is None or span is None else bool(span[0] <= value <= span[1])),
             }
         )
     llm_values = [p["kappa_with_llm"]["estimate"] for p in per_judge if p["kappa_with_llm"]["estimate"] is not None]
@@ -267,10 +268,12 @@ def _among_humans(
     ]
     return {
         "human_pairs": human_pairs,
-        "human_range": None if low is None else [low, high],
+        "human_range": None if span is None else list(span),
         "judges": per_judge,
         "llm_mean_kappa": llm_mean,
-        "llm_mean_inside_human_range": None if (llm_mean is None or low is None) else bool(low <= llm_mean <= high),
+        "llm_mean_inside_human_range": None
+        if (llm_mean is None or span is None)
+        else bool(span[0] <= llm_mean <= span[1]),
         # how many human judges agree less with the other humans than the LLM agrees with the humans
         "humans_below_llm": None if llm_mean is None else int(sum(m < llm_mean for m in human_means)),
         "n_humans_placed": len(human_means),
@@ -289,12 +292,14 @@ def _by_length(
 ) -> dict[str, object]:
     """Label agreement per answer-length bin and preference agreement per length-gap bin (quantile bins)."""
 
-    def split(values: np.ndarray, usable: np.ndarray, first: np.ndarray, second: np.ndarray, k: int) -> list[dict]:
+    def split(
+        values: np.ndarray, usable: np.ndarray, first: np.ndarray, second: np.ndarray, k: int
+    ) -> list[dict[str, object]]:
         if not usable.any():
             return []
         edges = np.unique(np.quantile(values[usable], np.linspace(0, 1, n_bins + 1)))
         which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 2, 0))
-        out = []
+        out: list[dict[str, object]] = []
         for b in range(max(len(edges) - 1, 1)):
             sel = usable & (which == b)
             table = np.bincount(first[sel] * k + second[sel], minlength=k * k).reshape(1, k, k)
@@ -318,8 +323,8 @@ def _by_length(
 def position_bias(order_preferences: object, confidence: float = 0.95) -> dict[str, object]:
     """From (items, 2) LLM preference codes in system terms for the orders (A first, B first): how often the
     verdict flips with the order, and how often the answer shown first wins a decisive order verdict."""
-    prefs = np.asarray(order_preferences)
-    prefs = check_codes("order_preferences", prefs.reshape(-1), N_PREFS, 1).reshape(prefs.shape)
+    raw = np.asarray(order_preferences)
+    prefs: np.ndarray = check_codes("order_preferences", raw.reshape(-1), N_PREFS, 1).reshape(raw.shape)
     if prefs.ndim != 2 or prefs.shape[1] != 2:
         raise ValueError(f"order_preferences must have shape (items, 2), got {prefs.shape}")
     both = (prefs[:, 0] != MISSING) & (prefs[:, 1] != MISSING)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from analysis.stats.accuracy import CRITERIA, proportion, success_mask, system_accuracy
@@ -44,7 +45,8 @@ def pair_index(low: np.ndarray, high: np.ndarray, n_systems: int) -> np.ndarray:
     """Index of the pair (low, high), low < high, in ``pair_systems`` order."""
     low = np.asarray(low, dtype=np.int64)
     high = np.asarray(high, dtype=np.int64)
-    return low * n_systems - low * (low + 1) // 2 + (high - low - 1)
+    index: npt.NDArray[np.int64] = low * n_systems - low * (low + 1) // 2 + (high - low - 1)
+    return index
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def prepare_comparisons(
     n = len(item_)
     n_items = int(item_.max()) + 1 if n_items is None and n else (n_items or 0)
     if system_names is None:
-        upper = max(int(np.max(system_a, initial=-1)), int(np.max(system_b, initial=-1))) + 1
+        upper = max(int(np.max(np.asarray(system_a), initial=-1)), int(np.max(np.asarray(system_b), initial=-1))) + 1
         system_names = [str(s) for s in range(max(upper, 2))]
     names = [str(s) for s in system_names]
     if len(set(names)) != len(names):

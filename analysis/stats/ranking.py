@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
@@ -67,6 +69,10 @@ RULES: tuple[str, ...] = (
 )
 
 
+Point = tuple[np.ndarray, Tallies, dict[str, Fit | None]]
+"""A finite component's (members, point tallies, point fits per model)."""
+
+
 @dataclass(frozen=True)
 class ItemFeatures:
     """Per resampled item, the counts the likelihoods need: columns wins (K), ties (K) per system, then
@@ -85,16 +91,24 @@ class ItemFeatures:
 
     def totals(self) -> np.ndarray:
         """(1, columns) column sums over all items: the full-data tallies."""
-        source = self.dense if self.dense is not None else self.matrix
+        source = self.dense if self.dense is not None else self._sparse()
         return np.asarray(source.sum(axis=0, dtype=np.float64)).reshape(1, -1)
+
+    def _sparse(self) -> sparse.csr_matrix:
+        if self.matrix is None:
+            raise ValueError("ItemFeatures holds neither dense nor sparse counts")
+        return self.matrix
 
     def sums(self, weights: np.ndarray) -> np.ndarray:
         """(replicates, columns) weighted column sums, exact: float32 BLAS only while every sum is below 2^24."""
         if self.dense is not None:
             bound = float(weights.sum(axis=1).max(initial=0)) * float(self.dense.max(initial=0))
             dtype = np.float32 if bound < 2**24 else np.float64
-            return (weights.astype(dtype) @ self.dense.astype(dtype, copy=False)).astype(np.float64)
-        return np.asarray((self.matrix.T @ weights.T).T, dtype=np.float64)
+            exact: npt.NDArray[np.float64] = (weights.astype(dtype) @ self.dense.astype(dtype, copy=False)).astype(
+                np.float64
+            )
+            return exact
+        return np.asarray((self._sparse().T @ weights.T).T, dtype=np.float64)
 
 
 def item_features(comp: Comparisons) -> ItemFeatures:
@@ -220,7 +234,8 @@ def unbounded_evidence(structure: Structure, members: np.ndarray, names: Sequenc
 
 def _ranks(theta: np.ndarray) -> np.ndarray:
     """Rank 1 = strongest; equal strengths share the better rank."""
-    return 1 + (theta[:, None, :] > theta[:, :, None]).sum(axis=2)
+    ranks: npt.NDArray[np.int64] = 1 + (theta[:, None, :] > theta[:, :, None]).sum(axis=2)
+    return ranks
 
 
 def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -256,6 +271,8 @@ def _fit_replicates(reps: Tallies, point_t: Tallies, point: dict[str, Fit | None
     """(replicates, members) log-strengths per model (NaN where no finite maximum), plus Davidson's log(nu)."""
     rows = reps.n_rows
     half_point = point["half_wins"]
+    if half_point is None:
+        raise ValueError("the point fit has no half-wins strengths")  # fit_point always fits half wins
     half = fit(
         "half_wins",
         reps,
@@ -290,7 +307,7 @@ def _fit_replicates(reps: Tallies, point_t: Tallies, point: dict[str, Fit | None
 
 
 def ranking_replicates(
-    features: ItemFeatures, indices: np.ndarray, points: Mapping[int, tuple]
+    features: ItemFeatures, indices: np.ndarray, points: Mapping[int, Point]
 ) -> dict[int, dict[str, np.ndarray]]:
     """Replicate fits of every finite component for given resampled item indices (replicates, items).
 
@@ -345,7 +362,7 @@ def rank_systems(
     structure = comparison_structure(comp)
     point_sums = features.totals()
     labels = np.unique(structure.component)
-    points: dict[int, tuple] = {}
+    points: dict[int, Point] = {}
     components = []
     for label in labels.tolist():
         members = structure.members(label)
@@ -384,11 +401,13 @@ def rank_systems(
     systems = []
     for s, name in enumerate(names):
         label = int(structure.component[s])
-        row: dict[str, object] = {"system": name, "component": int(np.searchsorted(labels, label))}
-        status = components[row["component"]]["status"]
+        component = int(np.searchsorted(labels, label))
+        row: dict[str, object] = {"system": name, "component": component}
+        status = components[component]["status"]
         row["status"] = status
         if status == "unbounded":
-            group = next(g for g in components[row["component"]]["groups"] if name in g["systems"])
+            groups = cast("list[dict[str, Any]]", components[component]["groups"])  # built by _components above
+            group = next(g for g in groups if name in g["systems"])
             row["rank_bounds"] = group["rank_bounds"]
         if label in points:
             members, _, fits = points[label]
@@ -474,14 +493,15 @@ def _metric_values(
 def _weighted_means(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     present = ~np.isnan(values)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (weights @ np.where(present, values, 0.0)) / (weights @ present)
+        means: npt.NDArray[np.float64] = (weights @ np.where(present, values, 0.0)) / (weights @ present)
+    return means
 
 
 def _metric_agreement(
     metric_values: dict[str, np.ndarray],
     metric_chunks: list[dict[str, np.ndarray]],
     structure: Structure,
-    points: dict[int, tuple],
+    points: dict[int, Point],
     reps: dict[int, dict[str, np.ndarray]],
     names: Sequence[str],
     confidence: float,
@@ -493,11 +513,12 @@ def _metric_agreement(
         return {name: {"tau": None, "reason": reason} for name in metric_values}
     label = next(iter(points))
     fits = points[label][2]
-    if fits[HEADLINE] is None:
+    headline = fits[HEADLINE]
+    if headline is None:
         return {name: {"tau": None, "reason": "the headline model has no strengths"} for name in metric_values}
-    human = fits[HEADLINE].theta[0]
+    human = headline.theta[0]
     human_reps = reps.get(label, {}).get(HEADLINE)
-    out = {}
+    out: dict[str, object] = {}
     for name, values in metric_values.items():
         ones = np.ones((1, values.shape[0]))
         per_system = _weighted_means(ones, values)[0]

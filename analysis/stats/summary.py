@@ -110,7 +110,7 @@ def _float_array(name: str, values: object, shape: tuple[int, ...], allow_negati
 def _ids(name: str, values: Sequence[object] | np.ndarray | None, n: int) -> list[object]:
     if values is None:
         return list(range(n))
-    ids = np.asarray(values).tolist()
+    ids: list[object] = np.asarray(values).tolist()
     if len(ids) != n:
         raise ValueError(f"{name} has {len(ids)} entries, expected {n}")
     return ids

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from decoding.engine import BatchDecoder, DecodeParams, DecoderOptions
+from decoding.engine import BatchDecoder, DecodedBatch, DecodeParams, DecoderOptions
 from generation.engine.base import GenerationOutput, ProgressCallback, SamplingParams
 
 
@@ -56,7 +56,7 @@ class LocalGenerator:
     @classmethod
     def load(
         cls,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         *,
         gguf_file: str | None = None,
         batch_size: int = 16,
@@ -80,7 +80,7 @@ class LocalGenerator:
         # token); adding special tokens again would double it. Plain prompts get them (Gemma needs <bos>).
         bos = self.tokenizer.bos_token
         add_special = not (bos and prompt.startswith(bos))
-        return self.tokenizer(prompt, add_special_tokens=add_special)["input_ids"]
+        return list(self.tokenizer(prompt, add_special_tokens=add_special)["input_ids"])
 
     def generate(
         self,
@@ -98,7 +98,7 @@ class LocalGenerator:
         if progress is not None:
             total = len(prompts)
 
-            def on_batch(batch) -> None:
+            def on_batch(batch: DecodedBatch) -> None:
                 progress(batch.rows_done, total)
 
         encoded = [self._encode(p) for p in prompts]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import httpx
 
-from generation.engine.base import GenerationOutput, ProgressCallback, SamplingParams, cut_at_stop
+from generation.engine.base import FinishReason, GenerationOutput, ProgressCallback, SamplingParams, cut_at_stop
 
 Prompt = str | Sequence[Mapping[str, str]]  # a completion prompt, or chat messages
 
@@ -164,7 +164,7 @@ class OpenAIEndpointGenerator:
         text, stopped = cut_at_stop(text, params.stop)
         usage = body.get("usage")
         usage = usage if isinstance(usage, dict) else {}
-        finish = "length" if finish_reason == "length" and not stopped else "stop"
+        finish: FinishReason = "length" if finish_reason == "length" and not stopped else "stop"
         return GenerationOutput(text, finish, usage.get("prompt_tokens"), usage.get("completion_tokens"))
 
     # ------------------------------------------------------------------------------------ requests
@@ -214,7 +214,9 @@ class OpenAIEndpointGenerator:
         if not prompts:
             return []
         with ThreadPoolExecutor(max_workers=min(self.config.concurrency, len(prompts))) as pool:
-            futures: dict[Future, int] = {pool.submit(self.complete, p, params): i for i, p in enumerate(prompts)}
+            futures: dict[Future[GenerationOutput], int] = {
+                pool.submit(self.complete, p, params): i for i, p in enumerate(prompts)
+            }
             pending = set(futures)
             done_count = 0
             try:

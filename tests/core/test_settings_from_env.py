@@ -21,12 +21,25 @@ PROBE = (
 pytestmark = pytest.mark.sqlite_smoke
 
 
-def settings_with(tmp_path: Path, **env: str) -> dict:
+def probe(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"}
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "qasynth_web.settings", "QASYNTH_DATA_DIR": str(tmp_path), **env})
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True, check=True)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True)
+
+
+def make_key_file(data_dir: Path) -> None:
+    """What ./run does before its first manage.py command."""
+    command = [sys.executable, "-m", "qasynth_lib.secret_key", str(data_dir / "secret_key")]
+    subprocess.run(command, cwd=REPO, check=True)
+
+
+def settings_with(tmp_path: Path, **env: str) -> dict:
+    if "SECRET_KEY" not in env:
+        make_key_file(tmp_path)
+    out = probe(tmp_path, **env)
+    assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -53,14 +66,24 @@ def test_secret_key_and_hosts_come_from_the_environment(tmp_path):
     assert s["hosts"] == ["qa.example.org", "other.example.org"]
 
 
-def test_without_a_secret_key_one_is_generated_once_per_installation(tmp_path):
-    first = settings_with(tmp_path)["secret"]
-    second = settings_with(tmp_path)["secret"]
-    assert first == second and len(first) >= 50
+def test_without_a_secret_key_settings_refuse_to_load_and_write_nothing(tmp_path):
+    out = probe(tmp_path)
+    assert out.returncode != 0
+    assert f"no secret key: set the SECRET_KEY environment variable, or create {tmp_path / 'secret_key'}" in out.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_the_key_file_made_once_per_installation_is_what_settings_read(tmp_path):
+    make_key_file(tmp_path)
+    stored = (tmp_path / "secret_key").read_text()
+    make_key_file(tmp_path)  # ./run again: the key stays
+    assert (tmp_path / "secret_key").read_text() == stored and len(stored) >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert settings_with(tmp_path)["secret"] == stored
 
 
 def test_sqlite_really_runs_in_wal_mode(tmp_path):
+    make_key_file(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     clean.update({"DJANGO_SETTINGS_MODULE": "qasynth_web.settings", "QASYNTH_DATA_DIR": str(tmp_path)})
     code = (

@@ -12,7 +12,7 @@ from decoding.device import dtype_name, resolve_device, resolve_dtype
 __all__ = ["autocast", "dtype_name", "resolve_device", "resolve_dtype"]
 
 
-def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager[None]:
     """Mixed-precision context for the forward pass; a no-op in float32."""
     if dtype == torch.float32:
         return contextlib.nullcontext()

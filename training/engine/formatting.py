@@ -10,7 +10,10 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 IGNORE_INDEX = -100
 
@@ -98,12 +101,18 @@ class EncodedExample:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
 
 
-def _ids(tokenizer, text: str, *, special: bool) -> list[int]:
+def _ids(tokenizer: PreTrainedTokenizerBase, text: str, *, special: bool) -> list[int]:
     return list(tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
 def encode_prompt(
-    tokenizer, template: PromptTemplate, context: str, question: str, max_tokens: int, *, item: str = "item"
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate,
+    context: str,
+    question: str,
+    max_tokens: int,
+    *,
+    item: str = "item",
 ) -> tuple[list[int], bool]:
     """Prompt token ids (with the tokenizer's own BOS if it adds one), at most `max_tokens` long.
 
@@ -116,7 +125,7 @@ def encode_prompt(
     context_ids = _ids(tokenizer, context, special=False)
     keep = len(context_ids) - (len(ids) - max_tokens)
     while keep > 0:
-        cut = tokenizer.decode(context_ids[:keep], skip_special_tokens=True).rstrip("\ufffd")
+        cut = str(tokenizer.decode(context_ids[:keep], skip_special_tokens=True)).rstrip("\ufffd")
         ids = _ids(tokenizer, template.render(cut, question), special=True)
         if len(ids) <= max_tokens:
             return ids, True
@@ -128,7 +137,7 @@ def encode_prompt(
     )
 
 
-def answer_ids(tokenizer, template: PromptTemplate, answer: str) -> list[int]:
+def answer_ids(tokenizer: PreTrainedTokenizerBase, template: PromptTemplate, answer: str) -> list[int]:
     """Answer tokens followed by EOS (the model learns to stop after the answer)."""
     if tokenizer.eos_token_id is None:
         raise FormattingError("the tokenizer has no EOS token; cannot mark the end of answers")
@@ -136,7 +145,12 @@ def answer_ids(tokenizer, template: PromptTemplate, answer: str) -> list[int]:
 
 
 def encode_example(
-    tokenizer, template: PromptTemplate, example: QAExample, max_seq_length: int, *, item: str = "item"
+    tokenizer: PreTrainedTokenizerBase,
+    template: PromptTemplate,
+    example: QAExample,
+    max_seq_length: int,
+    *,
+    item: str = "item",
 ) -> EncodedExample:
     """input_ids = prompt + answer + EOS; labels = -100 over the prompt, the token ids over answer + EOS."""
     if not example.answer.strip():
@@ -157,7 +171,7 @@ def encode_example(
 
 
 def encode_examples(
-    tokenizer, template: PromptTemplate, examples: Sequence[QAExample], max_seq_length: int
+    tokenizer: PreTrainedTokenizerBase, template: PromptTemplate, examples: Sequence[QAExample], max_seq_length: int
 ) -> list[EncodedExample]:
     return [
         encode_example(tokenizer, template, ex, max_seq_length, item=f"training item {i + 1}")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+    from peft import LoraConfig
+    from transformers import PreTrainedModel
 
 # Attention projections that LoRA adapts by default. Fused QKV layers (GPT-NeoX, Falcon, Phi-3) are adapted
 # whole; split projections get q and v, as in the LoRA paper.
@@ -43,7 +48,7 @@ class LoraSettings:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] | None = None
-    bias: str = "none"
+    bias: Literal["none", "all", "lora_only"] = "none"
 
     def __post_init__(self) -> None:
         if self.r < 1:
@@ -73,13 +78,13 @@ def default_target_modules(model_type: str) -> list[str] | None:
     return list(found) if found else None
 
 
-def _linear_leaf_names(model) -> set[str]:
+def _linear_leaf_names(model: torch.nn.Module) -> set[str]:
     import torch
 
     return {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
 
 
-def resolve_target_modules(model, settings: LoraSettings) -> list[str]:
+def resolve_target_modules(model: PreTrainedModel, settings: LoraSettings) -> list[str]:
     """The explicit targets, else the table default, else whichever known projection names the model has.
 
     Every target must name a Linear layer of the model: a typo would otherwise train nothing (PEFT errors
@@ -107,7 +112,7 @@ def resolve_target_modules(model, settings: LoraSettings) -> list[str]:
     return list(targets)
 
 
-def build_lora_config(model, settings: LoraSettings):
+def build_lora_config(model: PreTrainedModel, settings: LoraSettings) -> LoraConfig:
     """A PEFT `LoraConfig` for causal-LM fine-tuning of `model`."""
     from peft import LoraConfig, TaskType
 

@@ -11,11 +11,14 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decoding.engine import BatchDecoder, DecodeParams, DecoderOptions
 from training.engine.formatting import PromptTemplate, encode_prompt
 from training.engine.trainer import RUN_INFO_FILE, load_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def load_for_inference(
     device: str = "auto",
     dtype: str = "auto",
     merge: bool = True,
-):
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer) in eval mode: bf16 on CUDA, float32 on CPU (decoding.loading), with the adapter
     loaded by `PeftModel.from_pretrained` and merged (generation then runs at the base model's speed)."""
     from decoding.loading import load_causal_lm
@@ -78,7 +81,7 @@ def _as_item(item: Any, index: int) -> PredictItem:
         raise ValueError(f"evaluation item {index + 1} needs context and question ({exc})") from exc
 
 
-def _prompt_budget(model, max_new_tokens: int, max_prompt_tokens: int | None) -> int:
+def _prompt_budget(model: PreTrainedModel, max_new_tokens: int, max_prompt_tokens: int | None) -> int:
     if max_prompt_tokens is not None:
         return max_prompt_tokens
     limit = getattr(model.config, "max_position_embeddings", None) or 2048
@@ -86,8 +89,8 @@ def _prompt_budget(model, max_new_tokens: int, max_prompt_tokens: int | None) ->
 
 
 def iter_predictions(
-    model,
-    tokenizer,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     items: Sequence[PredictItem | Mapping[str, str]],
     template: PromptTemplate,
     *,
@@ -122,7 +125,7 @@ def iter_predictions(
                 Prediction(
                     index=completion.index,
                     prediction=postprocess(completion.text, stop_at_newline=stop_at_newline),
-                    raw_output=tokenizer.decode(row, skip_special_tokens=False),
+                    raw_output=str(tokenizer.decode(row, skip_special_tokens=False)),
                     latency_s=took / size,
                     batch_latency_s=took,
                     prompt_tokens=completion.prompt_tokens,
@@ -134,7 +137,11 @@ def iter_predictions(
 
 
 def predict(
-    model, tokenizer, items: Sequence[PredictItem | Mapping[str, str]], template: PromptTemplate, **kwargs
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    items: Sequence[PredictItem | Mapping[str, str]],
+    template: PromptTemplate,
+    **kwargs: Any,
 ) -> list[Prediction]:
     """All predictions, in the order of `items`."""
     out: list[Prediction | None] = [None] * len(items)

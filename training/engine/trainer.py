@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from training.engine.formatting import (
     left_pad,
 )
 from training.engine.lora import LoraSettings, build_lora_config
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 STATE_FILE = "state.json"
 RUN_INFO_FILE = "qasynth_training.json"
@@ -101,9 +104,16 @@ class TrainConfig:
         if problems:
             raise ValueError("invalid training settings: " + "; ".join(problems))
 
+    @property
+    def prompt_template(self) -> PromptTemplate:
+        """The template as __post_init__ left it (a PromptTemplate: the field only accepts None or a dict on input)."""
+        if not isinstance(self.template, PromptTemplate):
+            raise ValueError("TrainConfig.template was replaced after construction; pass a PromptTemplate")
+        return self.template
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["template"] = self.template.to_dict()
+        data["template"] = self.prompt_template.to_dict()
         data["lora"] = self.lora.to_dict()
         return data
 
@@ -157,8 +167,10 @@ def set_seed(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {
+    np_state = np.random.get_state(legacy=True)
+    if not isinstance(np_state, tuple):  # legacy=True always gives the tuple form
+        raise TypeError(f"unexpected numpy RNG state {type(np_state).__name__}")
+    state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
         "torch": torch.get_rng_state(),
@@ -177,7 +189,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str) -> PreTrainedTokenizerBase:
     """Tokenizer of the base model with a pad token (EOS when the model defines none)."""
     from transformers import AutoTokenizer
 
@@ -187,11 +199,12 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_base_model(path: str, device: torch.device, dtype: torch.dtype):
+def load_base_model(path: str, device: torch.device, dtype: torch.dtype) -> Any:
+    """The base causal LM on `device` (a PreTrainedModel; Any because the stubs type `.to` oddly)."""
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except OSError as exc:
         raise TrainingError(f"cannot load base model from {path}: {exc}") from exc
     return model.to(device)
@@ -237,7 +250,7 @@ def collate(encoded: Sequence[EncodedExample], pad_id: int, device: torch.device
     )
 
 
-def batch_loss_sum(model, batch: Batch, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def batch_loss_sum(model: torch.nn.Module, batch: Batch, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Summed cross-entropy over the answer tokens of a batch.
 
     Only the last `answer_span + 1` positions need logits (left padding puts every answer at the end), so we
@@ -261,8 +274,8 @@ def batch_loss_sum(model, batch: Batch, device: torch.device, dtype: torch.dtype
 
 @torch.no_grad()
 def dataset_loss(
-    model,
-    tokenizer,
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[QAExample | Mapping[str, str]],
     template: PromptTemplate,
     *,
@@ -374,7 +387,7 @@ def train(
     dtype = resolve_dtype(config.dtype, device)
     tokenizer = load_tokenizer(config.base_model)
     qa = [_as_example(e, i) for i, e in enumerate(examples)]
-    encoded = encode_examples(tokenizer, config.template, qa, config.max_seq_length)
+    encoded = encode_examples(tokenizer, config.prompt_template, qa, config.max_seq_length)
     fingerprint = dataset_fingerprint(encoded)
     signature = config.signature()
     schedule = _Schedule(len(encoded), config)
@@ -470,6 +483,8 @@ def train(
             shutil.rmtree(old, ignore_errors=True)
         return target
 
+    if not isinstance(lora_config.target_modules, (set, list)):
+        raise TrainingError(f"LoRA config has no list of target modules ({lora_config.target_modules!r})")
     target_modules = sorted(lora_config.target_modules)
     truncated = sum(e.context_truncated for e in encoded)
     if truncated:
@@ -490,7 +505,7 @@ def train(
         for mb in micro:
             batch = collate(mb, tokenizer.pad_token_id, device)
             loss = batch_loss_sum(model, batch, device, dtype) / n_answer
-            scaler.scale(loss).backward()
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             step_loss += loss.item()
             session_tokens += int(batch.attention_mask.sum())
         if not math.isfinite(step_loss):
@@ -523,7 +538,7 @@ def train(
             )
 
     elapsed = time.perf_counter() - session_start
-    common = {
+    common: dict[str, Any] = {
         "total_steps": total_steps,
         "loss_history": history,
         "resumed_from_step": start_step,

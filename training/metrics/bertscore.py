@@ -15,6 +15,7 @@ import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class BertScores:
     encoder: EncoderSpec | None = field(default=None)
 
 
-def _adapt_tokenizer(tokenizer, model) -> None:
+def _adapt_tokenizer(tokenizer: Any, model: Any) -> None:
     """Make any tokenizer (BERT-like or decoder-style: Gemma, Llama, SmolLM2) usable by bert-score.
 
     bert-score assumes BERT conventions: every sentence is wrapped in two special tokens ([CLS] ... [SEP])
@@ -101,7 +102,7 @@ def _adapt_tokenizer(tokenizer, model) -> None:
     if not hasattr(tokenizer, "build_inputs_with_special_tokens"):
         specials = list(tokenizer("", add_special_tokens=True)["input_ids"])
 
-        def build_inputs_with_special_tokens(token_ids_0, token_ids_1=None):
+        def build_inputs_with_special_tokens(token_ids_0: list[int], token_ids_1: list[int] | None = None) -> list[int]:
             if len(specials) == 2:
                 return [specials[0], *token_ids_0, *(token_ids_1 or []), specials[1]]
             return [*specials, *token_ids_0, *(token_ids_1 or [])]
@@ -109,7 +110,7 @@ def _adapt_tokenizer(tokenizer, model) -> None:
         tokenizer.build_inputs_with_special_tokens = build_inputs_with_special_tokens
 
 
-def _wrap_in_bos_eos(tokenizer) -> None:
+def _wrap_in_bos_eos(tokenizer: Any) -> None:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     bos = tokenizer.bos_token or tokenizer.eos_token
     eos = tokenizer.eos_token
@@ -158,7 +159,7 @@ class BertScorer:
 
     @classmethod
     def for_language(
-        cls, language: str, *, model: str | None = None, num_layers: int | None = None, **kwargs
+        cls, language: str, *, model: str | None = None, num_layers: int | None = None, **kwargs: Any
     ) -> BertScorer:
         spec = default_encoder(language, model=model, num_layers=num_layers)
         return cls(
@@ -170,7 +171,8 @@ class BertScorer:
             **kwargs,
         )
 
-    def _load(self):
+    def _load(self) -> Any:
+        """The bert_score.BERTScorer (untyped library), loaded on first use."""
         if self._scorer is None:
             from bert_score import BERTScorer
 
@@ -192,7 +194,9 @@ class BertScorer:
             raise ValueError(f"{len(predictions)} predictions but {len(references)} reference lists")
         if not predictions:
             raise ValueError("no items to score")
-        cands, refs, bounds = [], [], []
+        cands: list[str] = []
+        refs: list[str] = []
+        bounds: list[tuple[int, int]] = []
         for i, (pred, golds) in enumerate(zip(predictions, references, strict=True)):
             golds = [g for g in golds if g is not None]
             if not golds:

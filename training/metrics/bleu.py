@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics.bleu import BLEU
 
 SPACE_TOKENIZED = "13a"
 _BY_LANGUAGE = {"ja": "ja-mecab", "ko": "ko-mecab", "zh": "zh"}
@@ -60,7 +60,7 @@ def _metric(tokenize: str, *, effective_order: bool = False) -> BLEU:
     return BLEU(tokenize=tokenize, effective_order=effective_order)
 
 
-def score_from_stats(summed: Sequence[float], tokenize: str = SPACE_TOKENIZED) -> float:
+def score_from_stats(summed: Sequence[float] | np.ndarray, tokenize: str = SPACE_TOKENIZED) -> float:
     """Corpus BLEU from summed per-item statistics (the tokenizer does not matter at this point)."""
     return float(_metric(tokenize)._compute_score_from_stats([int(round(x)) for x in summed]).score)
 
@@ -80,7 +80,8 @@ def corpus_bleu(
     metric = _metric(tokenize)
     streams = reference_streams(references)
     # sacrebleu's own per-segment statistics; corpus_score() sums exactly these.
-    stats = metric._extract_corpus_statistics(list(predictions), streams)
+    # None pads short streams on purpose (see the module docstring); sacrebleu's hint says str only.
+    stats = metric._extract_corpus_statistics(list(predictions), streams)  # type: ignore[arg-type]
     matrix = np.asarray(stats, dtype=np.int64)
     score = metric._compute_score_from_stats(matrix.sum(axis=0).tolist()).score
     sentence = _metric(tokenize, effective_order=True)

@@ -15,6 +15,7 @@ import numpy as np
 from training.metrics.bertscore import BertScorer
 from training.metrics.bleu import corpus_bleu, score_from_stats
 from training.metrics.bootstrap import (
+    Aggregate,
     PairedBootstrapResult,
     bootstrap_ci,
     mean_aggregate,
@@ -64,7 +65,7 @@ class EvaluationScores:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _aggregate_for(name: str, tokenize: str):
+def _aggregate_for(name: str, tokenize: str) -> Aggregate:
     if name in ("exact_match", "f1"):
         return percent_mean_aggregate
     if name == "bleu":
@@ -133,7 +134,7 @@ def score_answers(
         "bleu_signature": bleu.signature,
         "bootstrap": {"n_resamples": n_resamples, "seed": seed, "confidence": confidence},
     }
-    if bert is not None:
+    if bert is not None and bert.encoder is not None:  # BertScorer always sets its encoder
         info["bertscore"] = asdict(bert.encoder)
     return EvaluationScores(items=items, summary=summary, info=info)
 
