@@ -125,6 +125,10 @@ def bench_endpoint(n_pairs: int, latency: float, concurrency: int) -> dict[str, 
 def smollm2_dir() -> Path:
     import django
 
+    from qasynth_lib.secret_key import ensure_for_this_process
+
+    ensure_for_this_process(Path(__file__).resolve().parent.parent)
+
     django.setup()
     from core.services.model_registry import converted_smollm2_dir
 

@@ -63,6 +63,10 @@ def setup_django(pg_url: str, data_dir: str) -> None:
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     import django
 
+    from qasynth_lib.secret_key import ensure_for_this_process
+
+    ensure_for_this_process(Path(__file__).resolve().parent.parent)
+
     django.setup()
 
 

@@ -142,6 +142,10 @@ def demo_corpus(language: str, n: int) -> Corpus:
 def model_dir(language: str) -> Path:
     import django
 
+    from qasynth_lib.secret_key import ensure_for_this_process
+
+    ensure_for_this_process(Path(__file__).resolve().parent.parent)
+
     django.setup()
     from core.services import model_registry as registry
 

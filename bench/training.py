@@ -37,6 +37,10 @@ def smollm2_dir() -> Path:
     """The converted SmolLM2 directory (the model registry converts it once if missing)."""
     import django
 
+    from qasynth_lib.secret_key import ensure_for_this_process
+
+    ensure_for_this_process(Path(__file__).resolve().parent.parent)
+
     django.setup()
     from core.services.model_registry import converted_smollm2_dir
 

@@ -39,6 +39,14 @@ def read_secret_key(path: Path) -> str:
     return key
 
 
+def ensure_for_this_process(repo: Path) -> None:
+    """For scripts that set Django up themselves (benches): the key file of the data dir they will use, as
+    ./run would create it, unless the environment gives a SECRET_KEY."""
+    if not os.environ.get("SECRET_KEY"):
+        data_dir = Path(os.environ.get("QASYNTH_DATA_DIR") or repo / "var").resolve()
+        ensure_secret_key(data_dir / "secret_key")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m qasynth_lib.secret_key PATH")
