@@ -411,3 +411,46 @@ def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0) -> list[in
 
 def run_rules() -> tuple[str, ...]:
     return RULES
+
+
+def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidence: float = 0.95) -> dict[str, Any]:
+    """The run's verdicts against the session's human judgments (statistics engine ``llm_agreement``).
+
+    Human arrays come from the same loader as every human figure; the LLM's come from ``LLMVerdict`` only
+    and enter the engine as separate inputs, so the LLM is never a column among the human judges."""
+    from analysis.services import statistics
+    from analysis.stats.llm_agreement import compute_llm_agreement
+
+    session = run.session
+    data = statistics.load_session_data(session)
+    main = ~data.control
+    item_ids = data.item_ids[main]
+    llm = llm_arrays(run, item_ids, statistics.label_codes(session))
+    texts = dict(session.items.filter(pk__in=item_ids.tolist()).values_list("pk", "answer_a"))
+    texts_b = dict(session.items.filter(pk__in=item_ids.tolist()).values_list("pk", "answer_b"))
+    result = compute_llm_agreement(
+        data.labels_a[main],
+        data.labels_b[main],
+        llm["llm_labels_a"],
+        llm["llm_labels_b"],
+        preference=data.preference[main],
+        llm_preference=llm["llm_preference"],
+        llm_order_preferences=llm["llm_order_preferences"],
+        length_a=np.array([len(texts[i]) for i in item_ids.tolist()], dtype=float),
+        length_b=np.array([len(texts_b[i]) for i in item_ids.tolist()], dtype=float),
+        judge_ids=data.judge_ids.tolist(),
+        system_names=(session.system_a, session.system_b),
+        n_boot=n_boot,
+        seed=seed,
+        confidence=confidence,
+    )
+    result["run"] = {
+        "id": run.pk,
+        "model": run.judge_model.name,
+        "votes": run.votes,
+        "template": run.template_snapshot.get("name"),
+        "response_prefix": run.response_prefix,
+        "summary": run.summary,
+        "engine_rules": list(RULES),
+    }
+    return result
