@@ -69,7 +69,7 @@ def test_a_bad_setting_is_refused_with_a_message_and_nothing_is_created(alice_cl
 
 def test_judges_reach_no_llm_page_and_never_see_an_llm_verdict(bob, alice):
     session = make_session(n=3, k=1, judges=[bob])
-    truth = {text: "correct" for text in _truth(session)}
+    truth = dict.fromkeys(_truth(session), "correct")
     with FakeJudgeServer(lambda body: MARK + ScriptedJudge(truth)(body)) as server:
         run = llm_judging.create_run(session, _default_endpoint(server.base_url), enqueue=False)
         llm_judging.execute_run(run, Reporter())
