@@ -58,7 +58,7 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if model is None:
         messages.error(request, "No judging model: register a generator model (hf, gguf or openai) first.")
-        return redirect("analysis:llm-runs", pk=session.pk)
+        return redirect("analysis:session-llm-runs", pk=session.pk)
     try:
         settings = llm_judging.JudgeSettings(
             votes=int(_float(request.POST.get("votes"), 1)),
@@ -68,7 +68,7 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
         run = llm_judging.create_run(session, model, settings=settings, user=request.user)
     except llm_judging.RunSetupError as exc:
         messages.error(request, f"The LLM judge was not started: {exc}")
-        return redirect("analysis:llm-runs", pk=session.pk)
+        return redirect("analysis:session-llm-runs", pk=session.pk)
     messages.success(request, f"{model.name} is judging {run.items_total} items in both orders (job #{run.job_id}).")
     return redirect("analysis:llm-run", pk=run.pk)
 

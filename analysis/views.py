@@ -83,7 +83,27 @@ def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     if state is not None and state.result is not None:
         context.update(page_model(session, state.result))
         context["plots"] = state.plots
+    context["llm_runs"] = llm_headlines(session)
     return render(request, "analysis/stats_session.html", context)
+
+
+def llm_headlines(session: JudgingSession) -> list[dict]:
+    """LLM judges of the session, beside (never inside) the human figures: point estimates here (no bootstrap,
+    so the page stays fast); the run page has the intervals, the placement among judges and the biases."""
+    from analysis.models import LLMJudgeRun
+    from analysis.services import llm_judging
+    from core.models import JobStatus
+
+    rows = []
+    for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model")[:5]:
+        agreement = None
+        if run.job.status == JobStatus.SUCCEEDED:
+            try:
+                agreement = llm_judging.agreement(run, n_boot=0)
+            except statistics.StatisticsError:
+                agreement = None
+        rows.append({"run": run, "agreement": agreement})
+    return rows
 
 
 @staff_required

@@ -37,7 +37,7 @@ def test_one_click_judges_the_session_and_the_run_page_compares_with_each_judge(
     assert b"Judge with an LLM" in page.content
     with FakeJudgeServer(ScriptedJudge(_truth(session))) as server:
         _default_endpoint(server.base_url)
-        response = alice_client.post(reverse("analysis:llm-start", args=[session.pk]))
+        response = alice_client.post(reverse("analysis:session-llm-start", args=[session.pk]))
         run = LLMJudgeRun.objects.get(session=session)
         assert response.status_code == 302 and response["Location"] == reverse("analysis:llm-run", args=[run.pk])
         assert run.judge_model.name == "fake-judge" and run.votes == 1 and run.job.queue == "gpu"
@@ -58,11 +58,18 @@ def test_one_click_judges_the_session_and_the_run_page_compares_with_each_judge(
     csv = alice_client.get(reverse("analysis:llm-run-votes", args=[run.pk])).content.decode()
     assert csv.count("\n") == 1 + 12
 
+    stats = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
+    assert "LLM judges beside the humans" in stats and "83.3%" in stats
+    api = alice_client.get(reverse("api:session-llm-judges", args=[session.pk])).json()
+    (row,) = api["runs"]
+    assert row["agreement"]["vs_human_majority"]["labels"]["accuracy"]["estimate"] == pytest.approx(10 / 12)
+    assert {r["judge"] for r in row["agreement"]["among_humans"]["judges"]}.isdisjoint({j.pk for j in judges})
+
 
 def test_a_bad_setting_is_refused_with_a_message_and_nothing_is_created(alice_client):
     session = make_session(n=2, k=1)
     _default_endpoint("http://127.0.0.1:9/v1")
-    response = alice_client.post(reverse("analysis:llm-start", args=[session.pk]), {"votes": "3"}, follow=True)
+    response = alice_client.post(reverse("analysis:session-llm-start", args=[session.pk]), {"votes": "3"}, follow=True)
     assert "votes need sampling" in response.content.decode()
     assert not LLMJudgeRun.objects.exists()
 
@@ -77,13 +84,13 @@ def test_judges_reach_no_llm_page_and_never_see_an_llm_verdict(bob, alice):
     client = Client()
     client.force_login(bob)
     for url in (
-        reverse("analysis:llm-runs", args=[session.pk]),
+        reverse("analysis:session-llm-runs", args=[session.pk]),
         reverse("analysis:llm-run", args=[run.pk]),
         reverse("analysis:llm-run-agreement", args=[run.pk]),
         reverse("analysis:llm-run-votes", args=[run.pk]),
     ):
         assert client.get(url).status_code == 403, url
-    assert client.post(reverse("analysis:llm-start", args=[session.pk])).status_code == 403
+    assert client.post(reverse("analysis:session-llm-start", args=[session.pk])).status_code == 403
     seen = client.get(reverse("annotation:judge-home")).content.decode()
     assignment = assigning.next_assignment(session, bob)
     seen += client.get(reverse("annotation:judge-item", args=[assignment.token])).content.decode()
