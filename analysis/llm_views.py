@@ -143,3 +143,20 @@ def llm_run_verdicts(request: HttpRequest, pk: int) -> HttpResponse:
              v.status if v else ""]
         )  # fmt: skip
     return response
+
+
+@staff_required
+@require_POST
+def send_unsure(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(LLMJudgeRun.objects.select_related("job", "session"), pk=pk)
+    if run.job.status != JobStatus.SUCCEEDED:
+        messages.error(request, f"LLM judging run {run.pk} has not finished; its unsure items are not known yet.")
+        return redirect("analysis:llm-run", pk=run.pk)
+    try:
+        session = llm_judging.send_unsure_to_humans(run, user=request.user)
+    except llm_judging.RunSetupError as exc:
+        messages.error(request, str(exc))
+        return redirect("analysis:llm-run", pk=run.pk)
+    sent, total = session.source["items_sent"], session.source["items_total"]
+    messages.success(request, f"Sent {sent} of {total} items ({sent / total:.0%}) to human judges in a new session.")
+    return redirect("annotation:session-detail", pk=session.pk)

@@ -18,5 +18,6 @@ urlpatterns = [
     path("sessions/<int:pk>/llm-judge/start/", llm_views.start_llm_run, name="session-llm-start"),
     path("llm-judge/<int:pk>/", llm_views.llm_run, name="llm-run"),
     path("llm-judge/<int:pk>/agreement.json", llm_views.llm_run_agreement, name="llm-run-agreement"),
+    path("llm-judge/<int:pk>/send-unsure/", llm_views.send_unsure, name="llm-run-send-unsure"),
     path("llm-judge/<int:pk>/votes.csv", llm_views.llm_run_verdicts, name="llm-run-votes"),
 ]

@@ -454,3 +454,58 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         "engine_rules": list(RULES),
     }
     return result
+
+
+def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float = 1.0):  # noqa: ANN201
+    """Cheap-first: a new human session holding only the items this run left unsure (see ``unsure_item_ids``),
+    with the original session's systems, labels, k, judges and settings; the items keep their external ids
+    and the session's ``source`` records the run and the saving (items sent / items total).
+
+    A new session, not a filter inside the original one, so the original's human figures stay those of every
+    item; the new session's figures describe the hard items only (its source says so)."""
+    from annotation.services.sessions import ItemData, create_session
+
+    session = run.session
+    ids = unsure_item_ids(run, min_confidence=min_confidence)
+    if not ids:
+        raise RunSetupError(f"LLM judging run {run.pk} left no item unsure: there is nothing to send to human judges")
+    items = [
+        ItemData(
+            question=item.question,
+            answer_a=item.answer_a,
+            answer_b=item.answer_b,
+            context=item.context,
+            gold_answers=list(item.gold_answers or []),
+            external_id=item.external_id or f"item-{item.pk}",
+            metrics_a=item.metrics_a,
+            metrics_b=item.metrics_b,
+        )  # fmt: skip
+        for item in session.items.filter(pk__in=ids).order_by("position", "pk")
+    ]
+    return create_session(
+        name=f"{session.name} (items LLM run {run.pk} left unsure)"[:200],
+        system_a=session.system_a,
+        system_b=session.system_b,
+        items=items,
+        judges_per_item=session.judges_per_item,
+        judges=session.judges.all(),
+        open_to_all_judges=session.open_to_all_judges,
+        created_by=user,
+        instructions=session.instructions,
+        accuracy_labels=session.accuracy_labels,
+        ask_preference=session.ask_preference,
+        ask_comment=session.ask_comment,
+        show_gold=session.show_gold,
+        lease_seconds=session.lease_seconds,
+        block_size=session.block_size,
+        control_rate=session.control_rate,
+        control_threshold=session.control_threshold,
+        source={
+            "kind": "llm_cheap_first",
+            "session": session.pk,
+            "llm_run": run.pk,
+            "items_sent": len(items),
+            "items_total": run.items_total,
+            "rule": "items whose LLM verdict was inconsistent across orders, lacked a label, or had a split vote",
+        },
+    )

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from analysis.models import LLMJudgeRun
 from analysis.services import llm_judging
+from annotation.models import JudgingSession
 from annotation.services import assignment as assigning
 from core.models import ModelEntry, ModelKind, ModelRole
 from tests.analysis.stats_helpers import judge_session, make_judges
@@ -95,3 +96,26 @@ def test_judges_reach_no_llm_page_and_never_see_an_llm_verdict(bob, alice):
     assignment = assigning.next_assignment(session, bob)
     seen += client.get(reverse("annotation:judge-item", args=[assignment.token])).content.decode()
     assert MARK not in seen and "LLM" not in seen
+
+
+def test_cheap_first_sends_only_the_items_the_llm_left_unsure_to_a_new_human_session(alice_client):
+    judges = make_judges(2)
+    session = make_session(n=6, k=2, judges=judges)
+    first = session.items.order_by("pk").first()
+    truth = {text: label for text, label in _truth(session).items() if text not in (first.answer_a,)}
+    with FakeJudgeServer(ScriptedJudge(truth)) as server:  # item 1 gets no verdict: incomplete, so unsure
+        run = llm_judging.create_run(session, _default_endpoint(server.base_url), enqueue=False)
+        llm_judging.execute_run(run, Reporter())
+    run.job.status = "succeeded"
+    run.job.save(update_fields=["status"])
+    assert (
+        "Send only these 1 of 6 items" in alice_client.get(reverse("analysis:llm-run", args=[run.pk])).content.decode()
+    )
+
+    response = alice_client.post(reverse("analysis:llm-run-send-unsure", args=[run.pk]), follow=True)
+    assert "Sent 1 of 6 items (17%)" in response.content.decode()
+    new = JudgingSession.objects.exclude(pk=session.pk).get()
+    assert list(new.items.values_list("question", flat=True)) == [first.question]
+    assert new.source["items_sent"] == 1 and new.source["items_total"] == 6 and new.source["llm_run"] == run.pk
+    assert set(new.judges.all()) == set(judges) and new.judges_per_item == 2
+    assert session.items.count() == 6, "the original session keeps every item"
