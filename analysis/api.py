@@ -22,10 +22,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from analysis.services import exports, statistics
+from analysis.models import LLMJudgeRun
+from analysis.services import exports, llm_judging, statistics
 from analysis.services.experiment_summary import experiment_summary
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from annotation.models import JudgingSession, Judgment, SessionItem
+from core.models import JobStatus
 from training.models import Experiment
 
 
@@ -168,10 +170,6 @@ class SessionLLMJudgesView(APIView):
     LLM verdict; judges are named like the statistics endpoint names them (pseudonyms unless asked)."""
 
     def get(self, request: Request, pk: int) -> Response:
-        from analysis.models import LLMJudgeRun
-        from analysis.services import llm_judging
-        from core.models import JobStatus
-
         session = get_object_or_404(JudgingSession, pk=pk)
         runs = []
         for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model"):

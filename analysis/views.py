@@ -10,11 +10,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from analysis.forms import ExperimentSessionForm, RunsSessionForm
-from analysis.services import experiment_summary, from_runs, item_table, statistics
+from analysis.models import LLMJudgeRun
+from analysis.services import experiment_summary, from_runs, item_table, llm_judging, statistics
 from analysis.services.exports import FORMATS, TABLES
 from analysis.services.pseudonyms import display_names
 from annotation.models import JudgingSession
 from annotation.services import controls, sessions
+from core.models import JobStatus
 from core.permissions import staff_required
 from training.models import Experiment
 
@@ -90,10 +92,6 @@ def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
 def llm_headlines(session: JudgingSession) -> list[dict]:
     """LLM judges of the session, beside (never inside) the human figures: point estimates here (no bootstrap,
     so the page stays fast); the run page has the intervals, the placement among judges and the biases."""
-    from analysis.models import LLMJudgeRun
-    from analysis.services import llm_judging
-    from core.models import JobStatus
-
     rows = []
     for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model")[:5]:
         agreement = None

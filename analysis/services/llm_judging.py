@@ -32,14 +32,18 @@ from analysis.engine.templates import (
 )
 from analysis.engine.verdicts import RULES, Vote, aggregate, run_summary
 from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
+from analysis.services import statistics
+from analysis.stats.llm_agreement import compute_llm_agreement
 from annotation.models import JudgingSession
+from annotation.services.sessions import ItemData, create_session
 from core.models import ModelEntry, ModelKind, ModelRole
 from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
 from generation.engine.base import SamplingParams
-from generation.engine.openai_client import EndpointError
+from generation.engine.local import LocalGenerator
+from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
 
 JOB_KIND = "analysis.llm_judge"
 JSON_PREFIX = '{"answer_1": "'
@@ -195,8 +199,6 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
     try:
         model_registry.validate(entry)
         if entry.kind == ModelKind.OPENAI:
-            from generation.engine.openai_client import EndpointConfig, OpenAIEndpointGenerator
-
             plain = run.prompt_mode == "plain"
             generator = OpenAIEndpointGenerator(
                 EndpointConfig(
@@ -211,8 +213,6 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
             chunk = max(run.batch_size, 4 * run.concurrency)
             closer = generator.close
         else:
-            from generation.engine.local import LocalGenerator
-
             if entry.kind == ModelKind.GGUF and not entry.converted_path:
                 reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
                 model_registry.convert_entry(entry, progress=reporter.log)
@@ -418,9 +418,6 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
 
     Human arrays come from the same loader as every human figure; the LLM's come from ``LLMVerdict`` only
     and enter the engine as separate inputs, so the LLM is never a column among the human judges."""
-    from analysis.services import statistics
-    from analysis.stats.llm_agreement import compute_llm_agreement
-
     session = run.session
     data = statistics.load_session_data(session)
     main = ~data.control
@@ -463,8 +460,6 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
 
     A new session, not a filter inside the original one, so the original's human figures stay those of every
     item; the new session's figures describe the hard items only (its source says so)."""
-    from annotation.services.sessions import ItemData, create_session
-
     session = run.session
     ids = unsure_item_ids(run, min_confidence=min_confidence)
     if not ids:
