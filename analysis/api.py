@@ -22,10 +22,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from analysis.services import exports, statistics
+from analysis.models import LLMJudgeRun
+from analysis.services import exports, llm_judging, statistics
 from analysis.services.experiment_summary import experiment_summary
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from annotation.models import JudgingSession, Judgment, SessionItem
+from core.models import JobStatus
 from training.models import Experiment
 
 
@@ -74,6 +76,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "judgments": url("api:session-judgments"),
             "items": url("api:session-items"),
             "statistics": url("api:session-statistics"),
+            "llm_judges": url("api:session-llm-judges"),
             **{
                 f"export_{table}_{fmt}": url("api:session-export", table, fmt)
                 for table in exports.TABLES
@@ -159,6 +162,40 @@ class SessionStatisticsView(APIView):
             body["statistics"] = named_result(session, state.result, usernames=wants_usernames(request))
         code = {"ready": 200, "computing": 202, "stale": 202}.get(state.status, 409)
         return Response(body, status=code)
+
+
+class SessionLLMJudgesView(APIView):
+    """The session's LLM judging runs: settings, run summary (flip rate, unparseable outputs) and, for finished
+    runs, the agreement with the human judges. Kept under its own URL so no human figure or export holds an
+    LLM verdict; judges are named like the statistics endpoint names them (pseudonyms unless asked)."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        session = get_object_or_404(JudgingSession, pk=pk)
+        runs = []
+        for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model"):
+            row = {
+                "id": run.pk,
+                "model": run.judge_model.name,
+                "job": {"id": run.job_id, "status": run.job.status},
+                "votes": run.votes,
+                "temperature": run.temperature,
+                "response_prefix": run.response_prefix,
+                "template": run.template_snapshot,
+                "summary": run.summary,
+                "agreement": None,
+            }
+            if run.job.status == JobStatus.SUCCEEDED:
+                agreement = llm_judging.agreement(run, n_boot=1000)
+                among = agreement["among_humans"]
+                ids = [r["judge"] for r in among["judges"]]
+                names = display_names(session, ids, usernames=wants_usernames(request))
+                for judge_row in agreement["among_humans"]["judges"]:
+                    judge_row["judge"] = names.get(judge_row["judge"], judge_row["judge"])
+                for pair in agreement["among_humans"]["human_pairs"]:
+                    pair["judges"] = [names.get(j, j) for j in pair["judges"]]
+                row["agreement"] = agreement
+            runs.append(row)
+        return Response({"session": session.pk, "rules": list(llm_judging.run_rules()), "runs": runs})
 
 
 class ExperimentSummaryView(APIView):

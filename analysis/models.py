@@ -11,6 +11,7 @@ kept and shown (marked as such) while a job computes the new one.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -77,3 +78,99 @@ class JudgePolicy(models.Model):
 
     def __str__(self) -> str:
         return f"judge policy of session {self.session_id}"
+
+
+class LLMJudgeRun(models.Model):
+    """An LLM judging a session's items with the same labels and preference a person gives.
+
+    Everything that decides a verdict is stored with the run (template text, labels, sampling settings,
+    response prefix), so a run can be read and reproduced after the session or the defaults change.
+    Its verdicts live in ``LLMVote``/``LLMVerdict``, never in ``annotation.Judgment``: no LLM user
+    exists, so no human figure, export, k or judge page can pick one up.
+    """
+
+    job = models.OneToOneField("core.Job", on_delete=models.CASCADE, related_name="llm_judge_run")
+    session = models.ForeignKey("annotation.JudgingSession", on_delete=models.PROTECT, related_name="llm_judge_runs")
+    judge_model = models.ForeignKey("core.ModelEntry", on_delete=models.PROTECT, related_name="llm_judge_runs")
+    template_snapshot = models.JSONField(help_text="The judging template (engine JudgeTemplate.to_dict()).")
+    labels_snapshot = models.JSONField(help_text="The session's label set when the run was created.")
+    max_item_id = models.BigIntegerField(help_text="Frozen selection: non-control items with id <= this.")
+    items_total = models.PositiveIntegerField()
+    votes = models.PositiveSmallIntegerField(default=1, help_text="Outputs per (item, order); majority decides.")
+    prompt_mode = models.CharField(max_length=8, default="chat", help_text="'chat' or 'plain'.")
+    response_prefix = models.CharField(
+        max_length=100, blank=True, help_text="Prefilled start of the reply (local text prompts)."
+    )
+    temperature = models.FloatField(default=0.0, help_text="0 = greedy (then one vote only).")
+    top_p = models.FloatField(default=1.0)
+    max_new_tokens = models.PositiveIntegerField(default=64)
+    seed = models.IntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=8, help_text="Prompts per batch (local) / per write.")
+    concurrency = models.PositiveIntegerField(default=4, help_text="Concurrent requests (endpoint models).")
+    summary = models.JSONField(default=dict, blank=True, help_text="run_summary() after the last chunk.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"LLM judge run {self.pk} of session {self.session_id} by {self.judge_model}"
+
+    def selection(self):  # noqa: ANN201 - a SessionItem queryset
+        return self.session.items.filter(is_control=False, pk__lte=self.max_item_id).order_by("pk")
+
+
+class VoteOrder(models.TextChoices):
+    AB = "ab", "A shown first"
+    BA = "ba", "B shown first"
+
+
+class LLMVote(models.Model):
+    """One model output for one (item, order, vote): the unit a killed worker resumes from."""
+
+    run = models.ForeignKey(LLMJudgeRun, on_delete=models.CASCADE, related_name="vote_rows")
+    item = models.ForeignKey("annotation.SessionItem", on_delete=models.CASCADE, related_name="+")
+    order = models.CharField(max_length=2, choices=VoteOrder.choices)
+    vote = models.PositiveSmallIntegerField()
+    raw = models.TextField(blank=True, help_text="The whole output (with the response prefix), always kept.")
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    label_1 = models.CharField(max_length=32, blank=True, help_text="Label of the answer shown first.")
+    label_2 = models.CharField(max_length=32, blank=True, help_text="Label of the answer shown second.")
+    preference = models.CharField(max_length=4, blank=True, help_text="'1', '2', 'tie' (positions) or blank.")
+    parse_method = models.CharField(max_length=32, blank=True)
+    parse_problems = models.JSONField(default=list, blank=True)
+    complete = models.BooleanField(default=False, help_text="All three fields parsed (else unparseable).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "item", "order", "vote"], name="llmvote_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} item {self.item_id} {self.order} vote {self.vote}"
+
+
+class LLMVerdict(models.Model):
+    """The final verdict of one item in one run (system terms), rebuilt from its votes after the last chunk."""
+
+    run = models.ForeignKey(LLMJudgeRun, on_delete=models.CASCADE, related_name="verdicts")
+    item = models.ForeignKey("annotation.SessionItem", on_delete=models.CASCADE, related_name="+")
+    label_a = models.CharField(max_length=32, blank=True, help_text="Blank: no label (inconsistent/incomplete).")
+    label_b = models.CharField(max_length=32, blank=True)
+    preference = models.CharField(max_length=4, blank=True, help_text="'a', 'b', 'tie'; blank = incomplete.")
+    status = models.CharField(max_length=16, help_text="consistent, inconsistent (a tie) or incomplete.")
+    labels_consistent = models.JSONField(default=list)
+    confidence = models.FloatField(null=True, blank=True)
+    order_preferences = models.JSONField(default=list, help_text="[A-first, B-first] preferences in system terms.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "item"], name="llmverdict_once")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} item {self.item_id}: {self.status}"

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from analysis.forms import ExperimentSessionForm, JudgePolicyForm, RunsSessionForm
+from analysis.models import LLMJudgeRun
 from analysis.plots import strength_forest_plot, win_rate_heatmap
 from analysis.services import (
     experiment_summary,
@@ -17,13 +18,15 @@ from analysis.services import (
     item_table,
     judge_policy,
     judge_report,
+    llm_judging,
     ranking,
     statistics,
-)  # fmt: skip
+)
 from analysis.services.exports import FORMATS, TABLES
 from analysis.services.pseudonyms import display_names
 from annotation.models import JudgingSession
 from annotation.services import controls, sessions
+from core.models import JobStatus
 from core.permissions import staff_required
 from training.models import Experiment
 
@@ -93,7 +96,23 @@ def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     if state is not None and state.result is not None:
         context.update(page_model(session, state.result))
         context["plots"] = state.plots
+    context["llm_runs"] = llm_headlines(session)
     return render(request, "analysis/stats_session.html", context)
+
+
+def llm_headlines(session: JudgingSession) -> list[dict]:
+    """LLM judges of the session, beside (never inside) the human figures: point estimates here (no bootstrap,
+    so the page stays fast); the run page has the intervals, the placement among judges and the biases."""
+    rows = []
+    for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model")[:5]:
+        agreement = None
+        if run.job.status == JobStatus.SUCCEEDED:
+            try:
+                agreement = llm_judging.agreement(run, n_boot=0)
+            except statistics.StatisticsError:
+                agreement = None
+        rows.append({"run": run, "agreement": agreement})
+    return rows
 
 
 @staff_required

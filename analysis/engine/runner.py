@@ -91,6 +91,7 @@ class LLMJudge:
         votes: int = 1,
         render: PromptRenderer = as_messages,
         chunk_size: int = 64,
+        response_prefix: str = "",
     ) -> None:
         problems = template.errors()
         if problems:
@@ -105,9 +106,21 @@ class LLMJudge:
         self.votes = votes
         self.render = render
         self.chunk_size = chunk_size
+        # Text the prompt already ends with (a prefilled assistant turn such as '{"answer_1": "'): small
+        # chat models that ignore the format instruction continue a started JSON object instead. It is
+        # prepended to every output, so the stored raw text is the whole verdict as the parser read it.
+        self.response_prefix = response_prefix
 
     def prompt(self, request: Request) -> Any:
         return self.render(render_messages(self.template, request.pair, request.order, self.labels))
+
+    def prompt_and_prefix(self, request: Request) -> tuple[Any, str]:
+        """The prompt sent to the generator and the prefix it ends with (text prompts only: chat messages
+        sent to an endpoint cannot end inside the assistant's turn)."""
+        prompt = self.prompt(request)
+        if self.response_prefix and isinstance(prompt, str):
+            return prompt + self.response_prefix, self.response_prefix
+        return prompt, ""
 
     def chunks(self, requests: Sequence[Request]) -> list[list[Request]]:
         """Consecutive requests of one vote index, at most ``chunk_size`` each."""
@@ -143,7 +156,8 @@ class LLMJudge:
                 if progress is not None:
                     progress(base + n_done, total)
 
-            outputs = self.generator.generate([self.prompt(r) for r in chunk], params, progress=chunk_progress)
+            prompts = [self.prompt_and_prefix(r) for r in chunk]
+            outputs = self.generator.generate([p for p, _ in prompts], params, progress=chunk_progress)
             if len(outputs) != len(chunk):
                 raise RuntimeError(f"the generator returned {len(outputs)} outputs for {len(chunk)} prompts")
             votes = [
@@ -151,13 +165,13 @@ class LLMJudge:
                     pair_key=r.pair.key,
                     order=r.order,
                     vote=r.vote,
-                    raw=out.text,
-                    parsed=parse_verdict(out.text, self.labels),
+                    raw=prefix + out.text,
+                    parsed=parse_verdict(prefix + out.text, self.labels),
                     finish_reason=out.finish_reason,
                     prompt_tokens=out.prompt_tokens,
                     completion_tokens=out.completion_tokens,
                 )
-                for r, out in zip(chunk, outputs, strict=True)
+                for r, (_, prefix), out in zip(chunk, prompts, outputs, strict=True)
             ]
             if on_votes is not None:
                 on_votes(votes)

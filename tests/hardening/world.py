@@ -59,17 +59,39 @@ def build_world(bob: User, carol: User) -> World:
     judging.submit(carol_assignment.token, carol, answer(comment="carol-private-comment-xyz"))
     carol_assignment = assigning.next_assignment(session, carol)  # one judged, one in hand
     invitation = invitations.create_link(session, "open", platform="prolific", label="secret-link-note-psi")
+    llm_run = _llm_judge_run(session)
     objects = {
         "corpus": corpus, "passage": Passage.objects.filter(corpus=corpus).first(), "import": imp,
         "generation_run": run, "pair": SyntheticPair.objects.filter(run=run).first(), "dataset": dataset,
         "training_run": training, "evaluation_run": evaluation, "experiment": experiment, "session": session,
         "job": Job.objects.filter(pk=run.job_id).first(), "model": qa_base, "invitation": invitation,
+        "llm_run": llm_run,
     }  # fmt: skip
     secrets = [
         SYSTEM_A, SYSTEM_B, "zeroshot", "oneshot", "secret-", "carol-private-comment-xyz", "canned-endpoint",
-        qa_base.path, "system_a", "system_b",
+        qa_base.path, "system_a", "system_b", "LLMVERDICT",
     ]  # fmt: skip
     return World(objects, session, other, bob_assignment.token, carol_assignment.token, secrets)
+
+
+def _llm_judge_run(session: JudgingSession):
+    """An LLM judging run with a stored vote and verdict per item (raw text marked) on bob's session."""
+    from analysis.models import LLMVerdict, LLMVote
+    from analysis.services.llm_judging import create_run
+
+    model = ModelEntry.objects.create(
+        name="secret-llm-judge", kind=ModelKind.OPENAI, role=ModelRole.GENERATOR,
+        base_url="http://127.0.0.1:9/v1", api_model="secret-llm-judge-model",
+    )  # fmt: skip
+    run = create_run(session, model, enqueue=False)
+    for item in run.selection():
+        for order in ("ab", "ba"):
+            raw = '{"answer_1": "correct", "answer_2": "incorrect", "preference": "1"} LLMVERDICT'
+            LLMVote.objects.create(run=run, item=item, order=order, vote=0, raw=raw, complete=True,
+                                   label_1="correct", label_2="incorrect", preference="1")  # fmt: skip
+        LLMVerdict.objects.create(run=run, item=item, label_a="correct", label_b="incorrect", preference="tie",
+                                  status="inconsistent", order_preferences=["a", "b"])  # fmt: skip
+    return run
 
 
 # --- the URL map -------------------------------------------------------------------------------------------
@@ -109,7 +131,7 @@ PK_BY_NAME = [
     ("corpus", "corpus"), ("passage", "passage"), ("import", "import"), ("pair", "pair"), ("dataset", "dataset"),
     ("experiment", "experiment"), ("evaluation", "evaluation_run"), ("generation:run", "generation_run"),
     ("training:run", "training_run"), ("annotation:", "session"), ("analysis:session", "session"),
-    ("api:session", "session"), ("job", "job"), ("analysis:", "session"),
+    ("api:session", "session"), ("job", "job"), ("analysis:llm-run", "llm_run"), ("analysis:", "session"),
 ]  # fmt: skip
 
 
