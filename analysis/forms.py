@@ -65,7 +65,7 @@ class CellsChoiceField(forms.ModelMultipleChoiceField):
 
 
 class ExperimentCellsForm(SessionSettingsForm):
-    """"Judge all cells": every evaluated cell of an experiment (or the ones ticked) as one K-system session."""
+    """ "Judge all cells": every evaluated cell of an experiment (or the ones ticked) as one K-system session."""
 
     cells = CellsChoiceField(
         queryset=None, widget=forms.CheckboxSelectMultiple, label="Systems (cells)",

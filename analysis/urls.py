@@ -14,6 +14,8 @@ urlpatterns = [
     path("sessions/<int:pk>/ranking/", views.session_ranking, name="session-ranking"),
     path("sessions/<int:pk>/statistics/items/", views.session_item_table, name="session-item-table"),
     path("experiments/<int:pk>/session/", views.session_from_experiment, name="session-from-experiment"),
-    path("experiments/<int:pk>/session/all/", views.session_from_experiment_cells, name="session-from-experiment-cells"),
+    path(
+        "experiments/<int:pk>/session/all/", views.session_from_experiment_cells, name="session-from-experiment-cells"
+    ),
     path("experiments/<int:pk>/statistics/", views.experiment_stats, name="experiment-stats"),
 ]

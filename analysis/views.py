@@ -208,7 +208,7 @@ def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def session_from_experiment_cells(request: HttpRequest, pk: int) -> HttpResponse:
-    """"Judge all cells": one K-system session over every evaluated cell (or a ticked subset) of an experiment."""
+    """ "Judge all cells": one K-system session over every evaluated cell (or a ticked subset) of an experiment."""
     experiment = get_object_or_404(Experiment, pk=pk)
     cells = from_runs.experiment_cells_with_runs(experiment)
     form = ExperimentCellsForm(
@@ -227,9 +227,7 @@ def session_from_experiment_cells(request: HttpRequest, pk: int) -> HttpResponse
         except (sessions.SessionError, controls.ControlError) as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(
-                request, f"Session created: {session.n_systems} systems, {session.items.count()} items."
-            )
+            messages.success(request, f"Session created: {session.n_systems} systems, {session.items.count()} items.")
             return redirect(session.get_absolute_url())
     status = 400 if request.method == "POST" else 200
     context = {

@@ -238,7 +238,9 @@ def create_session_from_cells(
         )
     runs = [cell.evaluation_run for cell in chosen]
     linked = items_from_many_runs(runs, max_items=max_items)
-    names = [f"{experiment.name}: {cell.label} — {system_label(run)}"[:200] for cell, run in zip(chosen, runs)]
+    names = [
+        f"{experiment.name}: {cell.label} — {system_label(run)}"[:200] for cell, run in zip(chosen, runs, strict=True)
+    ]
     with transaction.atomic():
         session = create_session(
             name=settings.pop("name", "") or "Which answer is better?",  # judges see it: it names no system
