@@ -71,6 +71,8 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 @staff_required
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
+    if session.n_systems > 2:  # A-vs-B figures over K systems' judgments would be meaningless: the ranking instead
+        return render(request, "analysis/stats_session_many.html", {"session": session})
     context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": ""}
     variant = statistics.Variant.default()
     if request.GET.get("flagged") == "exclude":  # leave out items a judge flagged (default: kept, count shown)
@@ -118,7 +120,12 @@ def session_item_table(request: HttpRequest, pk: int) -> HttpResponse:
 def experiment_stats(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment, pk=pk)
     summary = experiment_summary.experiment_summary(experiment, user=request.user)
-    return render(request, "analysis/stats_experiment.html", {"summary": summary, "experiment": experiment})
+    context = {
+        "summary": summary,
+        "experiment": experiment,
+        "human_ranking": experiment_summary.experiment_ranking(experiment),
+    }
+    return render(request, "analysis/stats_experiment.html", context)
 
 
 # --- sessions built from evaluation runs ------------------------------------------------------------

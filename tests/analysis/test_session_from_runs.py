@@ -112,8 +112,13 @@ def make_grid(*answer_lists: list[str], name: str = "Grid") -> tuple[Experiment,
     experiment = Experiment.objects.create(name=name, corpus=corpus, qa_base=model)
     cells = [
         ExperimentCell.objects.create(
-            experiment=experiment, position=i, kind="synthetic", context_source="passage", shots=i % 2,
-            pairs_per_passage=1 + 2 * i, evaluation_run=make_run(f"{name} cell {i}", answers),
+            experiment=experiment,
+            position=i,
+            kind="synthetic",
+            context_source="passage",
+            shots=i % 2,
+            pairs_per_passage=1 + 2 * i,
+            evaluation_run=make_run(f"{name} cell {i}", answers),
         )  # fmt: skip
         for i, answers in enumerate(answer_lists)
     ]
@@ -154,3 +159,31 @@ def test_judge_all_cells_defaults_to_every_cell_and_refuses_mismatched_runs():
     with pytest.raises(SessionError, match="differ in 1 item"):
         from_runs.create_session_from_cells(other, open_to_all_judges=True)
     assert JudgingSession.objects.count() == 1
+
+
+def test_a_judged_all_cells_session_ranks_the_cells_beside_the_metric_table(alice_client, bob):
+    from annotation.services.assignment import next_assignment
+    from annotation.services.judging import Submission, display, submit
+
+    experiment, cells = make_grid(*[[f"{letter}{i}" for i in range(6)] for letter in "abc"])
+    for position, cell in enumerate(cells):  # BERTScore orders the cells a > b > c, as the judges will
+        cell.evaluation_run.predictions.update(bertscore_f1=0.9 - 0.1 * position)
+    session = from_runs.create_session_from_cells(experiment, judges=[bob], judges_per_item=1)
+    while (assignment := next_assignment(session, bob)) is not None:
+        shown = display(assignment)
+        assert not any(cell.evaluation_run.name in str(shown) for cell in cells)  # blind
+        left, right = shown["answers"]["left"], shown["answers"]["right"]
+        item_number = int(left[1:])
+        choice = "tie" if item_number % 3 == 0 else ("left" if left < right else "right")
+        submit(assignment.token, bob, Submission(left_label="correct", right_label="incorrect", preference=choice))
+    assert session.judgments.count() == 6 * 3
+
+    stats_page = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
+    assert 'id="many-systems"' in stats_page and reverse("analysis:session-ranking", args=[session.pk]) in stats_page
+    assert "statistics-state" not in stats_page  # no A-vs-B figures for three systems
+
+    page = alice_client.get(reverse("analysis:experiment-stats", args=[experiment.pk])).content.decode()
+    table = page.split('id="human-ranking-table"')[1].split("</table>")[0]
+    assert [table.index(cell.label) for cell in cells] == sorted(table.index(cell.label) for cell in cells)
+    tau = page.split('id="bertscore-tau"')[1].split("</p>")[0]
+    assert "<strong>1.00</strong>" in tau, tau
