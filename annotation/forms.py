@@ -110,7 +110,8 @@ class SessionSettingsForm(forms.Form):
 
 class UploadSessionForm(SessionSettingsForm):
     file = forms.FileField(
-        help_text="JSONL or CSV with question, context, gold, answer_a, answer_b, system_a, system_b "
+        help_text="JSONL or CSV with question, context, gold, answer_a, answer_b, system_a, system_b; for more "
+        "systems, one answer_<system> column each, or rows of item, system, answer, question "
         f"(at most {settings.QASYNTH_MAX_UPLOAD_BYTES // (1024 * 1024)} MB)."
     )
     system_a = forms.CharField(max_length=200, required=False, help_text="If the file does not name it.")
