@@ -65,3 +65,31 @@ class JudgePolicyForm(forms.Form):
     )
     hourly_rate = forms.DecimalField(min_value=0, max_digits=8, decimal_places=2, label="Hourly rate")
     currency = forms.CharField(max_length=8)
+
+
+class CellsChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.label} (evaluation run #{obj.evaluation_run_id})"
+
+
+class ExperimentCellsForm(SessionSettingsForm):
+    """ "Judge all cells": every evaluated cell of an experiment (or the ones ticked) as one K-system session."""
+
+    cells = CellsChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, label="Systems (cells)",
+        help_text="Every evaluated cell is ticked; untick the ones to leave out (at least two).",
+    )  # fmt: skip
+    max_items = forms.IntegerField(min_value=1, required=False, help_text="Judge only the first N items.")
+    field_order = ["name", "cells", "matchup_design", "pairs_per_item", "max_items"]
+
+    def __init__(self, *args, experiment, cells, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cells"].queryset = ExperimentCell.objects.filter(pk__in=[c.pk for c in cells]).order_by("position")
+        if not self.is_bound:
+            self.initial.setdefault("cells", [cell.pk for cell in cells])
+
+    def clean_cells(self):
+        cells = list(self.cleaned_data["cells"])
+        if len(cells) < 2:
+            raise forms.ValidationError("Choose at least two cells to compare.")
+        return cells

@@ -16,6 +16,9 @@ urlpatterns = [
     path("sessions/<int:pk>/judges.csv", views.judge_report_csv, name="judge-report-csv"),
     path("sessions/<int:pk>/statistics/items/", views.session_item_table, name="session-item-table"),
     path("experiments/<int:pk>/session/", views.session_from_experiment, name="session-from-experiment"),
+    path(
+        "experiments/<int:pk>/session/all/", views.session_from_experiment_cells, name="session-from-experiment-cells"
+    ),
     path("experiments/<int:pk>/statistics/", views.experiment_stats, name="experiment-stats"),
     path("sessions/<int:pk>/llm-judge/", llm_views.session_llm_runs, name="session-llm-runs"),
     path("sessions/<int:pk>/llm-judge/start/", llm_views.start_llm_run, name="session-llm-start"),

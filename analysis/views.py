@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from analysis.forms import ExperimentSessionForm, JudgePolicyForm, RunsSessionForm
+from analysis.forms import ExperimentCellsForm, ExperimentSessionForm, JudgePolicyForm, RunsSessionForm
 from analysis.models import LLMJudgeRun
 from analysis.plots import strength_forest_plot, win_rate_heatmap
 from analysis.services import (
@@ -82,6 +82,8 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 @staff_required
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
+    if session.n_systems > 2:  # A-vs-B figures over K systems' judgments would be meaningless: the ranking instead
+        return render(request, "analysis/stats_session_many.html", {"session": session})
     context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": "",
                      "exclusion_on": judge_policy.policy_for(session).exclude_below_threshold}  # fmt: skip
     variant = statistics.Variant.default()
@@ -146,7 +148,12 @@ def session_item_table(request: HttpRequest, pk: int) -> HttpResponse:
 def experiment_stats(request: HttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment, pk=pk)
     summary = experiment_summary.experiment_summary(experiment, user=request.user)
-    return render(request, "analysis/stats_experiment.html", {"summary": summary, "experiment": experiment})
+    context = {
+        "summary": summary,
+        "experiment": experiment,
+        "human_ranking": experiment_summary.experiment_ranking(experiment),
+    }
+    return render(request, "analysis/stats_experiment.html", context)
 
 
 # --- sessions built from evaluation runs ------------------------------------------------------------
@@ -229,6 +236,42 @@ def session_from_experiment(request: HttpRequest, pk: int) -> HttpResponse:
         "note": "" if pair else "This experiment has fewer than two evaluated cells yet.",
         "missing": missing_steps(form),
         "show_form": True,
+        "experiment_pk": experiment.pk,
+    }
+    return render(request, "analysis/session_from.html", context, status=status)
+
+
+@staff_required
+def session_from_experiment_cells(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Judge all cells": one K-system session over every evaluated cell (or a ticked subset) of an experiment."""
+    experiment = get_object_or_404(Experiment, pk=pk)
+    cells = from_runs.experiment_cells_with_runs(experiment)
+    form = ExperimentCellsForm(
+        request.POST or None, initial={"open_to_all_judges": True}, experiment=experiment, cells=cells
+    )
+    if request.method == "POST" and form.is_valid():
+        kwargs = form.session_kwargs()
+        try:
+            session = from_runs.create_session_from_cells(
+                experiment,
+                form.cleaned_data["cells"],
+                created_by=request.user,
+                max_items=form.cleaned_data["max_items"],
+                **kwargs,
+            )
+        except (sessions.SessionError, controls.ControlError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Session created: {session.n_systems} systems, {session.items.count()} items.")
+            return redirect(session.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "title": f"Judge all cells of experiment “{experiment.name}”",
+        "note": "" if len(cells) >= 2 else "This experiment has fewer than two evaluated cells yet.",
+        "missing": missing_steps(form),
+        "show_form": len(cells) >= 2,
+        "many_systems": True,
     }
     return render(request, "analysis/session_from.html", context, status=status)
 

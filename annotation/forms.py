@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from annotation.models import DEFAULT_ACCURACY_LABELS
+from annotation.models import DEFAULT_ACCURACY_LABELS, MatchupDesign
 from core.permissions import JUDGES_GROUP
 
 DEFAULT_K = 3
@@ -46,6 +46,16 @@ class SessionSettingsForm(forms.Form):
         min_value=0, max_value=0.5, initial=0.0, help_text="Share of control items (e.g. 0.1); needs gold answers."
     )
     control_threshold = forms.FloatField(min_value=0, max_value=1, initial=0.7, label="Flag judges below")
+    matchup_design = forms.ChoiceField(
+        choices=MatchupDesign.choices, initial=MatchupDesign.ALL_PAIRS, required=False,
+        help_text="With more than two systems: which pairs each item shows. All pairs: every pair on every item "
+        "(small K). Balanced: the pairs below per item, every system pair equally often (seeded). Adaptive: "
+        "the next pair is the one whose ranking is least certain. Two-system sessions always show their one pair.",
+    )  # fmt: skip
+    pairs_per_item = forms.IntegerField(
+        min_value=1, required=False, help_text="Balanced/adaptive with more than two systems: pairs shown per item "
+        "(default 1; at most K (K - 1) / 2)."
+    )  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,12 +103,15 @@ class SessionSettingsForm(forms.Form):
             "lease_seconds": data["lease_minutes"] * 60,
             "control_rate": data["control_rate"],
             "control_threshold": data["control_threshold"],
+            "matchup_design": data.get("matchup_design") or MatchupDesign.ALL_PAIRS,
+            "pairs_per_item": data.get("pairs_per_item"),
         }
 
 
 class UploadSessionForm(SessionSettingsForm):
     file = forms.FileField(
-        help_text="JSONL or CSV with question, context, gold, answer_a, answer_b, system_a, system_b "
+        help_text="JSONL or CSV with question, context, gold, answer_a, answer_b, system_a, system_b; for more "
+        "systems, one answer_<system> column each, or rows of item, system, answer, question "
         f"(at most {settings.QASYNTH_MAX_UPLOAD_BYTES // (1024 * 1024)} MB)."
     )
     system_a = forms.CharField(max_length=200, required=False, help_text="If the file does not name it.")

@@ -32,8 +32,12 @@ def session_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             parsed = upload.read_upload(form.cleaned_data["file"])
-            system_a = parsed.system_a or form.cleaned_data["system_a"].strip()
-            system_b = parsed.system_b or form.cleaned_data["system_b"].strip()
+            if parsed.systems:  # answer_<system> columns or item/system/answer rows name the K systems
+                system_a, system_b, *more_systems = parsed.systems
+            else:
+                system_a = parsed.system_a or form.cleaned_data["system_a"].strip()
+                system_b = parsed.system_b or form.cleaned_data["system_b"].strip()
+                more_systems = []
             if not system_a or not system_b:
                 raise sessions.SessionError(
                     "Name both systems: the file has no system_a/system_b columns, so fill in the two fields."
@@ -42,6 +46,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
                 session = sessions.create_session(
                     system_a=system_a,
                     system_b=system_b,
+                    more_systems=more_systems,
                     items=parsed.items,
                     created_by=request.user,
                     source={"kind": "upload", "file": form.cleaned_data["file"].name},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analysis.services import ranking
 from analysis.services.statistics import StatisticsError, StatisticsState, statistics_for
 from annotation.models import JudgingSession
 
@@ -108,3 +109,40 @@ def experiment_summary(experiment, *, user=None) -> ExperimentSummary:
             opponent = other.label if other else (session.system_b if side == 0 else session.system_a)
             rows[cell.pk].human.append(HumanJudgment(session, side, opponent, state, error))
     return ExperimentSummary(experiment, list(rows.values()), [session for session, _ in sessions])
+
+
+@dataclass
+class ExperimentRanking:
+    """The human ranking of an experiment's cells from its latest "judge all cells" session, beside the metrics."""
+
+    session: JudgingSession
+    rows: list[dict]
+    bertscore_tau: dict | None
+    agreement: list[tuple[str, dict]]
+    error: str = ""
+
+
+def experiment_ranking(experiment) -> ExperimentRanking | None:
+    """The latest K-system session built from this experiment's cells (None if there is none yet).
+
+    Each row carries the cell label (staff-only) so the table reads beside the metric table; BERTScore's
+    Kendall tau against the human strengths answers "does BERTScore rank the recipes as people do?"."""
+    session = (
+        JudgingSession.objects.filter(source__kind="experiment_cells", source__experiment=experiment.pk)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if session is None:
+        return None
+    labels = {cell.pk: cell.label for cell in experiment.cells.all()}
+    cell_of = {
+        system.name: labels.get((system.source or {}).get("cell"), system.name) for system in session.systems.all()
+    }
+    if not session.judgments.exists():
+        return ExperimentRanking(session, [], None, [], error="No judgments yet.")
+    result = ranking.session_ranking(session)
+    rows = ranking.ranking_table(result, ranking.metric_means(session))
+    for row in rows:
+        row["cell"] = cell_of.get(row["system"], row["system"])
+    agreement = sorted((result["ranking"].get("metric_agreement") or {}).items())
+    return ExperimentRanking(session, rows, dict(agreement).get("bertscore_f1"), agreement)

@@ -175,3 +175,100 @@ def linked_prediction(item: SessionItem, side: str) -> Prediction | None:
     """The Prediction row a session item's answer for system ``side`` ("a"/"b") came from, if any."""
     link = ItemPrediction.objects.filter(item=item, side=side).select_related("prediction").first()
     return link.prediction if link else None
+
+
+# --- K systems: every evaluated cell of an experiment (or a chosen subset) -------------------------------
+
+
+def system_key(position: int) -> str:
+    """The ItemPrediction.side of system ``position``: "a", "b" as in two-system sessions, then "c", "d", ..."""
+    return chr(ord("a") + position) if position < 26 else f"s{position}"
+
+
+@dataclass
+class ManyRunItem:
+    """An item for a K-system session and the Prediction row of each system's answer, in system order."""
+
+    data: ItemData
+    prediction_ids: list[int]
+
+
+def items_from_many_runs(runs: Sequence, *, max_items: int | None = None) -> list[ManyRunItem]:
+    """Match K runs' predictions item by item, with the same checks as two runs (each run against the first)."""
+    if len({run.pk for run in runs}) != len(runs):
+        raise SessionError("Each evaluation run may appear only once; two chosen cells share one run.")
+    for other in runs[1:]:
+        items_from_runs(runs[0], other, max_items=1)  # raises the two-run message naming the pair that differs
+    by_run = [{_key(p): p for p in run.predictions.order_by("item_index")} for run in runs]
+    keys = list(by_run[0])[:max_items] if max_items else list(by_run[0])
+    items = []
+    for key in keys:
+        predictions = [preds[key] for preds in by_run]
+        first = predictions[0]
+        data = ItemData.from_answers(
+            first.question,
+            [p.prediction.strip() or "(no answer)" for p in predictions],
+            [_metrics(p) for p in predictions],
+            context=first.context,
+            gold_answers=list(first.gold_answers or []),
+            external_id=key,
+        )
+        items.append(ManyRunItem(data, [p.pk for p in predictions]))
+    return items
+
+
+def create_session_from_cells(
+    experiment, cells: Sequence | None = None, *, created_by: User | None = None, max_items: int | None = None,
+    **settings,
+) -> JudgingSession:  # fmt: skip
+    """One click "judge all cells": every evaluated cell of the experiment (or ``cells``) as one K-system session.
+
+    System i is cell i (in cell order); its name (staff-only) is the cell label and run, and each answer links
+    to its Prediction through ItemPrediction(side=system_key(i))."""
+    evaluated = experiment_cells_with_runs(experiment)
+    chosen = sorted(cells if cells is not None else evaluated, key=lambda cell: cell.position)
+    for cell in chosen:
+        if cell.experiment_id != experiment.pk:
+            raise SessionError(f"Cell {cell} is not part of experiment {experiment}.")
+        if cell.pk not in {c.pk for c in evaluated}:
+            raise SessionError(f"Cell {cell.label} has no evaluated predictions yet.")
+    if len(chosen) < 2:
+        raise SessionError(
+            f"Experiment {experiment} needs at least two evaluated cells to compare; {len(chosen)} chosen or ready."
+        )
+    runs = [cell.evaluation_run for cell in chosen]
+    linked = items_from_many_runs(runs, max_items=max_items)
+    names = [
+        f"{experiment.name}: {cell.label} — {system_label(run)}"[:200] for cell, run in zip(chosen, runs, strict=True)
+    ]
+    with transaction.atomic():
+        session = create_session(
+            name=settings.pop("name", "") or "Which answer is better?",  # judges see it: it names no system
+            system_a=names[0],
+            system_b=names[1],
+            more_systems=names[2:],
+            system_sources=[
+                {"kind": "experiment_cell", "cell": cell.pk, "evaluation_run": run.pk}
+                for cell, run in zip(chosen, runs, strict=True)
+            ],
+            items=[item.data for item in linked],
+            created_by=created_by,
+            source={
+                "kind": "experiment_cells",
+                "experiment": experiment.pk,
+                "cells": [cell.pk for cell in chosen],
+                "evaluation_runs": [run.pk for run in runs],
+                "max_items": max_items,
+            },
+            **settings,
+        )
+        items = session.items.filter(is_control=False).order_by("position").values_list("pk", flat=True)
+        ItemPrediction.objects.bulk_create(
+            [
+                ItemPrediction(item_id=item_id, side=system_key(position), prediction_id=prediction_id)
+                for item_id, run_item in zip(items, linked, strict=True)
+                for position, prediction_id in enumerate(run_item.prediction_ids)
+            ],
+            batch_size=1000,
+        )
+    return session

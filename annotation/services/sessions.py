@@ -190,6 +190,8 @@ def create_session(
     for number, data in enumerate(items, start=1):
         if len(data.answers) != n_systems:
             raise SessionError(f"Item {number} has {len(data.answers)} answers for {n_systems} systems.")
+    if n_systems == 2:  # one pair only: the staff form's design/pairs settings do not apply
+        matchup_design, pairs_per_item = MatchupDesign.ALL_PAIRS, None
     pairs = pairs_per_item_for(n_systems, matchup_design, pairs_per_item)
     if n_systems > 2 and control_rate > 0:
         raise SessionError("Control items are available for two-system sessions only; set the control rate to 0.")
