@@ -39,9 +39,11 @@ def test_each_pool_process_gets_the_cores_divided_by_the_workers_real_pool_size(
                           QASYNTH_TORCH_THREADS="")  # fmt: skip
     try:
         lines = wait_for(
-            lambda: (found := re.findall(r"torch threads (\d+) \(cores (\d+), pool size (\d+)\)", worker.log()))
-            and len(found) >= concurrency
-            and found,
+            lambda: (
+                (found := re.findall(r"torch threads (\d+) \(cores (\d+), pool size (\d+)\)", worker.log()))
+                and len(found) >= concurrency
+                and found
+            ),
             timeout=60,
             what="every pool process to report its threads",
         )
@@ -120,4 +122,3 @@ def send_to_private_broker(data_dir: Path, job: Job) -> None:
                "control_folder": str(data_dir / "broker" / "control")}  # fmt: skip
     with Connection("filesystem://", transport=Transport, transport_options=options) as conn:
         execute_job.apply_async(args=[job.pk], queue="default", connection=conn)
-
