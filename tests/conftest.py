@@ -266,3 +266,64 @@ def bob_client(client, bob):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- a private Redis ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server this test started on a free port (nothing kept on disk); the only Redis a test may stop,
+    restart or flush. The machine's shared Redis (6379) is never touched."""
+
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args], capture_output=True, text=True,
+            timeout=scaled(10),
+        )  # fmt: skip
+
+    def ping(self) -> bool:
+        try:
+            return self.cli("ping").stdout.strip() == "PONG"
+        except subprocess.TimeoutExpired:
+            return False
+
+    def start(self) -> None:
+        subprocess.run(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "yes", "--dir", str(self.folder), "--pidfile", str(self.folder / "redis.pid")],
+            check=True, capture_output=True, timeout=scaled(10),
+        )  # fmt: skip
+        wait_for(self.ping, timeout=10, interval=0.05, what=f"the private Redis on port {self.port}")
+
+    def stop(self) -> None:
+        self.cli("shutdown", "nosave")
+        wait_for(lambda: not self.ping(), timeout=10, interval=0.05, what=f"the private Redis on {self.port} to stop")
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    import shutil
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed here")
+    redis = PrivateRedis(free_port(), tmp_path)
+    redis.start()
+    yield redis
+    if redis.ping():
+        redis.stop()

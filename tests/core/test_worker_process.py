@@ -79,7 +79,8 @@ def test_a_warm_shutdown_hands_running_jobs_back_without_spending_an_attempt(tra
     assert "(the handler was still busy)" in status(busy).log
     assert 3 <= kept < 40
 
-    successor = start_worker("shutdown-second", queues=queue, concurrency=2, beat=True)  # its sweep publishes them
+    # Its beat's sweep (run from the default queue) publishes the handed-back jobs again.
+    successor = start_worker("shutdown-second", queues=f"default,{queue}", concurrency=2, beat=True)
     try:
         wait_for(lambda: all(status(job).is_finished for job in (checking, busy)), timeout=60,
                  what="the next worker to finish both jobs")  # fmt: skip
