@@ -60,7 +60,8 @@ def restart(redis: PrivateRedis) -> float:
 
 
 def test_generation_runs_complete_after_redis_loses_every_message(transactional_db, private_redis):
-    worker = start_worker("hardening-redis", queues=QUEUE, beat=True, CELERY_BROKER_URL=private_redis.url)
+    # It also reads "default" on that Redis, where its beat sends the sweep that re-publishes what Redis lost.
+    worker = start_worker("hardening-redis", queues=f"default,{QUEUE}", beat=True, CELERY_BROKER_URL=private_redis.url)
     try:
         with FakeOpenAIServer(delay=0.3) as server, publishing_to(private_redis.url):
             corpus = make_corpus(passages=[f"Harbour{i} handles ship number {i} every day." for i in range(PASSAGES)])
