@@ -1,10 +1,11 @@
 """A large file imports in bounded memory: the stream never holds the file or its rows.
 
 The bound stated and checked here: importing a ~20 MB, 20k-passage JSONL file (chunks of 1,000 passages of
-~1 kB) raises the process's peak resident memory by less than 16 MB. (Fewer, longer passages than the 100k
-this test once used: the same file size and bound, a fifth of the database rows and of the time.) Holding the passages' text alone
-would take more than the file's size, and their ORM objects several times that. The peak is read from
-Linux's VmHWM after resetting it (no tracing overhead); elsewhere tracemalloc measures the Python heap.
+~1 kB) raises the process's peak resident memory by less than 16 MB. Holding the passages' text alone would
+take more than the file's size, and their ORM objects several times that. (Fewer, longer passages than the
+100k this test once used: about the same file size and bound, a fifth of the database rows and of the
+time.) The peak is read from Linux's VmHWM after resetting it (no tracing overhead); elsewhere tracemalloc
+measures the Python heap.
 """
 
 from __future__ import annotations
