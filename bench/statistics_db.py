@@ -3,8 +3,8 @@
 Data: a seeded synthetic session (``analysis.stats.synthetic``; default 200,000 items x 5 judges, every
 judge judges every item = 1,000,000 judgments, 2% control items, per-item BERTScore/EM/F1/BLEU on the
 items, 3% of judgments with a comment holding commas, quotes, a newline and Japanese). Rows are bulk
-loaded with COPY into a throw-away database (qasynth_bench_statistics, dropped and re-created; reused with
---reuse).
+loaded with COPY into a database this run creates (--db-name, default qasynth_bench_statistics; an existing
+database of that name is refused, never dropped) and drops at the end unless --keep; --reuse runs on a kept one.
 
 Measured:
 - statistics end to end through the service the page and the job use (``statistics_for``, inline, with
@@ -14,9 +14,10 @@ Measured:
   bootstrap replicates (the page default is 10,000), per-judge and per-system extras, four matplotlib SVG
   plots, and storing the result; then a breakdown run, the cached read and the statistics page render;
 - each export of the judgments (CSV, JSONL, Parquet) through the real view, in a fresh child process:
-  time to the first chunk, total time, bytes, and the child's peak RSS against its RSS before the export.
+  time to the first chunk, total time, bytes, and the child's own peak RSS (VmHWM of its address space, not
+  ru_maxrss, which on Linux carries the parent's peak across fork+exec) against its peak before the export.
 
-Run: .venv/bin/python bench/statistics_db.py [--items 200000 --judges 5 --replicates 1000 --reuse]
+Run: .venv/bin/python bench/statistics_db.py [--items 200000 --judges 5 --replicates 1000 --db-name N --keep]
      (PG_URL=postgres://postgres@127.0.0.1:5432 by default)
 """
 
@@ -26,7 +27,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(REPO))
 
-DB_NAME = "qasynth_bench_statistics"
+DB_NAME = "qasynth_bench_statistics"  # the default of --db-name
 TARGET_STATS_S = 5.0
 
 
@@ -50,11 +50,17 @@ def rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS so far: VmHWM of its address space (Linux /proc). ru_maxrss would not do in
+    a child started by fork+exec: Linux keeps the larger of the forked copy's and the new image's peak."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def setup_django(pg_url: str, data_dir: str) -> None:
-    os.environ["DATABASE_URL"] = f"{pg_url.rstrip('/')}/{DB_NAME}"
+def setup_django(pg_url: str, data_dir: str, db_name: str) -> None:
+    os.environ["DATABASE_URL"] = f"{pg_url.rstrip('/')}/{db_name}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "qasynth_web.settings"
     os.environ.setdefault("QASYNTH_DATA_DIR", data_dir)
     os.environ.setdefault("SECRET_KEY", "bench-statistics-secret-key-not-for-production")
@@ -70,12 +76,29 @@ def setup_django(pg_url: str, data_dir: str) -> None:
     django.setup()
 
 
-def recreate_database(pg_url: str) -> None:
+def create_database(pg_url: str, db_name: str) -> None:
+    """Create the bench's database; refuse (never drop) one that exists: it may be someone else's."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(f"{pg_url.rstrip('/')}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone():
+            raise SystemExit(
+                f"database {db_name!r} already exists: pass --reuse to run on it (a database kept with --keep), or "
+                "--db-name to create another. This bench never drops a database it did not create in this run."
+            )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
+
+
+def drop_created_database(pg_url: str, db_name: str) -> None:
+    """Drop the database this run created (only that one)."""
+    import psycopg
+    from django.db import connections
+    from psycopg import sql
+
+    connections.close_all()
+    with psycopg.connect(f"{pg_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(db_name)))
 
 
 def copy_rows(table: str, columns: list[str], frame) -> float:  # noqa: ANN001
@@ -368,10 +391,11 @@ def child_export(session_id: int, fmt: str) -> None:
     print(json.dumps(figures))
 
 
-def time_exports(session_id: int, formats: list[str], pg_url: str, data_dir: str) -> None:
+def time_exports(session_id: int, formats: list[str], pg_url: str, data_dir: str, db_name: str) -> None:
     for fmt in formats:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, __file__, "--child-export", fmt, "--session", str(session_id), "--data-dir", data_dir]
+        cmd += ["--db-name", db_name]
         out = subprocess.run(cmd + ["--pg-url", pg_url], env=env, capture_output=True, text=True, timeout=1200)
         if out.returncode != 0:
             print(f"export {fmt}: FAILED\n{out.stderr[-3000:]}")
@@ -394,7 +418,9 @@ def main() -> int:
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--repeats", type=int, default=3, help="full computations timed; the median is reported")
-    parser.add_argument("--reuse", action="store_true", help="keep the database of the previous run")
+    parser.add_argument("--db-name", default=DB_NAME, help="database to create (refused if it exists) or --reuse")
+    parser.add_argument("--reuse", action="store_true", help="run on the database a previous run kept (--keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the database this run creates (for --reuse)")
     parser.add_argument("--exports", default="csv,jsonl,parquet", help="formats to time ('' for none)")
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--data-dir", default="")
@@ -404,13 +430,23 @@ def main() -> int:
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="qasynth-bench-stats-")
 
     if args.child_export:
-        setup_django(args.pg_url, data_dir)
+        setup_django(args.pg_url, data_dir, args.db_name)
         child_export(args.session, args.child_export)
         return 0
 
-    if not args.reuse:
-        recreate_database(args.pg_url)
-    setup_django(args.pg_url, data_dir)
+    created = not args.reuse
+    if created:
+        create_database(args.pg_url, args.db_name)
+    setup_django(args.pg_url, data_dir, args.db_name)
+    try:
+        return run_bench(args, data_dir)
+    finally:
+        if created and not args.keep:
+            drop_created_database(args.pg_url, args.db_name)
+            print(f"dropped database {args.db_name!r} (created by this run; --keep keeps it)")
+
+
+def run_bench(args: argparse.Namespace, data_dir: str) -> int:
     from django.core.management import call_command
 
     from annotation.models import JudgingSession
@@ -427,7 +463,7 @@ def main() -> int:
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     total = time_statistics(session_id, args.replicates, args.repeats)
     formats = [f for f in args.exports.split(",") if f]
-    time_exports(session_id, formats, args.pg_url, data_dir)
+    time_exports(session_id, formats, args.pg_url, data_dir, args.db_name)
     ok = total < TARGET_STATS_S
     verdict = "met" if ok else "MISSED"
     print(f"target: statistics end to end < {TARGET_STATS_S:.0f} s with n_boot={args.replicates}: {verdict}")

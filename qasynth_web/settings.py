@@ -182,6 +182,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _control_dir = DATA_DIR / "broker" / "control"
     for _folder in (_queue_dir, _processed_dir, _control_dir):
         _folder.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport with atomic publish and claim (it loses messages under load otherwise).
+    CELERY_BROKER_TRANSPORT = "qasynth_web.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
@@ -219,12 +221,20 @@ if env.str("CACHE_URL", default=""):
     CACHES = {"default": env.cache("CACHE_URL")}
 QASYNTH_STATS_REPLICATES = env.int("QASYNTH_STATS_REPLICATES", default=10_000)
 
+# Periodic messages expire after three intervals: while the worker is busy (or the machine loaded) a backlog of
+# sweeps would otherwise grow by two messages per interval, every one of them run in turn, and job messages wait
+# behind all of them (each tick does the same work). The worker drops an expired message on receipt, unrun.
+_PERIODIC = {"expires": 3 * QASYNTH_SWEEP_SECONDS}
 CELERY_BEAT_SCHEDULE = {
-    "sweep-jobs": {"task": "core.tasks.sweep_jobs", "schedule": QASYNTH_SWEEP_SECONDS},
+    "sweep-jobs": {"task": "core.tasks.sweep_jobs", "schedule": QASYNTH_SWEEP_SECONDS, "options": _PERIODIC},
     # Experiment orchestrator: starts grid stages whose inputs are ready, within the concurrency limit.
-    "advance-experiments": {"task": "training.tasks.advance_experiments", "schedule": QASYNTH_SWEEP_SECONDS},
+    "advance-experiments": {
+        "task": "training.tasks.advance_experiments",
+        "schedule": QASYNTH_SWEEP_SECONDS,
+        "options": _PERIODIC,
+    },
     # Invited judges silent past their session's idle timeout give their leased items back.
-    "release-idle-judges": {"task": "annotation.tasks.release_idle_judges", "schedule": 60.0},
+    "release-idle-judges": {"task": "annotation.tasks.release_idle_judges", "schedule": 60.0, "options": _PERIODIC},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

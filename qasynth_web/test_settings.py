@@ -4,7 +4,9 @@ The intervals are set through the environment (not overridden here) so the real 
 tests start reads the same values.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,7 +21,12 @@ os.environ.setdefault("QASYNTH_SWEEP_SECONDS", "1")
 os.environ.setdefault("QASYNTH_REQUEUE_AFTER_SECONDS", "4")
 os.environ.setdefault("AXES_ENABLED", "0")
 if "QASYNTH_DATA_DIR" not in os.environ:
-    os.environ["QASYNTH_DATA_DIR"] = tempfile.mkdtemp(prefix="qasynth-test-")
+    # A private data dir for this test session (its worker processes inherit it through the environment), removed
+    # when the process that made it exits, however the session ended (--collect-only included).
+    _created = tempfile.mkdtemp(prefix="qasynth-test-")
+    os.environ["QASYNTH_DATA_DIR"] = _created
+    _creator = os.getpid()
+    atexit.register(lambda: os.getpid() == _creator and shutil.rmtree(_created, ignore_errors=True))
 if not os.environ.get("SECRET_KEY"):  # what ./run does before the first manage.py command
     ensure_secret_key(Path(os.environ["QASYNTH_DATA_DIR"]) / "secret_key")
 

@@ -11,6 +11,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 want=$(cat requirements.txt "$req" | sha256sum | cut -c1-64)
 stamp=".venv/.installed-$(basename "$req")"
+# requirements-dev.txt includes requirements.txt: an up-to-date dev install covers ./run too.
+dev_want=$(cat requirements.txt requirements-dev.txt 2>/dev/null | sha256sum | cut -c1-64)
+if [ "$req" = requirements.txt ] && [ "$(cat .venv/.installed-requirements-dev.txt 2>/dev/null)" = "$dev_want" ]; then
+  exit 0
+fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Installing $req (first time: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip

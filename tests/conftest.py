@@ -27,6 +27,33 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 
 
+# --- time budgets that survive a loaded machine ---------------------------------------------------------
+
+
+def timeout_factor() -> float:
+    """How many times longer than on an idle machine a wait may take: QASYNTH_TEST_TIMEOUT_FACTOR (default 1),
+    raised to the load average per core when that is higher (load 13 on 2 cores gives 6.5). Read afresh on
+    every call, so a wait that starts on a quiet machine still stretches when the machine gets busy."""
+    configured = float(os.environ.get("QASYNTH_TEST_TIMEOUT_FACTOR") or 1)
+    try:
+        per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        per_core = 0.0
+    return max(1.0, configured, min(per_core, 20.0))
+
+
+def scaled(seconds: float) -> float:
+    """A budget in seconds measured on an idle 2-core machine, stretched for this machine's load."""
+    return seconds * timeout_factor()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config) -> None:
+    # pytest-timeout's per-test limit is a last resort against hangs: stretch it like every other budget.
+    if getattr(config, "_env_timeout", None):
+        config._env_timeout = scaled(config._env_timeout)
+
+
 def database_url_for_subprocess() -> str:
     """The URL of the database the tests use right now (the test database, not the configured one)."""
     from django.db import connection
@@ -66,13 +93,13 @@ class ProcessHandle:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
                 pass
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=scaled(20))
 
     def stop(self) -> None:
         if self.alive():
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=scaled(15))
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 self.kill()
 
@@ -114,26 +141,38 @@ def start_worker(
         start_new_session=True,
     )  # fmt: skip
     worker = ProcessHandle(process, log_path, name)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if "ready." in worker.log():
-            return worker
+
+    def ready() -> bool:
         if not worker.alive():
             raise RuntimeError(f"worker {name} exited early:\n{worker.log()[-3000:]}")
-        time.sleep(0.2)
-    worker.stop()
-    raise RuntimeError(f"worker {name} did not become ready in 60 s:\n{worker.log()[-3000:]}")
+        return "ready." in worker.log()
+
+    try:
+        wait_for(ready, timeout=60, what=f"worker {name} to be ready")
+    except AssertionError as exc:
+        worker.stop()
+        raise RuntimeError(f"{exc}:\n{worker.log()[-3000:]}") from None
+    return worker
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2, what: str = "condition"):
-    """Poll until predicate() is truthy; fail with a message naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll until predicate() is truthy; fail with a message naming what was awaited.
+
+    `timeout` is the budget on an idle machine; the wait lasts `scaled(timeout)`, re-evaluated while waiting,
+    so a machine that gets busy meanwhile stretches it."""
+    started = time.monotonic()
+    factor = 1.0
+    while True:
         value = predicate()
         if value:
             return value
+        waited = time.monotonic() - started
+        factor = max(factor, timeout_factor())
+        if waited > timeout * factor:
+            raise AssertionError(
+                f"timed out after {waited:.0f} s waiting for {what} (budget {timeout} s x load factor {factor:.1f})"
+            )
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class SharedWorker:
@@ -227,3 +266,64 @@ def bob_client(client, bob):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- a private Redis ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server this test started on a free port (nothing kept on disk); the only Redis a test may stop,
+    restart or flush. The machine's shared Redis (6379) is never touched."""
+
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args], capture_output=True, text=True,
+            timeout=scaled(10),
+        )  # fmt: skip
+
+    def ping(self) -> bool:
+        try:
+            return self.cli("ping").stdout.strip() == "PONG"
+        except subprocess.TimeoutExpired:
+            return False
+
+    def start(self) -> None:
+        subprocess.run(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "yes", "--dir", str(self.folder), "--pidfile", str(self.folder / "redis.pid")],
+            check=True, capture_output=True, timeout=scaled(10),
+        )  # fmt: skip
+        wait_for(self.ping, timeout=10, interval=0.05, what=f"the private Redis on port {self.port}")
+
+    def stop(self) -> None:
+        self.cli("shutdown", "nosave")
+        wait_for(lambda: not self.ping(), timeout=10, interval=0.05, what=f"the private Redis on {self.port} to stop")
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    import shutil
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed here")
+    redis = PrivateRedis(free_port(), tmp_path)
+    redis.start()
+    yield redis
+    if redis.ping():
+        redis.stop()

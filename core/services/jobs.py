@@ -9,6 +9,12 @@ stale. Duplicate messages are therefore harmless: whoever loses the lease does n
 Handlers are plain functions registered per job kind; they receive a JobContext to report progress
 (written in autocommit, outside the handler's own transactions) and to check for cancellation between
 batches.
+
+A worker's warm shutdown (Ctrl-C, SIGTERM) hands its running jobs back: at the handler's next check, or
+after a short grace from the heartbeat thread when the handler does not check that soon, the job goes back
+to "queued" with this attempt not counted, and the next sweep (the next worker start's beat) publishes it, so
+it resumes from what it stored at once. Only a worker that vanishes (SIGKILL, out of memory, power) spends an
+attempt, found by the sweep when its heartbeat goes stale.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
 
 from core.models import FINISHED_STATUSES, Job, JobStatus
@@ -49,6 +55,33 @@ class JobCancelled(Exception):
 
 class LeaseLost(Exception):
     """Raised inside a handler when another worker (or the sweep) took the job away."""
+
+
+class HandBack(Exception):
+    """Raised inside a handler when this worker is shutting down: the job goes back to the queue."""
+
+
+# Set in a worker's pool process when the worker shuts down warm (see qasynth_web/celery.py).
+_shutdown_requested = threading.Event()
+_shutdown_requested_at = 0.0
+HAND_BACK_GRACE_SECONDS = 3.0  # below ./run's 10 s before it kills a worker that does not stop
+
+
+# Jobs this process is running now (a pool process runs one at a time; the set keeps the check simple).
+running_here: set[int] = set()
+
+
+def shutdown_requested() -> bool:
+    return _shutdown_requested.is_set()
+
+
+def request_hand_back() -> None:
+    """This process is shutting down: running jobs go back to the queue without spending an attempt. Safe to
+    call from a signal handler (it only sets a flag; the handler and the heartbeat thread act on it)."""
+    global _shutdown_requested_at
+    if not _shutdown_requested.is_set():
+        _shutdown_requested_at = time.monotonic()
+        _shutdown_requested.set()
 
 
 Handler = Callable[["JobContext"], dict | None]
@@ -212,6 +245,8 @@ class JobContext:
                 self._cancel_seen = True
         if self._lease_lost:
             raise LeaseLost(f"job #{self.job.pk} is no longer leased to {self.owner}")
+        if _shutdown_requested.is_set():
+            raise HandBack()
         if self._cancel_seen:
             raise JobCancelled()
 
@@ -246,7 +281,16 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stopped.wait(self.interval):
+            while not self.stopped.wait(min(self.interval, 0.5) if _shutdown_requested.is_set() else self.interval):
+                if (
+                    _shutdown_requested.is_set()
+                    and time.monotonic() - _shutdown_requested_at >= HAND_BACK_GRACE_SECONDS
+                ):
+                    # The handler did not reach a check in time (one long step, e.g. a model conversion): hand the
+                    # job back from here so that the process can be killed without spending an attempt. The
+                    # handler stops with LeaseLost at its next check.
+                    hand_back(self.ctx.job.pk, self.ctx.owner, "the handler was still busy")
+                    return
                 try:
                     self.ctx.beat()
                 except Exception:  # a transient DB error must not kill the heartbeat for good
@@ -280,6 +324,28 @@ def claim(job_id: int, owner: str) -> Job | None:
         return None
     job.refresh_from_db()
     return job
+
+
+def hand_back(job_id: int, owner: str, why: str = "") -> bool:
+    """Put a job this worker runs back in the queue with this attempt not counted.
+
+    It is not published from here: the worker shutting down would still take the message and hand it back
+    again. With `enqueued_at` cleared the sweep publishes it at its next tick (the next worker's beat)."""
+    now = timezone.now()
+    handed = Job.objects.filter(pk=job_id, lease_owner=owner, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED,
+        lease_owner="",
+        heartbeat_at=None,
+        enqueued_at=None,
+        attempts=Greatest(F("attempts") - 1, 0),
+        progress_message="Waiting for a worker (the last one shut down).",
+    )
+    if not handed:
+        return False
+    note = f" ({why})" if why else ""
+    append_log(job_id, f"[{now:%H:%M:%S}] worker {owner} shut down{note}: handed back, attempt not counted; resumes")
+    logger.info("job %s handed back by %s on shutdown", job_id, owner)
+    return True
 
 
 def _finish(job_id: int, owner: str | None, status: str, *, message: str = "", error: str = "", result=None) -> bool:
@@ -333,6 +399,7 @@ def run_job(job_id: int, owner: str | None = None) -> str | None:
         return None
     spec = handler_for(job.kind)
     ctx = JobContext(job, owner)
+    running_here.add(job.pk)
     heartbeat = _Heartbeat(ctx, settings.QASYNTH_HEARTBEAT_SECONDS)
     heartbeat.start()
     ctx.log(f"started on {owner} (attempt {job.attempts} of {job.max_attempts})")
@@ -351,6 +418,19 @@ def run_job(job_id: int, owner: str | None = None) -> str | None:
         ctx.flush()
         status = JobStatus.CANCELLED if _finish(job.pk, owner, JobStatus.CANCELLED, message="Cancelled.") else None
         ctx.log("cancelled; finished work is kept, retry resumes")
+    except HandBack:
+        try:
+            ctx.flush()
+        except Exception:
+            close_old_connections()
+        status = JobStatus.QUEUED if hand_back(job.pk, owner) else None
+    except KeyboardInterrupt:  # Ctrl-C on a `--now` run: stopped as if cancelled, the attempt not counted
+        close_old_connections()
+        Job.objects.filter(pk=job.pk, lease_owner=owner, status=JobStatus.RUNNING).update(
+            attempts=Greatest(F("attempts") - 1, 0)
+        )
+        _finish(job.pk, owner, JobStatus.CANCELLED, message="Interrupted (Ctrl-C); retry resumes it.")
+        raise
     except LeaseLost as exc:
         logger.warning("job %s: %s", job.pk, exc)
         status = None
@@ -368,6 +448,7 @@ def run_job(job_id: int, owner: str | None = None) -> str | None:
         status = JobStatus.FAILED if _finish(job.pk, owner, JobStatus.FAILED, error=error) else None
         logger.warning("job %s failed: %s", job.pk, error)
     finally:
+        running_here.discard(job.pk)
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
     return status

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core import threads
 from core.models import ModelEntry, ModelRole
 from core.services.jobs import run_job
 from core.services.model_registry import default_model
@@ -100,6 +101,8 @@ class Command(BaseCommand):
             self.stdout.write("Queued for the worker (queue 'gpu'); follow it on the run page.")
 
     def _run_here(self, run: GenerationRun) -> None:
+        count = threads.apply_in_process()  # the worker's thread policy, counting this shell as one more process
+        self.stdout.write(f"Running here with {count} torch thread(s) (QASYNTH_TORCH_THREADS overrides).")
         status = run_job(run.job_id)
         run.job.refresh_from_db()
         if status is None:

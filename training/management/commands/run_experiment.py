@@ -13,6 +13,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core import threads
 from training.models import EvaluationRun, Experiment
 from training.services import experiments, results
 
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             experiment = Experiment.objects.filter(pk=options["experiment"]).first()
             if experiment is None:
                 raise CommandError(f"experiment #{options['experiment']} does not exist")
+        count = threads.apply_in_process()  # the worker's thread policy, counting this shell as one more process
+        self.stdout.write(f"running here with {count} torch thread(s) (QASYNTH_TORCH_THREADS overrides)")
         began, cpu = time.perf_counter(), experiments.cpu_seconds()
         try:
             experiment = experiments.run_in_process(
