@@ -66,7 +66,7 @@ def test_the_migration_renames_slugged_default_codes_everywhere_they_are_stored(
         {"key": "partially-correct", "label": "Half right"}, {"key": "wrong", "label": "Wrong"}])  # fmt: skip
     judge_session(custom, [bob], lambda item, judge: ("partially-correct", "wrong", "a"))
 
-    migration = importlib.import_module("annotation.migrations.0005_default_label_codes")
+    migration = importlib.import_module("annotation.migrations.0008_default_label_codes")
     migration.forwards(apps, None)
 
     session.refresh_from_db()

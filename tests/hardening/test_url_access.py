@@ -30,6 +30,7 @@ SIGN_OUT = {"logout", "admin:logout"}  # would end the test client's session; ch
 JUDGE_PAGES = {
     "home", "annotation:judge-home", "annotation:judge-next", "annotation:judge-back",
     "annotation:judge-done", "annotation:judge-item", "annotation:api-next", "annotation:api-assignment",
+    "annotation:api-flag",
 }  # fmt: skip
 INVITE_PAGES = {
     "annotation:invite-open", "annotation:invite-continue", "annotation:invite-consent",
