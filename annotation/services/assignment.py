@@ -164,7 +164,9 @@ def membership(session_pk: int, judge: User) -> SessionJudge | None:
         .annotate(
             in_group=Exists(in_group),
             named=Exists(named),
-            last_sequence=Coalesce(Subquery(mine.order_by("-sequence").values("sequence")[:1]), 0, output_field=IntegerField()),
+            last_sequence=Coalesce(
+                Subquery(mine.order_by("-sequence").values("sequence")[:1]), 0, output_field=IntegerField()
+            ),
             done=Coalesce(Subquery(done), 0, output_field=IntegerField()),
             pending_id=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("pk")[:1]),
             pending_token=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("token")[:1]),
