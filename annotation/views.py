@@ -239,6 +239,17 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
         return redirect(_item_url(following))
+    return _hot_lease_and_go(request, session)
+
+
+def _hot_lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse:
+    """After a submit: the next item by the hot path (membership + one statement), else the long way."""
+    try:
+        token, _ = _hot_lease(request, session.pk)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    if token is not None:
+        return redirect(_item_url(token))
     return _lease_and_go(request, session)
 
 
