@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +19,7 @@ from annotation.models import Assignment, FlagReason, JudgingSession
 from annotation.services import assignment as assigning
 from annotation.services import demo, judging
 from annotation.services.sessions import may_judge, sessions_for_judge
-from core.permissions import judge_required
+from core.permissions import is_judge, judge_required
 
 PROGRESS_CACHE_SECONDS = 10
 
@@ -61,10 +64,48 @@ def _lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse
     return redirect(_item_url(assignment.token))
 
 
-@judge_required
+def _hot_judge(view):
+    """judge_required for the hot path: the judges-only check comes from membership()'s one query, and
+    only a first visit (no membership yet) pays for the separate group query."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _hot_lease(request: HttpRequest, pk: int):
+    """(token, membership) when the fast path leased (or renewed) an item; (None, membership) when the
+    rare cases must go the long way (first visit, nothing in the first blocks, a race with another tab)."""
+    member = assigning.membership(pk, request.user)
+    if member is None:
+        return None, None
+    if not assigning.member_may_judge(member, request.user):
+        if not (member.in_group or member.invited or request.user.is_staff):
+            raise PermissionDenied("Judges only.")
+        raise Http404("No such session.")
+    return assigning.lease_for_member(member, request.user), member
+
+
+def _judges_only(request: HttpRequest) -> None:
+    if not (is_judge(request.user) or request.user.is_staff):
+        raise PermissionDenied("Judges only.")
+
+
+@_hot_judge
 @never_cache
 def judge_next(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for the next item (or the one already in hand)."""
+    try:
+        token, _ = _hot_lease(request, pk)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": _session_for(request, pk)}, status=409)
+    if token is not None:
+        return redirect(_item_url(token))
+    _judges_only(request)
     return _lease_and_go(request, _session_for(request, pk))
 
 
@@ -198,6 +239,17 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
     following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
         return redirect(_item_url(following))
+    return _hot_lease_and_go(request, session)
+
+
+def _hot_lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse:
+    """After a submit: the next item by the hot path (membership + one statement), else the long way."""
+    try:
+        token, _ = _hot_lease(request, session.pk)
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    if token is not None:
+        return redirect(_item_url(token))
     return _lease_and_go(request, session)
 
 
@@ -224,14 +276,33 @@ def _flag_and_go(request: HttpRequest, assignment: Assignment) -> HttpResponse:
 
 
 def _api_progress(session: JudgingSession, user) -> dict:
-    progress = assigning.judge_progress(session, user)
+    progress = assigning.judge_progress(session, user, max_age=PROGRESS_CACHE_SECONDS)
     return {"done": progress.done, "position": progress.position, "total": progress.total}
 
 
-@judge_required
+@_hot_judge
 @never_cache
 @require_POST
 def api_next(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        token, member = _hot_lease(request, pk)
+    except assigning.SessionClosed as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    if token is not None:  # the hot path: user, membership, lease, this read
+        assignment = Assignment.objects.select_related("session", "item").get(token=token)
+        progress = assigning.judge_progress(
+            assignment.session, request.user, max_age=PROGRESS_CACHE_SECONDS, known=(member.done, 1)
+        )
+        return JsonResponse(
+            {
+                "done": False,
+                "token": token,
+                "url": _item_url(token),
+                "item": judging.display(assignment),
+                "progress": {"done": progress.done, "position": progress.position, "total": progress.total},
+            }
+        )
+    _judges_only(request)
     session = _session_for(request, pk)
     try:
         assignment = assigning.next_assignment(session, request.user)
@@ -250,14 +321,17 @@ def api_next(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-@judge_required
+@_hot_judge
 @never_cache
 @require_http_methods(["GET", "POST"])
 def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
+    if request.method == "POST":
+        return _api_submit(request, token)
+    _judges_only(request)
     try:
         assignment = judging.own_assignment(token, request.user)
     except judging.AssignmentGone as exc:
-        return JsonResponse({"error": judging.LATE_MESSAGE if request.method == "POST" else str(exc)}, status=410)
+        return JsonResponse({"error": str(exc)}, status=410)
     if request.method == "GET":
         judgment = getattr(assignment, "judgment", None)
         return JsonResponse(
@@ -267,6 +341,11 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
                 "progress": _api_progress(assignment.session, request.user),
             }
         )
+    raise AssertionError("unreachable: GET and POST only")
+
+
+def _api_submit(request: HttpRequest, token: str) -> JsonResponse:
+    """The hot path of a submit: the service's one locking read checks ownership and the judges-only rule."""
     try:
         payload = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -275,13 +354,20 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"error": "The body must be a JSON object."}, status=400)
     try:
         result = judging.submit(token, request.user, _submission_from(payload))
+    except judging.NotAJudge as exc:
+        raise PermissionDenied("Judges only.") from exc
     except judging.JudgingError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     except judging.AssignmentGone:
-        next_url = reverse("annotation:api-next", args=[assignment.session_id])
-        return JsonResponse({"error": judging.LATE_MESSAGE, "next": next_url}, status=410)
+        # The slot went to someone else: point at the judge's next item in the session it belonged to.
+        session_id = Assignment.objects.filter(token=token).values_list("session_id", flat=True).first()
+        body = {"error": judging.LATE_MESSAGE}
+        if session_id is not None:
+            body["next"] = reverse("annotation:api-next", args=[session_id])
+        return JsonResponse(body, status=410)
     except assigning.SessionClosed as exc:
         return JsonResponse({"error": str(exc)}, status=409)
+    assignment = result.judgment.assignment
     return JsonResponse(
         {
             "stored": True,

@@ -12,8 +12,14 @@ server's; it only ever targets 127.0.0.1, and every loop is bounded in time.
     .venv/bin/python bench/judging.py --backend sqlite --duration 10
     PG_URL=postgres://postgres@127.0.0.1:5432 .venv/bin/python bench/judging.py --backend postgres
 
-Each run uses its own throw-away database (PostgreSQL: --db-name, default qasynth_bench_judging, dropped and
-re-created) and data dir under /tmp.
+The server is exactly what `./run` starts (its gunicorn line and flags, read from the `run` script of the
+tree given by --repo, default this one, with its settings defaults) unless --workers/--threads say
+otherwise. Each run uses its own data dir under /tmp and, on PostgreSQL, a database it creates (--db-name):
+an existing database of that name is refused, never dropped; only a database this run created is dropped.
+
+Besides throughput and latency it prints the server's CPU milliseconds per judged item (user + system time
+of the gunicorn processes, psutil, over the measured window): on a shared machine latency moves with the
+neighbours' load, CPU per item does not.
 
 Invitation mode (--invite): N judges (default 200) arrive through ONE open Prolific-style link within
 --arrivals seconds (default 60), each with its own worker id, accept the consent page, read the
@@ -162,9 +168,8 @@ async def drive(args) -> dict:
 
     # Log everyone in first (password hashing is deliberately slow), then start all judges together, so the
     # measured window holds judging traffic only.
-    # Idle connections are dropped by the client before the server's keep-alive (30 s) ends them, so no
-    # request ever races a server-side close.
-    limits = httpx.Limits(keepalive_expiry=20.0)
+    # One keep-alive connection per judge, kept as long as a browser would (the server's keep-alive decides).
+    limits = httpx.Limits(keepalive_expiry=120.0)
     clients = [
         httpx.AsyncClient(follow_redirects=False, timeout=httpx.Timeout(30.0), limits=limits)
         for _ in range(args.judges)
@@ -179,6 +184,8 @@ async def drive(args) -> dict:
         if not args.link:
             await asyncio.gather(*(gated_login(client, i) for i, client in enumerate(clients)))
         load_before = os.getloadavg()[0]
+        if args.marks:
+            Path(args.marks).write_text("start\n")
         begin = time.monotonic()
         stop = begin + args.duration
         if args.link:  # invitation mode: nobody logs in; they arrive through the link
@@ -186,6 +193,9 @@ async def drive(args) -> dict:
         else:
             await asyncio.gather(*(judge(client, i, stop) for i, client in enumerate(clients)))
         wall = max(0.001, min(time.monotonic(), stop) - begin)
+        if args.marks:
+            with open(args.marks, "a") as handle:
+                handle.write("stop\n")
     finally:
         for client in clients:
             await client.aclose()
@@ -216,10 +226,10 @@ def free_port() -> int:
 
 def server_env(database_url: str | None, data_dir: Path) -> dict[str, str]:
     env = os.environ.copy()
-    env.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "DB_CONN_MAX_AGE", "WEB_WORKERS", "WEB_THREADS", "WEB_KEEPALIVE"):
+        env.pop(name, None)  # the deployment ./run makes, not whatever this shell has set
     if database_url:
         env["DATABASE_URL"] = database_url
-        env["DB_CONN_MAX_AGE"] = "60"  # persistent connections, as a production deployment would use
     env.update(
         QASYNTH_DATA_DIR=str(data_dir),
         DJANGO_SETTINGS_MODULE="qasynth_web.settings",
@@ -290,46 +300,53 @@ print(json.dumps({"judgments": Judgment.objects.filter(session=session).count(),
 """
 
 
-def manage(env: dict, *args: str, timeout: int = 300) -> str:
+def manage(env: dict, *args: str, timeout: int = 300, cwd: Path = REPO) -> str:
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+        [PYTHON, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args[:2])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     return result.stdout
 
 
-def django_script(env: dict, script: str, *argv: str) -> str:
+def django_script(env: dict, script: str, *argv: str, cwd: Path = REPO) -> str:
     code = f"import sys; sys.argv = ['x', {', '.join(repr(a) for a in argv)}]\n" + script
-    out = manage(env, "shell", "-c", code)
+    out = manage(env, "shell", "-c", code, cwd=cwd)
     return out.strip().splitlines()[-1]
 
 
-def reset_postgres(base_url: str, name: str) -> str:
+def create_postgres(base_url: str, name: str) -> str:
+    """Create the bench database; refuse (never drop) one that exists: it may be someone else's."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            raise SystemExit(f"database {name!r} already exists; pick another --db-name (this bench drops only "
+                             "databases it created)")  # fmt: skip
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return f"{base_url}/{name}"
 
 
 def drop_postgres(base_url: str, name: str) -> None:
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
-    gunicorn = str(Path(PYTHON).with_name("gunicorn"))
+def start_gunicorn(env: dict, port: int, log: Path, repo: Path) -> subprocess.Popen:
+    """gunicorn with ./run's own flags (scripts/run_gunicorn.py), logging to `log` instead of ./run's files."""
+    sys.path.insert(0, str(REPO))
+    from scripts.run_gunicorn import gunicorn_argv
+
+    argv = gunicorn_argv(repo, bind=f"{HOST}:{port}", env=env, log="-")
     handle = open(log, "w")  # noqa: SIM115 - owned by the server process
     process = subprocess.Popen(
-        [gunicorn, "qasynth_web.wsgi", "-b", f"{HOST}:{port}", "-w", str(workers), "--threads", str(threads),
-         "--backlog", "256", "--timeout", "120", "--keep-alive", "30", "--error-logfile", "-",
-         "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        argv, cwd=repo, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    process.argv = argv
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -341,6 +358,21 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) 
             time.sleep(0.2)
     stop(process)
     raise RuntimeError("gunicorn did not start listening within 60 s")
+
+
+def server_cpu_s(process: subprocess.Popen) -> float:
+    """User + system CPU seconds of the gunicorn master and its workers so far."""
+    import psutil
+
+    total = 0.0
+    master = psutil.Process(process.pid)
+    for proc in [master, *master.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -356,32 +388,47 @@ def stop(process: subprocess.Popen) -> None:
 def run_backend(args, backend: str) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"qasynth-bench-{backend}-"))
     judges = args.judges or (200 if args.invite else 50 if backend == "postgres" else 20)
-    db_name = args.db_name
-    database_url = reset_postgres(args.pg_url, db_name) if backend == "postgres" else None
+    repo = Path(args.repo).resolve()
+    created = False
+    database_url = None
+    if backend == "postgres":
+        database_url = create_postgres(args.pg_url, args.db_name)
+        created = True
     env = server_env(database_url, data_dir)
+    if args.workers:
+        env["WEB_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["WEB_THREADS"] = str(args.threads)
     env["QASYNTH_INVITE_OPENS_PER_MINUTE"] = "1000000"  # every simulated worker comes from 127.0.0.1
-    results: dict = {"backend": backend, "judges": judges, "workers": args.workers, "threads": args.threads}
+    results: dict = {"backend": backend, "judges": judges, "repo": str(repo)}
     server = None
     try:
         started = time.monotonic()
-        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "migrate", "--noinput", "-v0", cwd=repo)
         results["migrate_s"] = round(time.monotonic() - started, 1)
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, args.threads, data_dir / "gunicorn.log")
+        server = start_gunicorn(env, port, data_dir / "gunicorn.log", repo)
+        results["gunicorn"] = " ".join(server.argv[1:])
         modes = [("invite", args.think)] if args.invite else [("think", args.think), ("saturation", 0.0)]
         for mode, think in modes:
             link = ""
             if mode == "invite":
-                session, link = django_script(env, SEED_INVITE_SCRIPT, str(args.items), str(args.k), mode).split()
+                seeded = django_script(env, SEED_INVITE_SCRIPT, str(args.items), str(args.k), mode, cwd=repo)
+                session, link = seeded.split()
             else:
-                session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode)
+                session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode,
+                                        cwd=repo)  # fmt: skip
             out = data_dir / f"{mode}.json"
+            marks = data_dir / f"{mode}.marks"
             cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
                    str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out),
-                   "--link", link, "--arrivals", str(args.arrivals)]  # fmt: skip
-            subprocess.run(cmd, cwd=REPO, check=True, timeout=args.duration + 120)
+                   "--link", link, "--arrivals", str(args.arrivals), "--marks", str(marks)]  # fmt: skip
+            driver = subprocess.Popen(cmd, cwd=REPO)
+            cpu = _window_cpu(driver, server, marks, timeout=args.duration + 120)
             measured = json.loads(out.read_text())
-            measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session))
+            measured["server_cpu_s"] = round(cpu, 2)
+            measured["cpu_ms_per_judged"] = round(1000 * cpu / measured["judged"], 1) if measured["judged"] else None
+            measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session, cwd=repo))
             results[mode] = measured
         log = (data_dir / "gunicorn.log").read_text(errors="replace")
         results["server_log_errors"] = log.count("Traceback") + log.lower().count("database is locked")
@@ -389,11 +436,32 @@ def run_backend(args, backend: str) -> dict:
     finally:
         if server is not None:
             stop(server)
-        if backend == "postgres" and not args.keep:
-            drop_postgres(args.pg_url, db_name)
+        if created and not args.keep:
+            drop_postgres(args.pg_url, args.db_name)
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     return results
+
+
+def _window_cpu(driver: subprocess.Popen, server: subprocess.Popen, marks: Path, timeout: float) -> float:
+    """Server CPU seconds between the driver's "start" mark (logins done) and its "stop" mark."""
+    deadline = time.monotonic() + timeout
+    begin = None
+    while time.monotonic() < deadline:
+        text = marks.read_text() if marks.exists() else ""
+        if begin is None and "start" in text:
+            begin = server_cpu_s(server)
+        if "stop" in text:
+            end = server_cpu_s(server)
+            driver.wait(timeout=60)
+            if driver.returncode:
+                raise RuntimeError(f"load generator failed ({driver.returncode})")
+            return end - (begin if begin is not None else end)
+        if driver.poll() is not None and driver.returncode:
+            raise RuntimeError(f"load generator failed ({driver.returncode})")
+        time.sleep(0.05)
+    driver.kill()
+    raise RuntimeError("load generator did not finish in time")
 
 
 def fmt(value) -> str:
@@ -401,8 +469,8 @@ def fmt(value) -> str:
 
 
 def report(results: dict) -> None:
-    print(f"\n== {results['backend']}: {results['judges']} judges, gunicorn {results['workers']} workers x "
-          f"{results['threads']} threads ==")  # fmt: skip
+    print(f"\n== {results['backend']}: {results['judges']} judges, {results['repo']}: gunicorn "
+          f"{results['gunicorn']} ==")  # fmt: skip
     for mode in ("invite", "think", "saturation"):
         r = results.get(mode)
         if not r:
@@ -412,7 +480,8 @@ def report(results: dict) -> None:
             print(f"-- invite: {r['judges']} judges arriving through one open link within {r['arrivals_s']} s")
         print(
             f"-- {mode} (think {r['think_s']} s, {r['duration_s']} s): {r['requests']} requests "
-            f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), errors {r['errors']}; "
+            f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), "
+            f"server CPU {r.get('cpu_ms_per_judged')} ms per judged item, errors {r['errors']}; "
             f"machine load average {r['load_avg_1min'][0]} -> {r['load_avg_1min'][1]} on {os.cpu_count()} cores"
         )
         for kind in ("open", "flow", "next", "page", "submit"):
@@ -445,8 +514,11 @@ def main() -> int:
     parser.add_argument("--judges", type=int, default=0, help="default: 50 on PostgreSQL, 20 on SQLite")
     parser.add_argument("--items", type=int, default=3000)
     parser.add_argument("--k", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=0, help="override ./run's WEB_WORKERS")
+    parser.add_argument("--threads", type=int, default=0, help="override ./run's WEB_THREADS")
+    parser.add_argument("--repo", default=str(REPO), help="the tree whose ./run server is measured (a baseline)")
+    parser.add_argument("--db-name", default="qasynth_bench_judging", help="PostgreSQL database to create")
+    parser.add_argument("--marks", help=argparse.SUPPRESS)
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the bench database and data dir")
     parser.add_argument("--db-name", default="qasynth_bench_judging", help="PostgreSQL database (dropped after)")

@@ -97,10 +97,14 @@ SQLITE_OPTIONS = {
     "timeout": 30,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
 }
+# Persistent connections by default (issue 12: opening one per request cost ~8% of a judging request);
+# the health check drops a connection the server closed before a request uses it. DB_CONN_MAX_AGE=0
+# restores one connection per request.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+        DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
@@ -113,6 +117,9 @@ else:
             "TEST": {"NAME": env.str("QASYNTH_SQLITE_TEST_NAME", default=str(DATA_DIR / "test-qasynth.sqlite3"))},
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -131,6 +138,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions: read from a cache shared by all web processes (files under the data dir, or Redis when
+# SESSION_CACHE_URL is set), written through to the database. A judge's request then loads its session
+# without a query; logout deletes it from both, so no process keeps a logged-out session alive.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "sessions": env.cache_url("SESSION_CACHE_URL", default=f"filecache://{DATA_DIR / 'cache' / 'sessions'}"),
+}
+CACHES["sessions"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 20_000)
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -25,8 +25,8 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Mod
+from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
 
 from annotation.models import (
@@ -40,6 +40,7 @@ from annotation.models import (
     new_token,
 )
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
+from core.permissions import INVITED_JUDGES_GROUP, JUDGES_GROUP
 from qasynth_lib.matchups import next_pair
 
 RETRIES = 5
@@ -205,6 +206,97 @@ def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
     return np.asarray(stored, dtype=float)
 
 
+# --- the hot path: a returning judge's next item in three statements --------------------------------------
+
+
+def membership(session_pk: int, judge: User) -> SessionJudge | None:
+    """The judge's membership with its session and everything the next lease needs, in ONE query: whether
+    they may still judge here (named, or a judge in a session open to all judges), their last sequence
+    number, their judged count and the assignment they hold, if any. None on a first visit."""
+    mine = Assignment.objects.filter(session_id=OuterRef("session_id"), judge_id=judge.pk).order_by()
+    in_group = User.groups.through.objects.filter(user_id=judge.pk, group__name=JUDGES_GROUP)
+    invited = User.groups.through.objects.filter(user_id=judge.pk, group__name=INVITED_JUDGES_GROUP)
+    named = JudgingSession.judges.through.objects.filter(judgingsession_id=OuterRef("session_id"), user_id=judge.pk)
+    done = mine.filter(submitted_at__isnull=False).values("judge_id").annotate(n=Count("pk")).values("n")
+    return (
+        SessionJudge.objects.filter(session_id=session_pk, judge_id=judge.pk)
+        .select_related("session")
+        .annotate(
+            in_group=Exists(in_group),
+            invited=Exists(invited),
+            named=Exists(named),
+            last_sequence=Coalesce(
+                Subquery(mine.order_by("-sequence").values("sequence")[:1]), 0, output_field=IntegerField()
+            ),
+            done=Coalesce(Subquery(done), 0, output_field=IntegerField()),
+            pending_id=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("pk")[:1]),
+            pending_token=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("token")[:1]),
+        )
+        .first()
+    )
+
+
+def member_may_judge(member: SessionJudge, judge: User) -> bool:
+    """may_judge() and the judges-only rule, from the annotations of membership()."""
+    session = member.session
+    judging = member.in_group or member.invited or judge.is_staff  # judge_required's rule
+    return judging and (member.named or (session.open_to_all_judges and member.in_group))
+
+
+def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None = None) -> str | None:
+    """Renew the held assignment or lease a new slot in ONE statement; its token, or None when that statement
+    found nothing (the caller falls back to next_assignment(), which handles every rare case).
+
+    Everything is decided before the statement (token, seed, placement, sequence), so the write lock is held
+    for one UPDATE: on SQLite an autocommit write statement takes the write lock at its start, as IMMEDIATE
+    does; on PostgreSQL the slot is locked with SKIP LOCKED inside it. The statement's own guard (the judge
+    holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did."""
+    session = member.session
+    if not session.is_open:
+        raise SessionClosed(f"Session {session.name!r} is closed.")
+    if session.n_systems > 2:  # which pair a slot shows is decided the long way (matchup designs)
+        return None
+    now = now or timezone.now()
+    expires = now + timedelta(seconds=session.lease_seconds)
+    if member.pending_id is not None:
+        renewed = Assignment.objects.filter(pk=member.pending_id, judge_id=judge.pk, submitted_at__isnull=True).update(
+            assigned_at=Case(
+                When(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), then=Value(now)),
+                default=F("assigned_at"),
+            ),
+            lease_expires_at=expires,
+        )
+        return member.pending_token if renewed else None
+    open_slots = free_slots(session, now).exclude(item_id__in=items_of(session, judge))
+    first_block = open_slots.order_by("block").values("block")[:1]
+    window = open_slots.filter(block__lte=Subquery(first_block) + 1)
+    pick = (
+        window.annotate(order=Mod(F("item__shuffle_key") * member.perm_a + member.perm_c, PERMUTATION_PRIME))
+        .order_by("block", "order", "slot")
+        .values("pk")[:1]
+    )
+    holds_one = Assignment.objects.filter(session=session, judge_id=judge.pk, submitted_at__isnull=True)
+    token, seed = new_token(), new_seed()
+    changes = dict(
+        judge_id=judge.pk, token=token, seed=seed, swapped=placement_for(seed), sequence=member.last_sequence + 1,
+        assigned_at=now, lease_expires_at=expires,
+        times_released=Case(
+            When(judge__isnull=False, then=F("times_released") + 1), default=F("times_released"),
+            output_field=IntegerField(),
+        ),
+    )  # fmt: skip
+    # One autocommit statement is its own transaction: no BEGIN/COMMIT round trips around it. The slot's
+    # freedom is checked again by the UPDATE itself: on PostgreSQL a judge who picked the slot another judge
+    # just took waits for that row, re-reads it, finds it taken and updates nothing (then the long way,
+    # with SKIP LOCKED, finds another); permutations differ per judge, so such collisions are rare.
+    target = free_slots(session, now).filter(pk=Subquery(pick)).exclude(Exists(holds_one))
+    try:
+        updated = target.update(**changes)
+    except IntegrityError:  # (item, judge) or (session, judge, sequence) raced: the long way sorts it out
+        return None
+    return token if updated else None
+
+
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:
     """Lock the first free slot in the judge's own order; slots locked by others are skipped (PostgreSQL)."""
     return (
@@ -246,15 +338,26 @@ class JudgeProgress:
 
 
 def judge_progress(
-    session: JudgingSession, judge: User, *, now: datetime | None = None, max_age: float = 0
+    session: JudgingSession,
+    judge: User,
+    *,
+    now: datetime | None = None,
+    max_age: float = 0,
+    known: tuple[int, int] | None = None,
 ) -> JudgeProgress:
     """Where the judge stands. With max_age > 0 the count of open items (the costly part) may be reused
-    from this process's cache for that many seconds: the judging page needs "17 of 120", not an exact 120."""
+    from this process's cache for that many seconds: the judging page needs "17 of 120", not an exact 120.
+    The cached count is per (session, judge) and moves with the judge's own submits (it is stored with the
+    judged count it was taken at), so only other judges' work can make it stale, for at most max_age."""
     now = now or timezone.now()
-    counts = Assignment.objects.filter(session=session, judge=judge).aggregate(
-        done=Count("pk", filter=Q(submitted_at__isnull=False)), pending=Count("pk", filter=Q(submitted_at__isnull=True))
-    )
-    done, pending = counts["done"], min(counts["pending"], 1)
+    if known is not None:  # (done, pending) already counted, e.g. by membership()
+        done, pending = known
+    else:
+        counts = Assignment.objects.filter(session=session, judge=judge).aggregate(
+            done=Count("pk", filter=Q(submitted_at__isnull=False)),
+            pending=Count("pk", filter=Q(submitted_at__isnull=True)),
+        )
+        done, pending = counts["done"], min(counts["pending"], 1)
     key = f"annotation:open-items:{session.pk}:{session.seed}:{judge.pk}"  # the seed: ids get reused in tests
     cached = cache.get(key) if max_age > 0 else None
     if cached is not None:

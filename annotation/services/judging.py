@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from annotation.models import (
@@ -24,6 +25,7 @@ from annotation.models import (
     JudgmentRevision,
 )
 from annotation.services.sessions import render_instructions
+from core.permissions import JUDGES_GROUP
 from core.services.text import unstorable_reason
 
 SIDES = ("left", "right")
@@ -129,6 +131,10 @@ LATE_MESSAGE = (
 )
 
 
+class NotAJudge(PermissionError):
+    """The user is no longer in the judges group (nor staff)."""
+
+
 def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
     """Store a judgment. The same submission id twice stores once; a changed resubmit adds a revision.
 
@@ -151,10 +157,13 @@ def submit(token: str, judge: User, data: Submission, *, now: datetime | None = 
 
 def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitResult:
     with transaction.atomic():
-        # One locking read brings the session (for validation) and the current judgment along.
+        # One locking read brings the session (for validation), the current judgment and the judges-only
+        # check along: the hot path reads nothing else before writing.
+        in_group = User.groups.through.objects.filter(user_id=judge.pk, group__name=JUDGES_GROUP)
         assignment = (
             Assignment.objects.select_for_update(of=("self",))
             .select_related("session", "judgment")
+            .annotate(judge_in_group=Exists(in_group))
             .filter(token=token, judge=judge)
             .first()
             if token
@@ -162,6 +171,8 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
         )
         if assignment is None:
             raise AssignmentGone(GONE_MESSAGE)
+        if not (assignment.judge_in_group or judge.is_staff):
+            raise NotAJudge("Judges only.")
         session = assignment.session
         if not session.is_open:
             from annotation.services.assignment import SessionClosed
