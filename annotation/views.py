@@ -19,7 +19,7 @@ from annotation.models import Assignment, FlagReason, JudgingSession
 from annotation.services import assignment as assigning
 from annotation.services import demo, judging
 from annotation.services.sessions import may_judge, sessions_for_judge
-from core.permissions import is_judge, judge_required
+from core.permissions import judge_required, may_use_judging_pages
 
 PROGRESS_CACHE_SECONDS = 10
 
@@ -91,7 +91,7 @@ def _hot_lease(request: HttpRequest, pk: int):
 
 
 def _judges_only(request: HttpRequest) -> None:
-    if not (is_judge(request.user) or request.user.is_staff):
+    if not may_use_judging_pages(request.user):
         raise PermissionDenied("Judges only.")
 
 

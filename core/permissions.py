@@ -35,13 +35,18 @@ def staff_required(view):
     return wrapper
 
 
+def may_use_judging_pages(user) -> bool:
+    """Judges (accounts in the judges group or judges invited by a link) and staff."""
+    judging = user.groups.filter(name__in=(JUDGES_GROUP, INVITED_JUDGES_GROUP)).exists()
+    return judging or user.is_staff
+
+
 def judge_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        judging = request.user.groups.filter(name__in=(JUDGES_GROUP, INVITED_JUDGES_GROUP)).exists()
-        if not (judging or request.user.is_staff):
+        if not may_use_judging_pages(request.user):
             raise PermissionDenied("Judges only.")
         return view(request, *args, **kwargs)
 
