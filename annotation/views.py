@@ -346,12 +346,16 @@ def api_assignment(request: HttpRequest, token: str) -> JsonResponse:
 
 def _api_submit(request: HttpRequest, token: str) -> JsonResponse:
     """The hot path of a submit: the service's one locking read checks ownership and the judges-only rule."""
+    problem = ""
     try:
         payload = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "The body is not valid JSON (UTF-8)."}, status=400)
+        payload, problem = None, "The body is not valid JSON (UTF-8)."
     if not isinstance(payload, dict):
-        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+        # Only now (an error path) is ownership read separately: someone else's item is gone whatever was sent.
+        if not Assignment.objects.filter(token=token, judge_id=request.user.pk).exists():
+            return JsonResponse({"error": judging.GONE_MESSAGE}, status=410)
+        return JsonResponse({"error": problem or "The body must be a JSON object."}, status=400)
     try:
         result = judging.submit(token, request.user, _submission_from(payload))
     except judging.NotAJudge as exc:
@@ -383,12 +387,16 @@ def _api_submit(request: HttpRequest, token: str) -> JsonResponse:
 @require_POST
 def api_flag(request: HttpRequest, token: str) -> JsonResponse:
     """Flag and skip through the API: {"reason": "unanswerable" | "identical" | "other", "note": "..."}."""
+    problem = ""
     try:
         payload = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "The body is not valid JSON (UTF-8)."}, status=400)
+        payload, problem = None, "The body is not valid JSON (UTF-8)."
     if not isinstance(payload, dict):
-        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+        # Only now (an error path) is ownership read separately: someone else's item is gone whatever was sent.
+        if not Assignment.objects.filter(token=token, judge_id=request.user.pk).exists():
+            return JsonResponse({"error": judging.GONE_MESSAGE}, status=410)
+        return JsonResponse({"error": problem or "The body must be a JSON object."}, status=400)
     try:
         result = judging.flag(token, request.user, str(payload.get("reason") or ""), str(payload.get("note") or ""))
     except judging.JudgingError as exc:
