@@ -34,6 +34,15 @@ RATE_UNITS = {"pairs_per_s": "pairs", "passages_per_s": "passages", "items_per_s
 REDUNDANT_KEYS = {"passages_done", "passages_total", "pairs_accepted", "pairs_rejected"}  # the message says them
 KEY_LABELS = {"learning_rate": "learning rate", "bertscore_f1": "BERTScore F1", "exact_match": "exact match",
               "bleu": "BLEU", "f1": "F1"}  # fmt: skip
+FIGURE_ORDER = [*RATE_UNITS, "loss", "learning_rate", "epoch", "exact_match", "f1", "bleu", "bertscore_f1"]
+"""The order figures read in, whatever order the database kept the keys in (PostgreSQL's jsonb sorts them by
+length); keys not named here follow in alphabetical order, and the ETA comes last."""
+
+
+def _figure_rank(key: str) -> tuple[int, int, str]:
+    if key == "eta_s":
+        return (2, 0, key)
+    return (0, FIGURE_ORDER.index(key), key) if key in FIGURE_ORDER else (1, 0, key)
 
 
 def clock(seconds: float) -> str:
@@ -60,7 +69,7 @@ def number_text(value: float) -> str:
 def describe_progress_data(data: dict, *, finished: bool = False) -> str:
     """A job's live figures for people: rates per minute or second, ETA as m:ss, no raw keys."""
     parts = []
-    for key, value in (data or {}).items():
+    for key, value in sorted((data or {}).items(), key=lambda item: _figure_rank(item[0])):
         if key in REDUNDANT_KEYS or value is None or isinstance(value, bool):
             continue
         if not isinstance(value, (int, float)):

@@ -87,3 +87,12 @@ def test_the_run_details_follow_the_job_without_a_reload(live_server, alice, set
         assert "Kyoto was the capital of Japan." in details and "No outputs yet" not in details
         assert marker and page.evaluate("() => window.notReloaded === true")  # updated in place
         assert "attempt 1 of 3" in page.inner_text("[data-field=attempts]")
+
+
+def test_figures_read_in_the_same_order_whatever_order_the_database_kept_the_keys_in():
+    # PostgreSQL's jsonb returns keys sorted by length, SQLite as written: the text must not depend on it.
+    written = {"pairs_per_s": 0.033, "passages_per_s": 0.011, "eta_s": 65, "loss": 1.5}
+    by_length = dict(sorted(written.items(), key=lambda item: (len(item[0]), item[0])))
+    assert list(by_length) != list(written)
+    assert describe_progress_data(by_length) == describe_progress_data(written)
+    assert describe_progress_data(written).endswith("ETA 1:05")
