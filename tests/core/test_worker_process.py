@@ -96,9 +96,12 @@ def test_a_warm_shutdown_hands_running_jobs_back_without_spending_an_attempt(tra
 
 
 def test_sweeps_that_piled_up_behind_a_busy_worker_are_dropped_not_run(transactional_db, tmp_path):
-    """One pool process, busy for 4 s, while beat sends a sweep and an experiment tick every 0.2 s."""
+    """One pool process, busy for 4 s, while beat sends a sweep and an experiment tick every 0.2 s.
+
+    The worker gets its own filesystem broker under tmp_path even when the suite runs on Redis: the shared
+    worker reads the same Redis queues and would take the job (and the piled-up messages) away from it."""
     worker = start_worker("backlog", queues="default", concurrency=1, beat=True, QASYNTH_DATA_DIR=str(tmp_path),
-                          QASYNTH_SWEEP_SECONDS="0.2")  # fmt: skip
+                          QASYNTH_SWEEP_SECONDS="0.2", CELERY_BROKER_URL="filesystem://")  # fmt: skip
     try:
         job = private_job("backlog-private", steps=8, step_seconds=0.5)
         send_to_private_broker(tmp_path, job)
