@@ -57,6 +57,15 @@ class Run:
     def console(self) -> str:
         return self.out_path.read_text(errors="replace")
 
+    def diagnosis(self, job_id: int) -> str:
+        """What a failed wait needs to be understood from CI's output alone: the console, the worker's log and
+        the job's own log."""
+        worker_log = self.data_dir / "logs" / "worker.log"
+        with sqlite3.connect(self.data_dir / "qasynth.sqlite3", timeout=30) as db:
+            row = db.execute("SELECT status, attempts, log, error FROM core_job WHERE id = ?", (job_id,)).fetchone()
+        tail = worker_log.read_text(errors="replace")[-6000:] if worker_log.exists() else "(no worker.log)"
+        return f"job {job_id}: {row}\n--- console ---\n{self.console()}\n--- worker.log (tail) ---\n{tail}"
+
     def job(self, job_id: int) -> tuple[str, int, str]:
         with sqlite3.connect(self.data_dir / "qasynth.sqlite3", timeout=30) as db:
             row = db.execute("SELECT status, attempts, lease_owner FROM core_job WHERE id = ?", (job_id,)).fetchone()
@@ -108,7 +117,10 @@ def test_run_restarts_a_killed_worker_while_the_web_keeps_answering_and_stops_qu
             web_answers.append(answers(run.url))
             return run.job(job_id)[0] == "succeeded"
 
-        wait_for(finished, timeout=180, interval=0.5, what="a new worker to finish the job")
+        try:
+            wait_for(finished, timeout=180, interval=0.5, what="a new worker to finish the job")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{run.diagnosis(job_id)}") from None
         status, attempts, owner = run.job(job_id)
         assert owner != first_owner and attempts == 2
         assert all(web_answers), f"the web server stopped answering ({web_answers.count(False)} misses)"
