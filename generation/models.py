@@ -248,6 +248,11 @@ class QAExample(models.Model):
     context = models.TextField()
     question = models.TextField()
     answer = models.TextField()
+    answer_start = models.IntegerField(
+        null=True, blank=True,
+        help_text="The answer's character offset in the context (a reference pair's stored answer_start, so a text "
+        "that occurs twice keeps the span the annotator marked); null: the answer is not a span of the context.",
+    )  # fmt: skip
     source_ref = models.CharField(max_length=100, blank=True, help_text="e.g. 'synthetic:123' or 'reference:45'.")
 
     class Meta:

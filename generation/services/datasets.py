@@ -51,6 +51,15 @@ def _sample_ids(ids: list[int], limit: int | None, seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(ids, limit))
 
 
+def span_start(context: str, answer: str, stored: int | None = None) -> int | None:
+    """Where `answer` sits in `context`: the stored offset when it really points at the answer (an annotator's
+    span, which may be the second of two identical texts), else the first occurrence; None: not a span."""
+    if stored is not None and stored >= 0 and context.startswith(answer, stored):
+        return stored
+    found = context.find(answer) if answer else -1
+    return found if found >= 0 else None
+
+
 def _fill(dataset: QADataset, examples: Iterable[QAExample]) -> int:
     """Insert examples chunk by chunk, then freeze; on any failure the partial dataset is deleted."""
     try:
@@ -132,6 +141,8 @@ def build_synthetic_dataset(
                     context=pair.passage.text,
                     question=pair.question,
                     answer=pair.answer,
+                    # A generated pair has no marked span: its answer's first occurrence, if it is one.
+                    answer_start=span_start(pair.passage.text, pair.answer),
                     source_ref=f"synthetic:{pair.pk}",
                 )
 
@@ -186,6 +197,7 @@ def build_human_dataset(
                     context=pair.passage.text,
                     question=pair.question,
                     answer=pair.answers[0],
+                    answer_start=span_start(pair.passage.text, pair.answers[0], (pair.answer_starts or [None])[0]),
                     source_ref=f"reference:{pair.pk}",
                 )
 
@@ -221,8 +233,9 @@ def export_jsonl(dataset: QADataset) -> Iterator[str]:
 
 
 def export_squad(dataset: QADataset) -> Iterator[str]:
-    """SQuAD 1.1 JSON, streamed: an article per title run, a paragraph per context, answer_start where the
-    answer occurs in the context (-1 when a synthetic answer is not a verbatim span)."""
+    """SQuAD 1.1 JSON, streamed: an article per title run, a paragraph per context. answer_start is the offset
+    stored with the example (a reference pair's own span, never a fresh search that would land on the first of
+    two identical texts); -1 when the answer is not a verbatim span of the context."""
     dumps = json.dumps
     yield '{"version": ' + dumps(f"{dataset.name} v{dataset.version}", ensure_ascii=False) + ', "data": ['
     article_title: str | None = None
@@ -254,7 +267,7 @@ def export_squad(dataset: QADataset) -> Iterator[str]:
         qa = {
             "id": f"{dataset.name}-v{dataset.version}-{ex.pk}",
             "question": ex.question,
-            "answers": [{"text": ex.answer, "answer_start": ex.context.find(ex.answer)}],
+            "answers": [{"text": ex.answer, "answer_start": -1 if ex.answer_start is None else ex.answer_start}],
         }
         yield ("" if first_qa else ", ") + dumps(qa, ensure_ascii=False)
         first_qa = False

@@ -9,8 +9,10 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from generation.importers.readers import read_squad
-from generation.services.datasets import build_human_dataset, build_synthetic_dataset
-from tests.generation.synth_helpers import finished_run, make_corpus
+from generation.models import Passage, QAExample
+from generation.services.datasets import build_human_dataset, build_synthetic_dataset, export_squad
+from generation.services.imports import import_file
+from tests.generation.synth_helpers import finished_run, make_corpus, write
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +64,6 @@ def test_a_human_dataset_with_several_pairs_per_passage_groups_them_in_one_parag
     corpus = make_corpus(passages=PASSAGES[:2], split="test",
                          qas={0: [("Q1?", "deer"), ("Q2?", "park")], 1: [("Q3?", "beef")]})  # fmt: skip
     dataset = build_human_dataset(corpus, "test", "h")
-    from generation.services.datasets import export_squad
 
     document = json.loads("".join(export_squad(dataset)))
 
@@ -73,3 +74,32 @@ def test_a_human_dataset_with_several_pairs_per_passage_groups_them_in_one_parag
 
 def test_an_unknown_export_format_is_404(alice_client, dataset):
     assert alice_client.get(reverse("generation:dataset-export", args=[dataset.pk, "xml"])).status_code == 404
+
+
+def test_a_squad_import_exports_the_annotators_span_when_the_answer_text_occurs_twice(tmp_path):
+    """The export copies the stored answer_start: searching the context would land on the first "Nara"."""
+    context = "Nara is a city. The deer park of Nara is famous."
+    second = context.rindex("Nara")
+    doc = {"data": [{"title": "Nara", "paragraphs": [{"context": context, "qas": [
+        {"id": "q1", "question": "Whose deer park is famous?", "answers": [{"text": "Nara", "answer_start": second}]},
+    ]}]}]}  # fmt: skip
+    corpus = make_corpus(name="twice")
+    import_file(corpus, write(tmp_path / "in.json", json.dumps(doc)))
+    Passage.objects.filter(corpus=corpus).update(split="test")
+    dataset = build_human_dataset(corpus, "test", "twice")
+
+    document = json.loads("".join(export_squad(dataset)))
+
+    answer = document["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]
+    assert answer == {"text": "Nara", "answer_start": second}
+    assert dataset.examples.get().answer_start == second
+
+
+def test_a_synthetic_answer_that_is_not_a_span_exports_minus_one(dataset):
+    example = dataset.examples.first()
+    QAExample.objects.filter(pk=example.pk).update(answer="not in any passage", answer_start=None)
+
+    document = json.loads("".join(export_squad(dataset)))
+
+    qas = [qa for article in document["data"] for p in article["paragraphs"] for qa in p["qas"]]
+    assert {"text": "not in any passage", "answer_start": -1} in [qa["answers"][0] for qa in qas]
