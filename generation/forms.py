@@ -84,12 +84,13 @@ class ImportUploadForm(forms.Form):
             test_fraction=data.get("test_fraction") or 0.0,
         )
 
-    def corpus_or_new(self) -> Corpus:
+    def corpus_or_new(self) -> tuple[Corpus, bool]:
+        """The chosen corpus, or the new one named (created now); and whether it was created here."""
         from generation.services.imports import get_or_create_corpus
 
         data = self.cleaned_data
         if data.get("corpus"):
-            return data["corpus"]
+            return data["corpus"], False
         return get_or_create_corpus(
             data["new_corpus"], language=(data.get("language") or "en").strip(), source=data.get("source") or ""
         )

@@ -81,7 +81,16 @@ class Import(models.Model):
         COMPLETE = "complete", "complete"
         FAILED = "failed", "failed"
 
-    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="imports")
+    corpus = models.ForeignKey(
+        Corpus, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports",
+        help_text="Null only when the import created its corpus and failed: the corpus was removed again.",
+    )  # fmt: skip
+    corpus_name = models.CharField(
+        max_length=200, blank=True, help_text="The corpus's name at upload, shown after a removed corpus."
+    )
+    created_corpus = models.BooleanField(
+        default=False, help_text="The upload created the corpus: a malformed file removes it again."
+    )
     job = models.OneToOneField(
         "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="corpus_import"
     )
@@ -117,7 +126,7 @@ class Import(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.file_name} -> {self.corpus} ({self.status})"
+        return f"{self.file_name} -> {self.corpus or self.corpus_name} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("generation:import-detail", args=[self.pk])

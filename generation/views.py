@@ -99,8 +99,8 @@ def handle_import_upload(request: HttpRequest, template: str, extra: dict | None
             form.add_error("file", then(message, "Nothing was imported."))
         else:
             with transaction.atomic():
-                corpus = form.corpus_or_new()
-                imp = imports.create_import(corpus, stored, options, user=request.user)
+                corpus, created = form.corpus_or_new()
+                imp = imports.create_import(corpus, stored, options, user=request.user, created_corpus=created)
                 imports.start_import_job(imp, user=request.user)
             earlier = imports.previous_complete_import(imp)
             note = (

@@ -34,7 +34,7 @@ from django.utils import timezone
 from core.permissions import recorded_user
 from core.services.bulk import chunked
 from core.services.text import unstorable_reason
-from generation.importers.errors import CorpusImportError
+from generation.importers.errors import CorpusImportError, then
 from generation.importers.readers import FORMATS, Columns, PassageRecord, ReadStats, read_corpus
 from generation.importers.splits import SplitSpec, split_counts, split_groups
 from generation.models import (
@@ -60,6 +60,10 @@ ProgressFn = Callable[[dict[str, Any]], None]
 
 class ImportSuperseded(Exception):
     """A newer attempt of the same import has started; this writer must stop and touch nothing."""
+
+
+class CorpusRemoved(CorpusImportError):
+    """The import's new corpus was removed after its file proved malformed: there is nothing to retry into."""
 
 
 class ImportOptionsError(ValueError):
@@ -265,19 +269,31 @@ def precheck(path: str | Path, options: ImportOptions, *, records: int = PRECHEC
 # ------------------------------------------------------------------------------------------ creating
 
 
-def get_or_create_corpus(name: str, *, language: str = "en", source: str = "", description: str = "") -> Corpus:
-    corpus, _ = Corpus.objects.get_or_create(
+def get_or_create_corpus(
+    name: str, *, language: str = "en", source: str = "", description: str = ""
+) -> tuple[Corpus, bool]:
+    """The corpus called `name`, and whether this call created it (its import then owns it until complete)."""
+    return Corpus.objects.get_or_create(
         name=name.strip(), defaults={"language": language, "source": source, "description": description}
     )
-    return corpus
 
 
 def create_import(
-    corpus: Corpus, stored: StoredFile, options: ImportOptions, *, user=None, fmt: str | None = None
+    corpus: Corpus,
+    stored: StoredFile,
+    options: ImportOptions,
+    *,
+    user=None,
+    fmt: str | None = None,
+    created_corpus: bool = False,
 ) -> Import:
+    """The Import row for a stored file. created_corpus: the corpus was made for this upload, so a malformed
+    file removes it again rather than leave an empty corpus behind."""
     options.check()
     return Import.objects.create(
         corpus=corpus,
+        corpus_name=corpus.name,
+        created_corpus=created_corpus,
         file_name=stored.name,
         file_path=str(stored.path),
         file_size=stored.size,
@@ -297,7 +313,7 @@ def start_import_job(imp: Import, *, user=None, enqueue: bool = True):
             "generation.import",
             {"import_id": imp.pk},
             user=user,
-            title=f"Import {imp.file_name} into {imp.corpus.name}",
+            title=f"Import {imp.file_name} into {imp.corpus_name or imp.corpus.name}",
             enqueue=enqueue,
         )
         Import.objects.filter(pk=imp.pk).update(job=job)
@@ -491,6 +507,13 @@ def run_import(
     imp.refresh_from_db()
     if imp.status == Import.Status.COMPLETE:
         return imp
+    if imp.corpus_id is None:
+        raise CorpusRemoved(
+            imp.file_name,
+            f"the new corpus {imp.corpus_name!r} was removed when this import failed, so there is nothing to "
+            "retry into",
+            hint="Upload the corrected file again (as a new corpus or into an existing one)",
+        )
     options = ImportOptions.from_dict(imp.options)
     attempt = _begin_attempt(imp)
     discard_staged(imp)
@@ -538,6 +561,10 @@ def run_import(
         message = exc.user_message if isinstance(exc, CorpusImportError) else _failure_message(exc)
         try:
             _fail(imp, attempt, message)
+            # A malformed file stays malformed on retry, so a corpus made for it goes; other failures
+            # (cancel, a lost database, a warm shutdown handing the job back) keep it for the retry.
+            if isinstance(exc, CorpusImportError) and imp.created_corpus:
+                _remove_new_corpus(imp)
         except Exception:  # the original error matters more than a failed clean-up (a retry cleans up)
             logger.exception("import #%s: could not clean up after %s", imp.pk, type(exc).__name__)
         raise
@@ -626,13 +653,34 @@ def import_into_corpus_named(
         raise
 
 
-def _drop_if_unused(corpus: Corpus) -> None:
+def _drop_if_unused(corpus: Corpus, *, keep_imports: bool = False) -> bool:
+    """Delete a corpus an import created, if nothing else came to use it. Its failed Import rows go with it
+    (the command: the console showed the error), or stay, pointing nowhere, with keep_imports (an upload:
+    its page shows the error and that nothing was kept). Returns whether the corpus was deleted."""
     with transaction.atomic():
+        corpus = Corpus.objects.select_for_update().filter(pk=corpus.pk).first()
+        if corpus is None:
+            return False
         if Passage.all_objects.filter(corpus=corpus).exists():
-            return
+            return False
         if corpus.imports.exclude(status=Import.Status.FAILED).exists():
-            return  # another import started meanwhile
+            return False  # another import started meanwhile
+        if corpus.generation_runs.exists() or corpus.datasets.exists():
+            return False
+        if not keep_imports:
+            corpus.imports.all().delete()
         corpus.delete()
+        return True
+
+
+def _remove_new_corpus(imp: Import) -> None:
+    """After a malformed upload into the corpus it created: remove the corpus and say so on the import."""
+    corpus = Corpus.objects.filter(pk=imp.corpus_id).first()
+    if corpus is None or not _drop_if_unused(corpus, keep_imports=True):
+        return
+    error = Import.objects.filter(pk=imp.pk).values_list("error", flat=True).first() or ""
+    note = f"Nothing was kept: the new corpus {imp.corpus_name!r} was removed."
+    Import.objects.filter(pk=imp.pk).update(error=then(error, note))
 
 
 def import_summary(imp: Import) -> dict[str, Any]:
