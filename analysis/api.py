@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from analysis.models import LLMJudgeRun
 from analysis.services import exports, llm_judging, statistics
 from analysis.services.experiment_summary import experiment_summary
+from analysis.services.judge_policy import excluded_judges
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from annotation.models import JudgingSession, Judgment, SessionItem
 from core.models import JobStatus
@@ -34,6 +35,11 @@ from training.models import Experiment
 def wants_usernames(request: Request) -> bool:
     """Staff opt in to real usernames; everything else gets the session's stable pseudonyms."""
     return request.query_params.get("judges") == "usernames"
+
+
+def wants_excluded(request: Request) -> bool:
+    """Judgment rows of judges the statistics leave out come only when asked for, flagged (counted: false)."""
+    return request.query_params.get("excluded") == "include"
 
 
 def named_result(session: JudgingSession, result: dict, *, usernames: bool) -> dict:
@@ -128,13 +134,22 @@ class _RowList(generics.ListAPIView):
 
 
 class SessionJudgments(_RowList):
+    """The judgments the statistics count; ``?excluded=include`` adds those of excluded judges, flagged."""
+
+    def excluded(self) -> dict[int, str]:
+        if not hasattr(self, "_excluded"):
+            self._excluded = excluded_judges(self.session())
+        return self._excluded
+
     def get_queryset(self):
-        return Judgment.objects.filter(session=self.session()).order_by("pk")
+        include = wants_excluded(self.request)
+        return exports.judgment_queryset(self.session(), self.excluded(), include_excluded=include).order_by("pk")
 
     def rows(self, ids: list[int]) -> list[dict]:
         session = self.session()
         names = display_names(session, session_judge_ids(session), usernames=wants_usernames(self.request))
-        return exports.rows_as_dicts(exports.JUDGMENT_SCHEMA, exports.judgment_rows_for(session, ids, names))
+        rows = exports.judgment_rows_for(session, ids, names, self.excluded())
+        return exports.rows_as_dicts(exports.JUDGMENT_SCHEMA, rows)
 
 
 class SessionItems(_RowList):
@@ -239,7 +254,10 @@ class IgnoreAcceptHeader(BaseContentNegotiation):
 
 
 class SessionExport(APIView):
-    """A streamed export: /…/export/<judgments|items|summary>.<csv|jsonl|parquet>[?judges=usernames]."""
+    """A streamed export: /…/export/<table>.<csv|jsonl|parquet>[?judges=usernames][&excluded=include].
+
+    Judges the statistics leave out are left out of every table (items count only counted judgments);
+    ``excluded=include`` puts their judgment rows back, flagged."""
 
     renderer_classes = [JSONRenderer]
     content_negotiation_class = IgnoreAcceptHeader
@@ -259,10 +277,17 @@ class SessionExport(APIView):
                 return Response({"detail": detail, "status": state.status}, status=status.HTTP_409_CONFLICT)
             summary = named_result(session, state.result, usernames=usernames)
         try:
-            made = exports.export(session, table, fmt, usernames=usernames, summary=summary)
+            made = exports.export(
+                session, table, fmt, usernames=usernames, summary=summary, include_excluded=wants_excluded(request)
+            )
         except exports.ExportError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
         response = StreamingHttpResponse(made.chunks, content_type=made.content_type)
         response["Content-Disposition"] = f'attachment; filename="{made.filename}"'
         response["X-Judges"] = "usernames" if usernames else "pseudonyms"
+        n_excluded = len(excluded_judges(session))
+        if table == "judgments" and wants_excluded(request):
+            response["X-Excluded-Judges"] = f"{n_excluded} included, flagged (counted=false)"
+        else:
+            response["X-Excluded-Judges"] = f"{n_excluded} left out, as in the statistics"
         return response

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlparse
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 
-from core.models import FINISHED_STATUSES, Job, ModelEntry
+from core.models import FINISHED_STATUSES, Job, ModelEntry, ModelKind, ModelRole
 from core.services import jobs, model_registry
 
 
@@ -98,18 +100,110 @@ class JobAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} job(s) queued again.")
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ModelEntryForm(forms.ModelForm):
+    """Registering a model by hand: each kind needs its own fields, and a field another kind uses is refused
+    rather than silently ignored, so an entry saved here can be loaded (or reports why not) later."""
+
+    class Meta:
+        model = ModelEntry
+        fields = [
+            "name", "kind", "role", "language", "is_default", "path", "base_url", "api_model", "api_key_env",
+            "num_layers", "converted_path", "notes",
+        ]  # fmt: skip
+
+    def clean_name(self) -> str:
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            raise forms.ValidationError("Give the model a name.")
+        return name
+
+    def clean_language(self) -> str:
+        language = (self.cleaned_data.get("language") or "").strip().lower()
+        if language and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", language):
+            raise forms.ValidationError("A language code such as 'en' or 'ja' (blank: any language).")
+        return language
+
+    def clean(self):
+        data = super().clean()
+        kind, role = data.get("kind"), data.get("role")
+        path = (data.get("path") or "").strip()
+        base_url = (data.get("base_url") or "").strip()
+        data["path"], data["base_url"] = path, base_url
+        if kind == ModelKind.OPENAI:
+            parsed = urlparse(base_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                self.add_error("base_url", "An endpoint needs an http(s) base URL, e.g. http://127.0.0.1:8000/v1.")
+            if not (data.get("api_model") or "").strip():
+                self.add_error("api_model", "An endpoint needs the model name it serves (sent as 'model').")
+            if path:
+                self.add_error("path", "An endpoint has no local path; leave it blank or choose another kind.")
+        elif kind in (ModelKind.HF, ModelKind.GGUF):
+            if not path:
+                self.add_error("path", "A local model needs its directory, hub id (already cached) or .gguf file.")
+            elif kind == ModelKind.GGUF and not path.lower().endswith(".gguf"):
+                self.add_error("path", "A GGUF model's path is the .gguf file itself.")
+            for field in ("base_url", "api_model", "api_key_env"):
+                if (data.get(field) or "").strip():
+                    self.add_error(field, "Only an OpenAI-compatible endpoint uses this; leave it blank.")
+        if kind != ModelKind.GGUF and (data.get("converted_path") or "").strip():
+            self.add_error("converted_path", "Only a GGUF model has a converted directory.")
+        api_key_env = (data.get("api_key_env") or "").strip()
+        if api_key_env and not ENV_NAME.fullmatch(api_key_env):
+            self.add_error("api_key_env", "The NAME of an environment variable (e.g. OPENAI_API_KEY), not the key.")
+        if data.get("num_layers") is not None and role != ModelRole.BERTSCORE:
+            self.add_error("num_layers", "Only a BERTScore encoder uses a layer number; leave it blank.")
+        return data
+
+
 @admin.register(ModelEntry)
 class ModelEntryAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "role", "language", "is_default", "path", "converted_path"]
-    list_filter = ["kind", "role", "language"]
+    """The model registry: staff register local models and endpoints here (nothing is downloaded)."""
+
+    form = ModelEntryForm
+    list_display = ["name", "kind", "role", "language_or_any", "is_default", "location", "converted_path", "created_at"]
+    list_filter = ["kind", "role", "language", "is_default"]
+    search_fields = ["name", "path", "base_url", "api_model", "notes"]
+    readonly_fields = ["created_at"]
     actions = ["check_selected", "convert_selected"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "role", "language", "is_default", "notes"]}),
+        ("Local model (Hugging Face directory or hub id, GGUF file)", {"fields": ["path", "converted_path"]}),
+        ("OpenAI-compatible endpoint", {"fields": ["base_url", "api_model", "api_key_env"]}),
+        ("BERTScore", {"fields": ["num_layers"]}),
+        (None, {"fields": ["created_at"]}),
+    ]
+
+    @admin.display(description="language", ordering="language")
+    def language_or_any(self, obj: ModelEntry) -> str:
+        return obj.language or "any"
+
+    @admin.display(description="path or endpoint")
+    def location(self, obj: ModelEntry) -> str:
+        return f"{obj.base_url} ({obj.api_model})" if obj.kind == ModelKind.OPENAI else obj.path
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if obj.is_default:
+                # One default per role and language: the one just saved takes over.
+                replaced = list(
+                    ModelEntry.objects.filter(role=obj.role, language=obj.language, is_default=True)
+                    .exclude(pk=obj.pk)
+                    .values_list("name", flat=True)
+                )
+                ModelEntry.objects.filter(role=obj.role, language=obj.language, name__in=replaced).update(
+                    is_default=False
+                )
+                if replaced:
+                    messages.info(request, f"{obj.name} is now the default instead of {', '.join(replaced)}.")
         try:
             model_registry.validate(obj)
         except model_registry.ModelUnavailable as exc:
-            messages.warning(request, str(exc))
+            # Saved anyway: the file may be copied later, or the key set only on the worker machine.
+            messages.warning(request, f"Saved, but it cannot be used yet: {exc}")
 
     @admin.action(description="Check that the selected models can be used")
     def check_selected(self, request, queryset):

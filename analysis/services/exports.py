@@ -7,6 +7,11 @@ writes row groups sequentially into a small in-memory sink that the response dra
 (the format needs no seeking; the footer comes last).
 
 Judges are pseudonymised by default (see ``pseudonyms``); staff may ask for usernames.
+
+Judges the statistics leave out (``judge_policy.excluded_judges``: screened out by the qualification block,
+or below the control threshold when the session's switch is on) are left out of the raw tables too, by the
+same rule, so a notebook that reads the CSV counts what the statistics page counts. ``include_excluded``
+keeps them, each of their rows flagged (``counted`` false, ``excluded_reason`` saying why).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from django.db.models.functions import Coalesce
 from analysis.models import ItemPrediction
 from analysis.services import ranking
 from analysis.services.from_runs import METRIC_FIELDS
+from analysis.services.judge_policy import counted_judgments, excluded_judges
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from analysis.stats.flatten import flatten
 from annotation.models import ItemFlag, JudgingSession, Judgment, SessionItem
@@ -67,10 +73,13 @@ JUDGMENT_SCHEMA = pa.schema(
         ("revisions", pa.int64()),
         ("created_at", TIMESTAMP),
         ("updated_at", TIMESTAMP),
+        ("counted", pa.bool_()),
+        ("excluded_reason", pa.string()),
     ]
 )
 """One row per judgment (its latest revision), in system terms: label_a is about system A's answer, slot_a
-says where that answer was shown to the judge (left/right), preference is "a", "tie", "b" or empty."""
+says where that answer was shown to the judge (left/right), preference is "a", "tie", "b" or empty. counted:
+whether the statistics use it; excluded_reason: why not (rows of excluded judges appear only on request)."""
 
 ITEM_SCHEMA = pa.schema(
     [
@@ -134,13 +143,17 @@ ITEM_COLUMNS = (
 )  # fmt: skip
 
 
-def _judgment_tuples(session: JudgingSession, rows: list[tuple], names: dict[int, str]) -> list[tuple]:
+def _judgment_tuples(
+    session: JudgingSession, rows: list[tuple], names: dict[int, str], excluded: dict[int, str] | None = None
+) -> list[tuple]:
     system = {"a": session.system_a, "b": session.system_b, "tie": "tie", "": ""}
+    excluded = excluded or {}
     return [
         (
             pk, session.pk, item_id, external_id, position, is_control, names[judge_id], session.system_a,
             session.system_b, "right" if swapped else "left", "left" if swapped else "right", label_a, label_b,
             preference, system[preference], comment, time_ms, revisions, created, updated,
+            judge_id not in excluded, excluded.get(judge_id, ""),
         )  # fmt: skip
         for (pk, item_id, external_id, position, is_control, judge_id, swapped, label_a, label_b, preference,
              comment, time_ms, revisions, created, updated) in rows
@@ -173,13 +186,22 @@ def _item_tuples(session: JudgingSession, rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _judgment_query(session: JudgingSession) -> QuerySet:
-    return Judgment.objects.filter(session=session).values_list(*JUDGMENT_COLUMNS)
+def judgment_queryset(session: JudgingSession, excluded: dict[int, str], *, include_excluded: bool) -> QuerySet:
+    """The session's judgments an export shows: those the statistics count, or all with include_excluded."""
+    return Judgment.objects.filter(session=session) if include_excluded else counted_judgments(session, excluded)
 
 
-def _judgments_per_item() -> Coalesce:
-    """A per-row subquery (an index lookup per item), so a keyset page never aggregates the whole session."""
-    per_item = Judgment.objects.filter(item=OuterRef("pk")).order_by().values("item").annotate(n=Count("pk"))
+def _judgment_query(session: JudgingSession, excluded: dict[int, str], *, include_excluded: bool) -> QuerySet:
+    return judgment_queryset(session, excluded, include_excluded=include_excluded).values_list(*JUDGMENT_COLUMNS)
+
+
+def _judgments_per_item(excluded: dict[int, str]) -> Coalesce:
+    """A per-row subquery (an index lookup per item), so a keyset page never aggregates the whole session.
+    Judgments of excluded judges are not counted, as the statistics do not count them."""
+    per_item = Judgment.objects.filter(item=OuterRef("pk"))
+    if excluded:
+        per_item = per_item.exclude(judge_id__in=sorted(excluded))
+    per_item = per_item.order_by().values("item").annotate(n=Count("pk"))
     return Coalesce(Subquery(per_item.values("n"), output_field=IntegerField()), 0)
 
 
@@ -189,11 +211,11 @@ def _linked_prediction(side: str) -> Subquery:
     return Subquery(links, output_field=IntegerField())
 
 
-def _item_query(session: JudgingSession) -> QuerySet:
+def _item_query(session: JudgingSession, excluded: dict[int, str]) -> QuerySet:
     return (
         SessionItem.objects.filter(session=session)
         .annotate(
-            n_judgments=_judgments_per_item(),
+            n_judgments=_judgments_per_item(excluded),
             prediction_a_id=_linked_prediction("a"),
             prediction_b_id=_linked_prediction("b"),
         )
@@ -201,24 +223,31 @@ def _item_query(session: JudgingSession) -> QuerySet:
     )
 
 
-def judgment_chunks(session: JudgingSession, *, usernames: bool = False) -> Iterator[list[tuple]]:
+def judgment_chunks(
+    session: JudgingSession, *, usernames: bool = False, include_excluded: bool = False
+) -> Iterator[list[tuple]]:
     names = display_names(session, session_judge_ids(session), usernames=usernames)
-    for rows in keyset_chunks(_judgment_query(session)):
-        yield _judgment_tuples(session, rows, names)
+    excluded = excluded_judges(session)
+    for rows in keyset_chunks(_judgment_query(session, excluded, include_excluded=include_excluded)):
+        yield _judgment_tuples(session, rows, names, excluded)
 
 
 def item_chunks(session: JudgingSession) -> Iterator[list[tuple]]:
-    for rows in keyset_chunks(_item_query(session)):
+    for rows in keyset_chunks(_item_query(session, excluded_judges(session))):
         yield _item_tuples(session, rows)
 
 
-def judgment_rows_for(session: JudgingSession, ids: Sequence[int], names: dict[int, str]) -> list[tuple]:
-    """Export rows of these judgments (one API page), in id order."""
-    return _judgment_tuples(session, list(_judgment_query(session).filter(pk__in=ids).order_by("pk")), names)
+def judgment_rows_for(
+    session: JudgingSession, ids: Sequence[int], names: dict[int, str], excluded: dict[int, str] | None = None
+) -> list[tuple]:
+    """Export rows of these judgments (one API page, already filtered by the caller), in id order."""
+    excluded = excluded_judges(session) if excluded is None else excluded
+    rows = list(_judgment_query(session, excluded, include_excluded=True).filter(pk__in=ids).order_by("pk"))
+    return _judgment_tuples(session, rows, names, excluded)
 
 
 def item_rows_for(session: JudgingSession, ids: Sequence[int]) -> list[tuple]:
-    return _item_tuples(session, list(_item_query(session).filter(pk__in=ids).order_by("pk")))
+    return _item_tuples(session, list(_item_query(session, excluded_judges(session)).filter(pk__in=ids).order_by("pk")))
 
 
 def _score(metrics: dict | None, name: str) -> float | None:
@@ -377,15 +406,25 @@ class Export:
 
 
 def export(
-    session: JudgingSession, table: str, fmt: str, *, usernames: bool = False, summary: dict | None = None
+    session: JudgingSession,
+    table: str,
+    fmt: str,
+    *,
+    usernames: bool = False,
+    summary: dict | None = None,
+    include_excluded: bool = False,
 ) -> Export:
-    """The byte stream of one export. ``summary`` is the statistics result (judges already named)."""
+    """The byte stream of one export. ``summary`` is the statistics result (judges already named).
+    include_excluded: the judgments table also holds the rows of judges the statistics leave out (flagged)."""
     if table not in TABLES:
         raise ExportError(f"Unknown table {table!r}; choose one of {', '.join(TABLES)}.")
     if fmt not in FORMATS:
         raise ExportError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     if table == "judgments":
-        schema, chunks = JUDGMENT_SCHEMA, judgment_chunks(session, usernames=usernames)
+        schema, chunks = (
+            JUDGMENT_SCHEMA,
+            judgment_chunks(session, usernames=usernames, include_excluded=include_excluded),
+        )
     elif table == "items":
         schema, chunks = ITEM_SCHEMA, item_chunks(session)
     elif table in ("pairwise", "ranking"):
@@ -395,6 +434,8 @@ def export(
             raise ExportError("The statistics summary is not ready yet.")
         schema, chunks = SUMMARY_SCHEMA, iter([summary_rows(summary)])
     suffix = "-usernames" if usernames and table != "items" else ""
+    if include_excluded and table == "judgments":
+        suffix += "-with-excluded"
     return Export(f"session-{session.pk}-{table}{suffix}.{fmt}", FORMATS[fmt], WRITERS[fmt](schema, chunks))
 
 

@@ -1,4 +1,5 @@
-"""K-system statistics of a session (any K >= 2): one query over the judgments fills the engine's long arrays
+"""K-system statistics of a session (any K >= 2): one query over the counted judgments (judges the statistics
+exclude are left out here too, by ``judge_policy.excluded_judges``) fills the engine's long arrays
 (analysis.stats.ranking), and the result feeds the ranking page, its two plots and the `pairwise`/`ranking`
 export tables. A two-system session gets the same figures (its K = 2 case, which the engine checks against the
 two-system statistics)."""
@@ -11,9 +12,10 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from analysis.services.judge_policy import counted_judgments, excluded_judges, exclusion_key
 from analysis.services.statistics import label_codes
 from analysis.stats.ranking import compute_ranking_statistics
-from annotation.models import ItemAnswer, JudgingSession, Judgment
+from annotation.models import ItemAnswer, JudgingSession
 
 METRICS = ("bertscore_f1", "bleu", "exact_match", "f1")
 PREFERENCE_CODES = {"a": 0, "tie": 1, "b": 2, "": -1}
@@ -25,7 +27,7 @@ def ranking_arrays(session: JudgingSession) -> dict[str, object]:
     metrics as (items, K) arrays (NaN where an answer has no score)."""
     codes = label_codes(session)
     rows = list(
-        Judgment.objects.filter(session=session)
+        counted_judgments(session, excluded_judges(session))
         .order_by("pk")
         .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference", "judge_id")
     )
@@ -62,8 +64,13 @@ def system_names(session: JudgingSession) -> list[str]:
 
 
 def _fingerprint(session: JudgingSession, n_boot: int) -> str:
-    state = Judgment.objects.filter(session=session).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
-    config = f"{session.pk}:{session.seed}:{session.label_keys}:{system_names(session)}:{n_boot}:{state}"
+    """Changes with any judgment, the labels, the systems, and who is left out (the switch, a judge screened)."""
+    excluded = excluded_judges(session)
+    state = counted_judgments(session, excluded).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
+    config = (
+        f"{session.pk}:{session.seed}:{session.label_keys}:{system_names(session)}:{n_boot}:{state}:"
+        f"{exclusion_key(excluded)}"
+    )
     return hashlib.sha256(config.encode()).hexdigest()[:16]
 
 
