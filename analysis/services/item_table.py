@@ -3,7 +3,8 @@
 Read straight from the latest judgments of the page's items (not from the stored statistics), so it is
 always current and costs one query per page however large the session. The disagreement filter is a
 grouped count in the database: an item disagrees when its judges gave more than one distinct label to
-either answer (the engine's definition).
+either answer (the engine's definition). Judges the statistics leave out (``judge_policy.excluded_judges``)
+keep their column, marked "(left out)", but count in no majority, preference tally or disagreement.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 
+from analysis.services.judge_policy import excluded_judges
 from annotation.models import JudgingSession, Judgment, SessionItem
 
 PER_PAGE = 50
@@ -53,10 +55,15 @@ class ItemTable:
     label_names: dict[str, str]
 
 
-def disagreeing_items(session: JudgingSession):
+def disagreeing_items(session: JudgingSession, excluded: dict[int, str] | None = None):
+    """Items whose counted judges gave more than one distinct label to either answer."""
+    counted = ~Q(judgments__judge_id__in=sorted(excluded)) if excluded else Q()
     return (
         SessionItem.objects.filter(session=session)
-        .annotate(n_a=Count("judgments__label_a", distinct=True), n_b=Count("judgments__label_b", distinct=True))
+        .annotate(
+            n_a=Count("judgments__label_a", distinct=True, filter=counted),
+            n_b=Count("judgments__label_b", distinct=True, filter=counted),
+        )
         .filter(Q(n_a__gt=1) | Q(n_b__gt=1))
     )
 
@@ -64,7 +71,8 @@ def disagreeing_items(session: JudgingSession):
 def item_table(
     session: JudgingSession, *, disagreements_only: bool = False, page_number: object = 1, per_page: int = PER_PAGE
 ) -> ItemTable:
-    items = disagreeing_items(session) if disagreements_only else SessionItem.objects.filter(session=session)
+    excluded = excluded_judges(session)
+    items = disagreeing_items(session, excluded) if disagreements_only else SessionItem.objects.filter(session=session)
     items = items.order_by("position", "id").only(*ITEM_FIELDS)
     page = Paginator(items, per_page).get_page(page_number)
     page_items = list(page.object_list)
@@ -78,14 +86,15 @@ def item_table(
     judge_ids.sort(key=lambda pk: names.get(pk, ""))
     rows = []
     for item in page_items:
-        judged = by_item.get(item.pk, {})
+        shown = by_item.get(item.pk, {})
+        judged = {judge: value for judge, value in shown.items() if judge not in excluded}  # what the figures use
         labels_a = [value[0] for value in judged.values() if value[0]]
         labels_b = [value[1] for value in judged.values() if value[1]]
         rows.append(
             ItemRow(
                 item=item,
                 cells=[
-                    dict(zip(("label_a", "label_b", "preference"), judged[j], strict=True)) if j in judged else None
+                    dict(zip(("label_a", "label_b", "preference"), shown[j], strict=True)) if j in shown else None
                     for j in judge_ids
                 ],
                 majority_a=majority(labels_a),
@@ -96,4 +105,5 @@ def item_table(
             )
         )
     label_names = {label["key"]: label["label"] for label in session.accuracy_labels}
-    return ItemTable(page, [names.get(j, f"user {j}") for j in judge_ids], rows, disagreements_only, label_names)
+    columns = [names.get(j, f"user {j}") + (" (left out)" if j in excluded else "") for j in judge_ids]
+    return ItemTable(page, columns, rows, disagreements_only, label_names)

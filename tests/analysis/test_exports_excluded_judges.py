@@ -97,3 +97,19 @@ def test_the_statistics_page_offers_the_flagged_download(world, alice_client):
     session = world[0]
     html = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
     assert "?excluded=include" in html and "with excluded judges" in html
+
+
+def test_the_per_item_table_marks_excluded_judges_and_leaves_them_out_of_the_majority(world, alice_client):
+    session, good, sloppy = world
+    _exclude_below_threshold(session)
+
+    response = alice_client.get(reverse("analysis:session-item-table", args=[session.pk]))
+
+    table = response.context["table"]
+    assert f"{sloppy.username} (left out)" in table.judges and good.username in table.judges
+    labels = {j.item_id: j.label_a for j in Judgment.objects.filter(session=session, judge=good)}
+    counted = Judgment.objects.filter(session=session).exclude(judge=sloppy)
+    for row in table.rows:
+        assert row.n_judgments == counted.filter(item=row.item).count()
+        if row.item.pk in labels:
+            assert row.majority_a == labels[row.item.pk] and not row.disagreement
