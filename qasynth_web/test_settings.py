@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from qasynth_lib.secret_key import ensure_secret_key
 
@@ -27,6 +28,22 @@ if "QASYNTH_DATA_DIR" not in os.environ:
     os.environ["QASYNTH_DATA_DIR"] = _created
     _creator = os.getpid()
     atexit.register(lambda: os.getpid() == _creator and shutil.rmtree(_created, ignore_errors=True))
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... when ./test runs processes side by side
+if _xdist_worker and os.environ.get("QASYNTH_TEST_PROCESS_SPLIT") != _xdist_worker:
+    # Each test process gets its own data dir (SQLite file, filesystem broker, caches, its Celery worker's
+    # folders) under the session's, and its own Redis database, so one process's worker never takes another
+    # process's jobs. The environment carries both to the workers it starts, marked as done so that their own
+    # import of these settings does not split again.
+    os.environ["QASYNTH_TEST_PROCESS_SPLIT"] = _xdist_worker
+    _mine = Path(os.environ["QASYNTH_DATA_DIR"]) / _xdist_worker
+    _mine.mkdir(parents=True, exist_ok=True)
+    os.environ["QASYNTH_DATA_DIR"] = str(_mine)
+    _broker = os.environ.get("CELERY_BROKER_URL", "")
+    if _broker.startswith(("redis://", "rediss://")):
+        _url = urlsplit(_broker)
+        _base = int(_url.path.strip("/") or 0)
+        _db = _base + 1 + int(_xdist_worker.removeprefix("gw"))
+        os.environ["CELERY_BROKER_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
 if not os.environ.get("SECRET_KEY"):  # what ./run does before the first manage.py command
     ensure_secret_key(Path(os.environ["QASYNTH_DATA_DIR"]) / "secret_key")
 
