@@ -140,7 +140,11 @@ def experiment_ranking(experiment) -> ExperimentRanking | None:
     }
     if not session.judgments.exists():
         return ExperimentRanking(session, [], None, [], error="No judgments yet.")
-    result = ranking.session_ranking(session)
+    state = ranking.ranking_state(session)
+    result = state.result
+    if result is None:
+        job = f" (job #{state.job.pk}, {state.job.get_status_display().lower()})" if state.job else ""
+        return ExperimentRanking(session, [], None, [], error=f"The ranking is being computed in the background{job}.")
     rows = ranking.ranking_table(result, ranking.metric_means(session))
     for row in rows:
         row["cell"] = cell_of.get(row["system"], row["system"])
