@@ -120,6 +120,8 @@ class ExperimentRanking:
     bertscore_tau: dict | None
     agreement: list[tuple[str, dict]]
     error: str = ""
+    stale_note: str = ""
+    """Set while a job computes a newer ranking and these rows are the previous one."""
 
 
 def experiment_ranking(experiment) -> ExperimentRanking | None:
@@ -149,4 +151,7 @@ def experiment_ranking(experiment) -> ExperimentRanking | None:
     for row in rows:
         row["cell"] = cell_of.get(row["system"], row["system"])
     agreement = sorted((result["ranking"].get("metric_agreement") or {}).items())
-    return ExperimentRanking(session, rows, dict(agreement).get("bertscore_f1"), agreement)
+    stale = ""
+    if not state.fresh and state.row is not None:
+        stale = f"Previous ranking ({state.row.n_judgments} judgments); a newer one is computed in the background."
+    return ExperimentRanking(session, rows, dict(agreement).get("bertscore_f1"), agreement, stale_note=stale)

@@ -31,7 +31,9 @@ def in_process(monkeypatch):
 
 
 def judged_k_session(alice, *, n: int = 4):
-    """Four systems, every pair of every item judged once by alice; the lower system always wins."""
+    """Four systems, every pair of every item judged once by alice: the lower-numbered system wins, except a tie
+    where (item id + both systems) % 3 == 0, which over 4 consecutive item ids happens for every pair at least
+    once, so no group of systems never lost and every strength is finite."""
     session = create_session(
         name="grid",
         system_a=SYSTEMS[0],
@@ -41,12 +43,10 @@ def judged_k_session(alice, *, n: int = 4):
         judges=[alice],
         matchup_design=MatchupDesign.ALL_PAIRS,
     )
-    turn = 0
     while (assignment := next_assignment(session, alice)) is not None:
-        turn += 1
-        # Mostly the lower-numbered system wins; every fourth comparison the other way, so strengths are finite.
         low_left = (assignment.system_a < assignment.system_b) != assignment.swapped
-        preference = ("left" if low_left else "right") if turn % 4 else ("right" if low_left else "left")
+        tie = (assignment.item_id + assignment.system_a + assignment.system_b) % 3 == 0
+        preference = "tie" if tie else ("left" if low_left else "right")
         submit(
             assignment.token, alice, Submission(left_label="correct", right_label="incorrect", preference=preference)
         )
