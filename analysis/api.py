@@ -23,7 +23,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from analysis.models import LLMJudgeRun
-from analysis.services import exports, llm_judging, statistics
+from analysis.services import exports, llm_judging, ranking, statistics
 from analysis.services.experiment_summary import experiment_summary
 from analysis.services.judge_policy import excluded_judges
 from analysis.services.pseudonyms import display_names, session_judge_ids
@@ -276,9 +276,23 @@ class SessionExport(APIView):
                 detail = f"The statistics are being computed (job {job}); try again soon."
                 return Response({"detail": detail, "status": state.status}, status=status.HTTP_409_CONFLICT)
             summary = named_result(session, state.result, usernames=usernames)
+        ranking_result = None
+        if table in ("ranking", "pairwise"):
+            ranked = ranking.ranking_state(session, user=request.user)
+            if not ranked.fresh:
+                job = ranked.job.pk if ranked.job else "?"
+                detail = f"The ranking is being computed (job {job}); try again soon."
+                return Response({"detail": detail, "status": ranked.status}, status=status.HTTP_409_CONFLICT)
+            ranking_result = ranked.result
         try:
             made = exports.export(
-                session, table, fmt, usernames=usernames, summary=summary, include_excluded=wants_excluded(request)
+                session,
+                table,
+                fmt,
+                usernames=usernames,
+                summary=summary,
+                include_excluded=wants_excluded(request),
+                ranking_result=ranking_result,
             )
         except exports.ExportError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)

@@ -1,15 +1,20 @@
-"""Job kinds of the analysis app: statistics of a large session, and LLM judging runs (gpu queue)."""
+"""Job kinds of the analysis app: statistics and rankings of large sessions, and LLM judging runs (gpu queue)."""
 
 from __future__ import annotations
 
 from analysis.models import LLMJudgeRun
-from analysis.services import llm_judging, statistics
+from analysis.services import llm_judging, ranking, statistics
 from core.services.jobs import JobContext, JobError, job_handler
 
 
 @job_handler(statistics.JOB_KIND, queue="default", description="Statistics of a large judging session.")
 def compute_session_statistics(ctx: JobContext) -> dict:
     return statistics.run_job(ctx)
+
+
+@job_handler(ranking.JOB_KIND, queue="default", description="Ranking of a K-system judging session with many systems.")
+def compute_session_ranking(ctx: JobContext) -> dict:
+    return ranking.run_job(ctx)
 
 
 @job_handler(llm_judging.JOB_KIND, queue="gpu", description="An LLM judges session items in both orders.")

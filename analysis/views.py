@@ -121,18 +121,18 @@ def llm_headlines(session: JudgingSession) -> list[dict]:
 def session_ranking(request: HttpRequest, pk: int) -> HttpResponse:
     """K-system page (any K >= 2): ranking table, win-rate heatmap, forest plot, pairwise table, metric agreement."""
     session = get_object_or_404(JudgingSession, pk=pk)
-    result = ranking.session_ranking(session)
-    rows = ranking.ranking_table(result, ranking.metric_means(session))
-    context = {
-        "session": session,
-        "result": result,
-        "rows": rows,
-        "pairs": ranking.pairwise_table(result),
-        "heatmap": win_rate_heatmap(result),
-        "forest": strength_forest_plot(rows),
-        "agreement": sorted((result["ranking"].get("metric_agreement") or {}).items()),
-        "formats": list(FORMATS),
-    }
+    state = ranking.ranking_state(session, user=request.user)
+    result = state.result
+    context: dict = {"session": session, "state": state, "result": result, "formats": list(FORMATS)}
+    if result is not None:
+        rows = ranking.ranking_table(result, ranking.metric_means(session))
+        context.update(
+            rows=rows,
+            pairs=ranking.pairwise_table(result),
+            heatmap=win_rate_heatmap(result),
+            forest=strength_forest_plot(rows),
+            agreement=sorted((result["ranking"].get("metric_agreement") or {}).items()),
+        )
     return render(request, "analysis/stats_ranking.html", context)
 
 

@@ -2,8 +2,10 @@
 
 Two modes per database: (a) judges who think 2 s before each submit (latency; target p95 < 30 ms for
 the page and the submit, 0 errors) and (b) no think time (saturation: requests/s, judged items/s,
-latency, errors). After each mode the database is checked: no item has more than k judgments and no
-judge judged an item twice. PostgreSQL with 50 judges, the SQLite default with 20.
+latency, errors). With --systems K (default 8) a third mode repeats (a) on a K-system session with the
+adaptive matchup design and prints each latency's p95 over the two-system session's (issue 15's target:
+<= 1.2x). After each mode the database is checked: no comparison (item, pair) has more than k judgments and
+no judge judged one twice. PostgreSQL with 50 judges, the SQLite default with 20.
 
 The load generator runs as a separate process (this script with --drive), so its CPU use is not the
 server's; it only ever targets 127.0.0.1, and every loop is bounded in time.
@@ -52,6 +54,10 @@ PYTHON = sys.executable
 PASSWORD = "bench-judge-password-1"
 TARGET_P95_MS = 30.0
 TARGET_OPEN_P95_MS = 100.0
+TARGET_K_RATIO = 1.2
+K_MODE = "think-k-systems"
+"""With --systems K > 2: the think mode again on a K-system adaptive session (issue 15: its next-item p95
+within 1.2x of the two-system session's, measured in the same run)."""
 HOST = "127.0.0.1"
 
 
@@ -252,6 +258,7 @@ from django.contrib.auth.models import Group, User
 from annotation.services.sessions import ItemData, create_session
 from core.permissions import JUDGES_GROUP
 judges_n, items_n, k, password, name = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+n_systems = int(sys.argv[6]) if len(sys.argv) > 6 else 2
 group, _ = Group.objects.get_or_create(name=JUDGES_GROUP)
 judges = []
 for i in range(judges_n):
@@ -260,12 +267,16 @@ for i in range(judges_n):
         user = User.objects.create_user(f"bench{i:03d}", password=password)
         user.groups.add(group)
     judges.append(user)
-items = [ItemData(question=f"Question {i}: which year is mentioned in passage {i}?",
-                  context=f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after six years.",
-                  gold_answers=[str(1850 + i % 150)], answer_a=str(1850 + i % 150), answer_b=f"in {1851 + i % 150}",
-                  external_id=f"bench-{i}") for i in range(items_n)]
-session = create_session(name=name, system_a="bench-system-a", system_b="bench-system-b", items=items,
-                         judges_per_item=k, judges=judges, block_size=20)
+items = [ItemData.from_answers(f"Question {i}: which year is mentioned in passage {i}?",
+                               [str(1850 + i % 150), *(f"in {1850 + s + i % 150}" for s in range(1, n_systems))],
+                               context=f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after "
+                               "six years.", gold_answers=[str(1850 + i % 150)], external_id=f"bench-{i}")
+         for i in range(items_n)]
+# K > 2: the adaptive design, one pair per item (each lease decides its pair from the session's counts).
+design = {} if n_systems == 2 else {"matchup_design": "adaptive", "pairs_per_item": 1}
+session = create_session(name=name, system_a="bench-system-0", system_b="bench-system-1", items=items,
+                         more_systems=[f"bench-system-{s}" for s in range(2, n_systems)],
+                         judges_per_item=k, judges=judges, block_size=20, **design)
 print(session.pk)
 """
 
@@ -291,9 +302,11 @@ from django.db.models import Count
 from annotation.models import InvitedJudge, Judgment, JudgingSession
 session = JudgingSession.objects.get(pk=int(sys.argv[1]))
 k = session.judges_per_item
-per_item = Judgment.objects.filter(session=session).values("item_id").annotate(n=Count("id"))
+# A comparison is (item, pair of systems): with two systems that is the item.
+shown = ("item_id", "system_a", "system_b")
+per_item = Judgment.objects.filter(session=session).values(*shown).annotate(n=Count("id"))
 over = [row for row in per_item if row["n"] > k]
-pairs = Judgment.objects.filter(session=session).values("item_id", "judge_id").annotate(n=Count("id")).filter(n__gt=1)
+pairs = Judgment.objects.filter(session=session).values(*shown, "judge_id").annotate(n=Count("id")).filter(n__gt=1)
 print(json.dumps({"judgments": Judgment.objects.filter(session=session).count(), "items_over_k": len(over),
                   "max_per_item": max([row["n"] for row in per_item], default=0), "duplicate_pairs": pairs.count(),
                   "k": k, "invited_judges": InvitedJudge.objects.filter(session=session).count()}))
@@ -395,6 +408,10 @@ def run_backend(args, backend: str) -> dict:
         database_url = create_postgres(args.pg_url, args.db_name)
         created = True
     env = server_env(database_url, data_dir)
+    # As ./run does before anything starts: settings only read the data dir's secret key file.
+    subprocess.run(
+        [PYTHON, "-m", "qasynth_lib.secret_key", str(data_dir / "secret_key")], cwd=repo, env=env, check=True
+    )
     if args.workers:
         env["WEB_WORKERS"] = str(args.workers)
     if args.threads:
@@ -410,14 +427,17 @@ def run_backend(args, backend: str) -> dict:
         server = start_gunicorn(env, port, data_dir / "gunicorn.log", repo)
         results["gunicorn"] = " ".join(server.argv[1:])
         modes = [("invite", args.think)] if args.invite else [("think", args.think), ("saturation", 0.0)]
+        if args.systems > 2 and not args.invite:
+            modes.insert(1, (K_MODE, args.think))
         for mode, think in modes:
             link = ""
             if mode == "invite":
                 seeded = django_script(env, SEED_INVITE_SCRIPT, str(args.items), str(args.k), mode, cwd=repo)
                 session, link = seeded.split()
             else:
+                n_systems = args.systems if mode == K_MODE else 2
                 session = django_script(env, SEED_SCRIPT, str(judges), str(args.items), str(args.k), PASSWORD, mode,
-                                        cwd=repo)  # fmt: skip
+                                        str(n_systems), cwd=repo)  # fmt: skip
             out = data_dir / f"{mode}.json"
             marks = data_dir / f"{mode}.marks"
             cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
@@ -471,7 +491,7 @@ def fmt(value) -> str:
 def report(results: dict) -> None:
     print(f"\n== {results['backend']}: {results['judges']} judges, {results['repo']}: gunicorn "
           f"{results['gunicorn']} ==")  # fmt: skip
-    for mode in ("invite", "think", "saturation"):
+    for mode in ("invite", "think", K_MODE, "saturation"):
         r = results.get(mode)
         if not r:
             continue
@@ -489,6 +509,9 @@ def report(results: dict) -> None:
             if not p["n"]:
                 continue
             ratio = f"  p95/target {p['p95'] / TARGET_P95_MS:.2f}" if mode == "think" and kind != "next" else ""
+            two = ((results.get("think") or {}).get("latency_ms") or {}).get(kind) or {}
+            if mode == K_MODE and p["p95"] is not None and two.get("p95"):
+                ratio = f"  p95 / two-system p95 {p['p95'] / two['p95']:.2f} (target <= {TARGET_K_RATIO})"
             if kind == "open":
                 ratio = f"  p95/target {p['p95'] / TARGET_OPEN_P95_MS:.2f}"
             print(f"   {kind:7s} n={p['n']:5d}  p50 {fmt(p['p50']):>6} ms  p95 {fmt(p['p95']):>6} ms  "
@@ -514,6 +537,9 @@ def main() -> int:
     parser.add_argument("--judges", type=int, default=0, help="default: 50 on PostgreSQL, 20 on SQLite")
     parser.add_argument("--items", type=int, default=3000)
     parser.add_argument("--k", type=int, default=3)
+    parser.add_argument(
+        "--systems", type=int, default=8, help="K of the adaptive K-system think mode (2: no such mode)"
+    )
     parser.add_argument("--workers", type=int, default=0, help="override ./run's WEB_WORKERS")
     parser.add_argument("--threads", type=int, default=0, help="override ./run's WEB_THREADS")
     parser.add_argument("--repo", default=str(REPO), help="the tree whose ./run server is measured (a baseline)")
@@ -521,7 +547,6 @@ def main() -> int:
     parser.add_argument("--marks", help=argparse.SUPPRESS)
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the bench database and data dir")
-    parser.add_argument("--db-name", default="qasynth_bench_judging", help="PostgreSQL database (dropped after)")
     parser.add_argument("--invite", action="store_true", help="judges arrive through one open invitation link")
     parser.add_argument("--arrivals", type=float, default=60.0, help="invitation mode: arrival window, seconds")
     parser.add_argument("--json", help="also write all figures to this file")

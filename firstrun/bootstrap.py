@@ -103,9 +103,8 @@ def run_bootstrap(*, with_jobs: bool = True) -> dict:
     return summary
 
 
-def demo_questions(limit: int = demo.DEMO_ITEMS + demo.DEMO_CONTROLS) -> list[demo.DemoQuestion]:
-    """One short-answer reference question per demo passage (the regular items and the reserved controls),
-    shortest passages first: reading the passage
+def demo_questions(limit: int = demo.DEMO_ITEMS) -> list[demo.DemoQuestion]:
+    """One short-answer reference question per demo passage, shortest passages first: reading the passage
     (the prompt) is most of the generation time on a CPU, and short items are quick to judge."""
     chosen: list[demo.DemoQuestion] = []
     seen_passages: set[int] = set()

@@ -120,6 +120,8 @@ class ExperimentRanking:
     bertscore_tau: dict | None
     agreement: list[tuple[str, dict]]
     error: str = ""
+    stale_note: str = ""
+    """Set while a job computes a newer ranking and these rows are the previous one."""
 
 
 def experiment_ranking(experiment) -> ExperimentRanking | None:
@@ -140,9 +142,16 @@ def experiment_ranking(experiment) -> ExperimentRanking | None:
     }
     if not session.judgments.exists():
         return ExperimentRanking(session, [], None, [], error="No judgments yet.")
-    result = ranking.session_ranking(session)
+    state = ranking.ranking_state(session)
+    result = state.result
+    if result is None:
+        job = f" (job #{state.job.pk}, {state.job.get_status_display().lower()})" if state.job else ""
+        return ExperimentRanking(session, [], None, [], error=f"The ranking is being computed in the background{job}.")
     rows = ranking.ranking_table(result, ranking.metric_means(session))
     for row in rows:
         row["cell"] = cell_of.get(row["system"], row["system"])
     agreement = sorted((result["ranking"].get("metric_agreement") or {}).items())
-    return ExperimentRanking(session, rows, dict(agreement).get("bertscore_f1"), agreement)
+    stale = ""
+    if not state.fresh and state.row is not None:
+        stale = f"Previous ranking ({state.row.n_judgments} judgments); a newer one is computed in the background."
+    return ExperimentRanking(session, rows, dict(agreement).get("bertscore_f1"), agreement, stale_note=stale)

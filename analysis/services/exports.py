@@ -413,8 +413,10 @@ def export(
     usernames: bool = False,
     summary: dict | None = None,
     include_excluded: bool = False,
+    ranking_result: dict | None = None,
 ) -> Export:
-    """The byte stream of one export. ``summary`` is the statistics result (judges already named).
+    """The byte stream of one export. ``summary`` is the statistics result (judges already named);
+    ``ranking_result`` the current ranking for the `ranking`/`pairwise` tables (computed now if not given).
     include_excluded: the judgments table also holds the rows of judges the statistics leave out (flagged)."""
     if table not in TABLES:
         raise ExportError(f"Unknown table {table!r}; choose one of {', '.join(TABLES)}.")
@@ -428,7 +430,7 @@ def export(
     elif table == "items":
         schema, chunks = ITEM_SCHEMA, item_chunks(session)
     elif table in ("pairwise", "ranking"):
-        schema, chunks = k_system_table(session, table)
+        schema, chunks = k_system_table(session, table, ranking_result)
     else:
         if summary is None:
             raise ExportError("The statistics summary is not ready yet.")
@@ -461,9 +463,12 @@ def _pair(values: list | None) -> tuple:
     return tuple(values) if values else (None, None)
 
 
-def k_system_table(session: JudgingSession, table: str) -> tuple[pa.Schema, Iterator[list[tuple]]]:
-    """The `ranking` (one row per system) or `pairwise` (one row per pair) table; no judge appears in either."""
-    result = ranking.session_ranking(session)
+def k_system_table(
+    session: JudgingSession, table: str, result: dict | None = None
+) -> tuple[pa.Schema, Iterator[list[tuple]]]:
+    """The `ranking` (one row per system) or `pairwise` (one row per pair) table; no judge appears in either.
+    ``result`` is the session's current ranking (the API passes the stored one); computed now when not given."""
+    result = result if result is not None else ranking.session_ranking(session)
     if table == "pairwise":
         rows = [
             (p["system_a"], p["system_b"], p["a_wins"], p["ties"], p["b_wins"], p["win_rate_a"],

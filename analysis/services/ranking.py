@@ -1,21 +1,31 @@
 """K-system statistics of a session (any K >= 2): one query over the counted judgments (judges the statistics
 exclude are left out here too, by ``judge_policy.excluded_judges``) fills the engine's long arrays
 (analysis.stats.ranking), and the result feeds the ranking page, its two plots and the `pairwise`/`ranking`
-export tables. A two-system session gets the same figures (its K = 2 case, which the engine checks against the
-two-system statistics)."""
+export tables. Results are stored in ``SessionStatistics`` (variant ``ranking;boot=N``) under a fingerprint of the
+judgments; big sessions are ranked by a job of kind ``analysis.ranking``, as the two-system statistics are. A
+two-system session gets the same figures (its K = 2 case, which the engine checks against the two-system
+statistics)."""
 
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Max
+from django.utils import timezone
 
+from analysis.models import SessionStatistics
+from analysis.services import statistics
 from analysis.services.judge_policy import counted_judgments, excluded_judges, exclusion_key
 from analysis.services.statistics import label_codes
 from analysis.stats.ranking import compute_ranking_statistics
 from annotation.models import ItemAnswer, JudgingSession
+from core.models import FINISHED_STATUSES, Job
+from core.services.jobs import JobError, create_job
 
 METRICS = ("bertscore_f1", "bleu", "exact_match", "f1")
 PREFERENCE_CODES = {"a": 0, "tie": 1, "b": 2, "": -1}
@@ -63,34 +73,178 @@ def system_names(session: JudgingSession) -> list[str]:
     return list(session.systems.order_by("position").values_list("name", flat=True))
 
 
-def _fingerprint(session: JudgingSession, n_boot: int) -> str:
-    """Changes with any judgment, the labels, the systems, and who is left out (the switch, a judge screened)."""
+JOB_KIND = "analysis.ranking"
+PAIR_REPLICATE_BUDGET = 200_000
+"""Computed while the page waits only while pairs x replicates stays under this (K <= 20 at 1,000 replicates,
+well under a second here) and the judgments are under the statistics' inline limit; bigger sessions (the
+bench's 50 systems: ~1 s of CPU and seconds of wall time on a loaded machine) go to a job of kind
+``analysis.ranking``, and the page shows the last result, marked stale, meanwhile."""
+
+
+def variant_key(n_boot: int) -> str:
+    """The ``SessionStatistics.variant`` the ranking is stored under, beside the two-system variants."""
+    return f"ranking;boot={n_boot}"
+
+
+def _fingerprint(session: JudgingSession, n_boot: int) -> tuple[str, int]:
+    """What the ranking depends on (counted judgments, who is left out, systems, labels, replicates), and the number
+    of counted judgments."""
     excluded = excluded_judges(session)
     state = counted_judgments(session, excluded).aggregate(n=Count("pk"), last=Max("updated_at"), top=Max("pk"))
     config = (
         f"{session.pk}:{session.seed}:{session.label_keys}:{system_names(session)}:{n_boot}:{state}:"
         f"{exclusion_key(excluded)}"
     )
-    return hashlib.sha256(config.encode()).hexdigest()[:16]
+    return hashlib.sha256(config.encode()).hexdigest()[:16], int(state["n"])
 
 
-def session_ranking(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES) -> dict[str, object]:
-    """The K-system result (cached until a judgment changes). Also stores the headline strength intervals
-    where the adaptive matchup design reads them (annotation.services.assignment.adaptive_intervals)."""
-    key = f"analysis:ranking:{_fingerprint(session, n_boot)}"
-    found = cache.get(key)
-    if found is not None:
-        return found
+def cheap_enough(session: JudgingSession, n_judgments: int, n_boot: int) -> bool:
+    """Whether the page may compute the ranking while the staff member waits."""
+    pairs = session.n_systems * (session.n_systems - 1) // 2
+    return n_judgments <= statistics.inline_limit() and pairs * n_boot <= PAIR_REPLICATE_BUDGET
+
+
+def compute_ranking(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES) -> dict[str, object]:
+    """Every K-system figure from the session's current judgments (not stored)."""
     data = ranking_arrays(session)
     metrics = data.pop("metrics")
-    result = compute_ranking_statistics(
+    return compute_ranking_statistics(
         **data, system_names=system_names(session), metrics=metrics or None, n_boot=n_boot,
         seed=session.seed % 2**32,
     )  # fmt: skip
-    cache.set(key, result, 3600)
+
+
+def compute_and_store(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES) -> SessionStatistics:
+    """Compute and store the ranking under the fingerprint of the judgments it came from."""
+    started = time.perf_counter()
+    key, n_judgments = _fingerprint(session, n_boot)
+    result = compute_ranking(session, n_boot=n_boot)
+    row, _ = SessionStatistics.objects.update_or_create(
+        session=session,
+        variant=variant_key(n_boot),
+        defaults={
+            "fingerprint": key,
+            "n_judgments": n_judgments,
+            "result": result,
+            "plots": {},
+            "seconds": time.perf_counter() - started,
+            "computed_at": timezone.now(),
+        },
+    )
+    _share_intervals(session, result)
+    return row
+
+
+def _share_intervals(session: JudgingSession, result: dict) -> None:
+    """Put the headline strength intervals where the adaptive matchup design reads them
+    (annotation.services.assignment.adaptive_intervals), for this process's leases."""
     intervals = _headline_intervals(result, session.n_systems)
     if intervals is not None:
         cache.set(f"annotation:ranking-intervals:{session.pk}:{session.seed}", intervals, 24 * 3600)
+
+
+@dataclass
+class RankingState:
+    """What a page, export or API call can show now: a stored result (maybe stale) and the job computing a newer
+    one. The same states as the two-system statistics (statistics.StatisticsState)."""
+
+    session: JudgingSession
+    row: SessionStatistics | None
+    fresh: bool
+    job: Job | None
+    n_judgments: int
+
+    @property
+    def result(self) -> dict | None:
+        return self.row.result if self.row is not None else None
+
+    @property
+    def computing(self) -> bool:
+        return self.job is not None and self.job.status not in FINISHED_STATUSES
+
+    @property
+    def failed(self) -> bool:
+        return not self.fresh and self.job is not None and self.job.status in FINISHED_STATUSES
+
+    @property
+    def status(self) -> str:
+        if self.fresh:
+            return "ready"
+        if self.computing:
+            return "computing"
+        return "failed" if self.failed else "stale"
+
+
+def _stored(session: JudgingSession, n_boot: int) -> SessionStatistics | None:
+    return SessionStatistics.objects.filter(session=session, variant=variant_key(n_boot)).select_related("job").first()
+
+
+def ranking_state(
+    session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES, user=None, inline: bool | None = None
+) -> RankingState:
+    """The session's ranking: stored if still current, else computed now (small sessions, or ``inline=True``)
+    or by a job (``cheap_enough`` says no), in which case the last stored result is returned as stale."""
+    row = _stored(session, n_boot)
+    key, n_judgments = _fingerprint(session, n_boot)
+    if row is not None and row.result is not None and row.fingerprint == key:
+        _share_intervals(session, row.result)
+        return RankingState(session, row, True, row.job, n_judgments)
+    if inline if inline is not None else cheap_enough(session, n_judgments, n_boot):
+        row = compute_and_store(session, n_boot=n_boot)
+        return RankingState(session, row, True, row.job, row.n_judgments)
+    job = ensure_job(session, n_boot, key, n_judgments, user=user)
+    return RankingState(session, _stored(session, n_boot), False, job, n_judgments)
+
+
+def ensure_job(session: JudgingSession, n_boot: int, key: str, n_judgments: int, *, user=None) -> Job:
+    """The job computing this ranking: the one in flight, else a new one. A job that failed on the same
+    judgments is returned rather than repeated on every page view (staff retry it from the job page)."""
+    SessionStatistics.objects.get_or_create(session=session, variant=variant_key(n_boot))
+    with transaction.atomic():
+        row = SessionStatistics.objects.select_for_update().get(session=session, variant=variant_key(n_boot))
+        job = Job.objects.filter(pk=row.job_id).first() if row.job_id else None
+        in_flight = job is not None and job.status not in FINISHED_STATUSES
+        failed_on_same = job is not None and job.status != "succeeded" and job.params.get("fingerprint") == key
+        if job is not None and (in_flight or failed_on_same):
+            return job
+        job = create_job(
+            JOB_KIND,
+            {"session_id": session.pk, "n_boot": n_boot, "fingerprint": key},
+            user=user,
+            title=f"Ranking of session “{session.name}” ({session.n_systems} systems, {n_judgments:,} judgments)",
+        )
+        row.job = job
+        row.save(update_fields=["job"])
+    return job
+
+
+def run_job(ctx) -> dict:  # noqa: ANN001 - core.services.jobs.JobContext
+    """Body of the ``analysis.ranking`` job. Idempotent: a retried job whose ranking is already stored for the
+    current judgments stops at once; otherwise it recomputes and replaces the one stored row."""
+    session = JudgingSession.objects.filter(pk=ctx.params.get("session_id")).first()
+    if session is None:
+        raise JobError(f"Judging session {ctx.params.get('session_id')} no longer exists.")
+    n_boot = int(ctx.params.get("n_boot", DEFAULT_REPLICATES))
+    row = _stored(session, n_boot)
+    key, n_judgments = _fingerprint(session, n_boot)
+    if row is not None and row.result is not None and row.fingerprint == key:
+        return {"session_id": session.pk, "n_judgments": n_judgments, "already_current": True}
+    ctx.progress(0, 1, f"ranking {session.n_systems} systems from {n_judgments:,} judgments")
+    ctx.check_cancelled()
+    try:
+        row = compute_and_store(session, n_boot=n_boot)
+    except ValueError as exc:  # the engine names the bad row or value
+        raise JobError(str(exc)) from exc
+    ctx.progress(1, 1, f"{row.n_judgments:,} judgments in {row.seconds:.1f} s")
+    return {"session_id": session.pk, "n_judgments": row.n_judgments, "seconds": round(row.seconds or 0, 3)}
+
+
+def session_ranking(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES) -> dict[str, object]:
+    """The current K-system result, computed now if the stored one is stale, whatever the size (tests, and
+    callers that must have figures; pages and exports use ``ranking_state``)."""
+    result = ranking_state(session, n_boot=n_boot, inline=True).result
+    if result is None:  # cannot happen: inline=True stores a result before returning
+        raise RuntimeError(f"no ranking stored for session {session.pk}")
     return result
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from analysis.stats.bootstrap import index_weights, percentile_interval
 from analysis.stats.bradley_terry import Fit, Tallies, fit, hessian_inverse
@@ -355,7 +356,23 @@ def rank_systems(
 
     ``metrics`` maps a metric name to per-answer values (items, K) (NaN where missing) or per-system
     values (K,). Per-answer metrics are averaged over the resampled items and resampled with them.
+
+    BLAS runs on one thread here: the products are small (K x K solves, blocks of ~100 replicates), and
+    OpenBLAS's extra threads spin-wait on a shared 2-core machine, which tripled the CPU time and the wall
+    time of the 50-system bench (bench/ranking.py) instead of saving any.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _rank_systems(comp, n_boot=n_boot, seed=seed, confidence=confidence, metrics=metrics)
+
+
+def _rank_systems(
+    comp: Comparisons,
+    *,
+    n_boot: int,
+    seed: int,
+    confidence: float,
+    metrics: Mapping[str, np.ndarray] | None,
+) -> dict[str, object]:
     k = comp.n_systems
     names = comp.system_names
     features = item_features(comp)

@@ -318,14 +318,18 @@ def release(assignment: Assignment) -> None:
 
 @dataclass
 class JudgeProgress:
+    """Counted in pages, what the judge experiences: one comparison (an item shown with one pair of answers)
+    per page. With two systems a judge gets an item once, so comparisons are items; with K > 2 the same
+    item can come back with another pair, and each of those pages counts."""
+
     done: int
     pending: int
     available: int
-    capped: bool = False  # more than PROGRESS_COUNT_CAP items are open: `total` is a lower bound
+    capped: bool = False  # more than PROGRESS_COUNT_CAP comparisons are open: `total` is a lower bound
 
     @property
     def total(self) -> int:
-        """What this judge can still reach: their judged items, the one in hand and the items with a free slot."""
+        """What this judge can still reach: their judged comparisons, the one in hand and the open ones."""
         return self.done + self.pending + self.available
 
     @property
@@ -364,10 +368,13 @@ def judge_progress(
         available, capped, done_then = cached
         available = max(0, available - (done - done_then))
     else:
-        # Counting every open item of a large session costs more than the page itself: count up to a cap
-        # and say "N+" beyond it.
-        open_items = not_seen_by(free_slots(session, now), session, judge).values("item_id").order_by().distinct()
-        available = open_items[: PROGRESS_COUNT_CAP + 1].count()
+        # Counting every open comparison of a large session costs more than the page itself: count up to a
+        # cap and say "N+" beyond it. A judge takes at most one slot per (item, pair): k judges' slots of the
+        # same pair count once. (Adaptive sessions re-decide a fresh slot's pair when it is leased, so there
+        # the count is the scheduled one.)
+        fields = ("item_id",) if session.n_systems == 2 else ("item_id", "system_a", "system_b")
+        open_comparisons = not_seen_by(free_slots(session, now), session, judge).values(*fields).order_by().distinct()
+        available = open_comparisons[: PROGRESS_COUNT_CAP + 1].count()
         capped = available > PROGRESS_COUNT_CAP
         available = min(available, PROGRESS_COUNT_CAP)
         if max_age > 0:

@@ -1,5 +1,6 @@
-"""The demo judging session a fresh install offers: the default generator model answering ~20 demo
-questions zero-shot (system A) and one-shot (system B), so a newcomer can judge within minutes.
+"""The demo judging session a fresh install offers: the default generator model answering 20 demo questions
+zero-shot, one-shot, and zero-shot without the passage (closed-book), so a newcomer can judge within minutes
+and read a three-way ranking (each page still shows two answers; balanced matchups, one pair per item).
 
 `queue_demo_session` is what the first-run set-up calls, with the demo corpus's questions (judging does
 not read corpora: the questions travel in the job's parameters); the job handler calls `build_demo_session`. The
@@ -19,7 +20,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.models import JudgingSession
+from annotation.models import JudgingSession, MatchupDesign
 from annotation.services.sessions import ItemData, create_session
 from core.models import FINISHED_STATUSES, Job, JobStatus, ModelEntry, ModelKind, ModelRole
 from core.services.jobs import create_job
@@ -27,14 +28,15 @@ from core.services.jobs import create_job
 JOB_KIND = "annotation.demo_session"
 DEMO_CORPUS_NAME = "Demo (English)"
 DEMO_ITEMS = 20
-DEMO_CONTROLS = 2
-"""Extra questions reserved as control items (controls come from their own questions, never a judged one)."""
+DEMO_SYSTEMS = ("zero-shot", "one-shot", "zero-shot, no passage")
+"""The three systems, all the default generator: the closed-book one shows what reading the passage adds, and
+makes the ranking clear-cut. Control items are for two-system sessions only, so the demo has none."""
 MAX_ANSWER_CHARS = 60  # short gold answers make quick, clear judgments
 MAX_NEW_TOKENS = 24
 BATCH_SIZE = 10
 
 DEMO_INSTRUCTIONS = """\
-Two systems answered each question from the passage. **Judge each answer on its own**:
+Several systems answered each question; you see two answers at a time. **Judge each answer on its own**:
 
 - **Correct**: answers the question as the passage states it (wording may differ).
 - **Partially correct**: on the right track but incomplete, too long, or with an error.
@@ -44,6 +46,7 @@ Then say which answer is better, or *tie* if neither is. Use the keys shown unde
 """
 
 SYSTEM_PROMPT = "Answer the question using only the passage. Reply with the shortest exact answer, no sentence."
+CLOSED_BOOK_PROMPT = "Answer the question. Reply with the shortest exact answer, no sentence."
 EXAMPLE = {
     "context": "The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in 1889 for the "
     "World's Fair and was designed by the company of the engineer Gustave Eiffel.",
@@ -61,11 +64,17 @@ class DemoQuestion:
 
 
 def _user_turn(context: str, question: str) -> str:
-    return f"Passage: {context}\n\nQuestion: {question}"
+    return f"Passage: {context}\n\nQuestion: {question}" if context else f"Question: {question}"
 
 
-def messages_for(context: str, question: str, *, one_shot: bool) -> list[dict[str, str]]:
-    """Chat messages for one question; one-shot adds a worked example before it."""
+def messages_for(context: str, question: str, *, one_shot: bool, closed_book: bool = False) -> list[dict[str, str]]:
+    """Chat messages for one question; one-shot adds a worked example before it; closed-book leaves the passage
+    out (and the instruction to use it)."""
+    if closed_book:
+        return [
+            {"role": "system", "content": CLOSED_BOOK_PROMPT},
+            {"role": "user", "content": _user_turn("", question)},
+        ]
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     if one_shot:
         messages += [
@@ -76,12 +85,16 @@ def messages_for(context: str, question: str, *, one_shot: bool) -> list[dict[st
     return messages
 
 
-def prompt_text(tokenizer, context: str, question: str, *, one_shot: bool) -> str:
+def prompt_text(tokenizer, context: str, question: str, *, one_shot: bool, closed_book: bool = False) -> str:
     """The chat template when the tokenizer has one, else a plain completion prompt."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(
-            messages_for(context, question, one_shot=one_shot), tokenize=False, add_generation_prompt=True
+            messages_for(context, question, one_shot=one_shot, closed_book=closed_book),
+            tokenize=False,
+            add_generation_prompt=True,
         )
+    if closed_book:
+        return f"{CLOSED_BOOK_PROMPT}\n\n{_user_turn('', question)}\nAnswer:"
     shot = f"{_user_turn(EXAMPLE['context'], EXAMPLE['question'])}\nAnswer: {EXAMPLE['answer']}\n\n" if one_shot else ""
     return f"{SYSTEM_PROMPT}\n\n{shot}{_user_turn(context, question)}\nAnswer:"
 
@@ -103,6 +116,7 @@ def generate_answers(
     questions: Sequence[DemoQuestion],
     *,
     one_shot: bool,
+    closed_book: bool = False,
     max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = BATCH_SIZE,
     on_batch: Callable[[int], None] = lambda done: None,
@@ -112,7 +126,9 @@ def generate_answers(
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    prompts = [prompt_text(tokenizer, q.context, q.question, one_shot=one_shot) for q in questions]
+    prompts = [
+        prompt_text(tokenizer, q.context, q.question, one_shot=one_shot, closed_book=closed_book) for q in questions
+    ]
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     decoder = BatchDecoder(model, tokenizer, DecoderOptions.for_device(model, batch_size=batch_size))
     completions = decoder.decode(
@@ -185,8 +201,9 @@ def queue_demo_session(
 
 
 TYPICAL_SECONDS = {"convert_model": 240, JOB_KIND: 150}
-"""How long each step of preparing the demo usually takes on a 2-core CPU (first run, measured), used for the
-judges' "about N minutes" until a running job's own progress gives a better estimate."""
+"""How long each step of preparing the demo usually takes on a 2-core CPU (first run, measured with the two
+passage-reading systems; the closed-book pass has short prompts and is not re-measured), used for the judges'
+"about N minutes" until a running job's own progress gives a better estimate."""
 
 
 def _seconds_left(job: Job, now: datetime) -> float:
@@ -224,7 +241,7 @@ def build_demo_session(
     progress: Callable[[int, int, str], None] = lambda done, total, message: None,
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> JudgingSession:
-    """Answer the demo questions with both systems and create the session (one transaction at the end)."""
+    """Answer the demo questions with the three systems and create the session (one transaction at the end)."""
     from core.services.model_registry import ModelUnavailable, load_causal_lm
 
     existing = JudgingSession.objects.filter(is_demo=True, source__job=job.pk).first() if job else None
@@ -238,7 +255,7 @@ def build_demo_session(
     entry = generator_entry()
     if entry is None:
         raise DemoError("No default generator model is registered; run `manage.py bootstrap` first.")
-    total = 2 * len(questions)
+    total = len(DEMO_SYSTEMS) * len(questions)
     progress(0, total, f"loading {entry.name}")
     try:
         model, tokenizer = load_causal_lm(entry)
@@ -253,31 +270,35 @@ def build_demo_session(
 
         return on_batch
 
-    zero = generate_answers(model, tokenizer, questions, one_shot=False, on_batch=report(0, "zero-shot"))
-    one = generate_answers(model, tokenizer, questions, one_shot=True, on_batch=report(len(questions), "one-shot"))
+    n = len(questions)
+    zero = generate_answers(model, tokenizer, questions, one_shot=False, on_batch=report(0, DEMO_SYSTEMS[0]))
+    one = generate_answers(model, tokenizer, questions, one_shot=True, on_batch=report(n, DEMO_SYSTEMS[1]))
+    closed = generate_answers(
+        model, tokenizer, questions, one_shot=False, closed_book=True, on_batch=report(2 * n, DEMO_SYSTEMS[2])
+    )
     items = [
-        ItemData(
-            question=q.question,
-            context=q.context,
-            gold_answers=q.gold_answers,
-            answer_a=a,
-            answer_b=b,
-            external_id=q.external_id,
+        ItemData.from_answers(
+            q.question, answers, context=q.context, gold_answers=q.gold_answers, external_id=q.external_id
         )
-        for q, a, b in zip(questions, zero, one, strict=True)
+        for q, *answers in zip(questions, zero, one, closed, strict=True)
     ]
+    names = [f"{entry.name} {system}" for system in DEMO_SYSTEMS]
     with transaction.atomic():
         session = create_session(
             name="Demo: which answer is better?",
-            system_a=f"{entry.name} zero-shot",
-            system_b=f"{entry.name} one-shot",
+            system_a=names[0],
+            system_b=names[1],
+            more_systems=names[2:],
             items=items,
             judges_per_item=2,
             open_to_all_judges=True,
             created_by=user,
             instructions=DEMO_INSTRUCTIONS,
             show_gold=False,
-            control_rate=DEMO_CONTROLS / len(items) if len(items) >= 2 * DEMO_CONTROLS else 0.0,
+            # Balanced, one pair per item: a judge still judges each question once (20 pages), and every
+            # pair of systems is shown on a third of the items, enough for a first ranking with intervals.
+            matchup_design=MatchupDesign.BALANCED,
+            pairs_per_item=1,
             source={
                 "kind": "demo",
                 "job": job.pk if job else None,

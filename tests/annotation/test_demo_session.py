@@ -41,6 +41,44 @@ def test_answers_are_short_greedy_and_one_per_question():
     assert first == again  # greedy: the same answers every time
 
 
+def test_the_closed_book_prompt_has_the_question_but_not_the_passage():
+    _, tokenizer = load_tiny_model("llama")
+    closed = demo.prompt_text(
+        tokenizer, "Water boils at 100 C.", "When does water boil?", one_shot=False, closed_book=True
+    )
+    assert "When does water boil?" in closed and "Water boils at 100 C." not in closed
+    assert demo.EXAMPLE["question"] not in closed
+
+
+@pytest.mark.django_db
+def test_the_demo_session_ranks_three_systems_and_a_judge_judges_each_question_once(alice, bob):
+    """Three systems (zero-shot, one-shot, closed-book), balanced matchups with one pair per item: a judge gets
+    each question once, every pair of systems is shown, and the judged session has a three-way ranking."""
+    from analysis.services.ranking import session_ranking
+    from annotation.services.assignment import next_assignment
+    from annotation.services.judging import Submission, submit
+
+    register_tiny_generator()
+    questions = [
+        demo.DemoQuestion(f"Passage {i} says {i}.", f"What does passage {i} say?", [str(i)], f"q{i}") for i in range(6)
+    ]
+    session = demo.build_demo_session(questions=questions, user=alice)
+    assert session.n_systems == 3 and session.matchup_design == "balanced" and session.pairs_per_item == 1
+    names = list(session.systems.order_by("position").values_list("name", flat=True))
+    assert [name.removeprefix("tiny-llama ") for name in names] == list(demo.DEMO_SYSTEMS)
+    assert not session.items.filter(is_control=True).exists()
+    assert session.items.count() == 6 and all(len(item.answers.all()) == 3 for item in session.items.all())
+    assert session.assignments.values("system_a", "system_b").distinct().count() == 3  # every pair is shown
+    seen = []
+    while (assignment := next_assignment(session, bob)) is not None:
+        seen.append(assignment.item_id)
+        choice = ("left", "tie", "right")[len(seen) % 3]
+        submit(assignment.token, bob, Submission(left_label="correct", right_label="incorrect", preference=choice))
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == 6  # each question once
+    ranked = session_ranking(session, n_boot=50)["ranking"]
+    assert ranked["connected"] and [row["system"] for row in ranked["systems"]] == names
+
+
 def test_clean_answer_keeps_the_first_line_without_a_prefix():
     assert demo.clean_answer("\n Answer: 1889\nMore text") == "1889"
     assert demo.clean_answer("   ") == "(no answer)"
@@ -84,10 +122,9 @@ def test_a_real_worker_builds_the_demo_session_and_a_judge_can_start(worker, wai
     assert job.status == JobStatus.SUCCEEDED, job.error + job.log[-2000:]
     session = JudgingSession.objects.get(is_demo=True)
     assert job.result["session_id"] == session.pk
-    real = session.items.filter(is_control=False)
-    assert real.count() == demo.DEMO_ITEMS
-    assert session.items.filter(is_control=True).count() == 2
-    assert all(item.answer_a and item.answer_b and item.gold_answers for item in real)
+    assert session.items.count() == demo.DEMO_ITEMS and session.n_systems == 3
+    assert not session.items.filter(is_control=True).exists()  # control items are for two-system sessions
+    assert all(item.answer_a and item.answer_b and item.gold_answers for item in session.items.all())
     assert "zero-shot" in session.system_a and "one-shot" in session.system_b
     assert queue_demo(alice) is None  # ready: nothing more to queue
     client.force_login(bob)

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from annotation.models import Assignment, ItemAnswer, Judgment, MatchupDesign, SessionSystem
-from annotation.services.assignment import next_assignment
+from annotation.services.assignment import judge_progress, next_assignment
 from annotation.services.judging import Submission, display, submit
 from annotation.services.sessions import ItemData, SessionError, create_session
 
@@ -120,3 +120,32 @@ def test_the_ranking_page_and_exports_of_a_judged_k_session(alice, client):
             assert response.status_code == 200, (table, fmt)
     csv = b"".join(client.get(f"/api/sessions/{session.pk}/export/pairwise.csv").streaming_content).decode()
     assert len(csv.strip().splitlines()) == 1 + 3
+
+
+def test_a_judges_progress_counts_the_comparisons_they_will_see(alice, bob):
+    """Each judging page is one comparison: with K = 3 and all pairs, 2 items are 6 pages for one judge, and
+    "x of y" moves by one per page and ends at "6 of 6" (it used to count judged pairs against open items)."""
+    session = k_session(alice, n=2, k=3, judges_per_item=2)
+    session.judges.add(bob)
+    start = judge_progress(session, alice)
+    assert (start.done, start.total) == (0, 6)
+    positions = []
+    while (assignment := next_assignment(session, alice)) is not None:
+        progress = judge_progress(session, alice)
+        positions.append((progress.position, progress.total))
+        submit(assignment.token, alice, Submission(left_label="correct", right_label="incorrect", preference="left"))
+    assert positions == [(i, 6) for i in range(1, 7)]
+    end = judge_progress(session, alice)
+    assert (end.done, end.pending, end.available, end.percent) == (6, 0, 0, 100)
+    assert judge_progress(session, bob).total == 6  # alice's slots leave bob's k-th slot of every pair open
+
+
+def test_two_system_progress_still_counts_items(alice):
+    session = create_session(
+        name="pair", system_a="a-run", system_b="b-run", items=k_items(3, 2), judges_per_item=2, judges=[alice]
+    )
+    assignment = next_assignment(session, alice)
+    progress = judge_progress(session, alice)
+    assert (progress.position, progress.total) == (1, 3)
+    submit(assignment.token, alice, Submission(left_label="correct", right_label="incorrect", preference="left"))
+    assert (judge_progress(session, alice).done, judge_progress(session, alice).total) == (1, 3)
