@@ -249,7 +249,7 @@ def start_generation(cell: ExperimentCell) -> Job:
         corpus,
         experiment.generator,
         default_template_for(corpus.language, cell.shots),
-        settings=RunSettings(n_pairs=cell.pairs_per_passage, **options),
+        settings=RunSettings.from_params(options, pairs_per_passage=cell.pairs_per_passage),
         split=experiment.train_split,
         limit=experiment.max_passages,
         validation=validation,
