@@ -84,7 +84,7 @@ def _hot_lease(request: HttpRequest, pk: int):
     if member is None:
         return None, None
     if not assigning.member_may_judge(member, request.user):
-        if not (member.in_group or member.invited or request.user.is_staff):
+        if not (member.judging or request.user.is_staff):
             raise PermissionDenied("Judges only.")
         raise Http404("No such session.")
     return assigning.lease_for_member(member, request.user), member

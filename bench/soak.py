@@ -73,7 +73,7 @@ ModelEntry.objects.create(name="soak-minilm", kind=ModelKind.HF, role=ModelRole.
                           is_default=True, path=minilm, num_layers=6)
 with transaction.atomic():
     run = create_run(corpus, generator, default_template_for("en", 0), split="train",
-                     settings=RunSettings(n_pairs=3, batch_size=8, max_new_tokens=48))
+                     settings=RunSettings(pairs_per_passage=3, batch_size=8, max_new_tokens=48))
     evaluation = create_evaluation_run(corpus=corpus, base_model=qa, split="validation", batch_size=8,
                                        max_new_tokens=16)
 print(json.dumps({"generation": run.job_id, "evaluation": evaluation.job_id}))

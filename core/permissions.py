@@ -6,10 +6,14 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 
 JUDGES_GROUP = "judges"
 INVITED_JUDGES_GROUP = "invited judges"
 """Judges who came through an invitation link: they judge one session only (annotation.middleware keeps them there)."""
+JUDGING_GROUPS = (JUDGES_GROUP, INVITED_JUDGES_GROUP)
+"""The judges-only rule: members of these groups (and staff) may use the judging pages. The one definition that
+judge_required, the submit hot path and the membership query all read."""
 
 
 def is_judge(user) -> bool:
@@ -35,10 +39,17 @@ def staff_required(view):
     return wrapper
 
 
+def judging_group_rows(user_id: int | None) -> QuerySet:
+    """The user's rows in the judging groups (JUDGING_GROUPS): `.exists()` alone, or `Exists()` inside a larger
+    query so the hot paths check the rule without a query of their own."""
+    from django.contrib.auth.models import User
+
+    return User.groups.through.objects.filter(user_id=user_id, group__name__in=JUDGING_GROUPS)
+
+
 def may_use_judging_pages(user) -> bool:
     """Judges (accounts in the judges group or judges invited by a link) and staff."""
-    judging = user.groups.filter(name__in=(JUDGES_GROUP, INVITED_JUDGES_GROUP)).exists()
-    return judging or user.is_staff
+    return judging_group_rows(user.pk).exists() or user.is_staff
 
 
 def judge_required(view):

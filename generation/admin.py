@@ -30,6 +30,7 @@ from generation.models import (
     SyntheticPair,
     SyntheticPairRevision,
 )
+from generation.run_settings import RunSettings
 from generation.services import generation_runs
 from generation.services.prompt_templates import default_template_for
 
@@ -164,7 +165,7 @@ class ImportAdmin(admin.ModelAdmin):
 
 @admin.register(PromptTemplate)
 class PromptTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "language", "shots", "n_pairs", "style", "is_default", "updated_at"]
+    list_display = ["name", "language", "shots", "pairs_per_passage", "style", "is_default", "updated_at"]
     list_filter = ["language", "shots", "is_default"]
 
 
@@ -172,9 +173,15 @@ class GenerationRunAddForm(forms.ModelForm):
     class Meta:
         model = GenerationRun
         fields = [
-            "name", "corpus", "split", "limit", "generator", "template", "n_pairs", "prompt_mode", "temperature",
-            "top_p", "max_new_tokens", "repetition_penalty", "seed", "batch_size", "concurrency", "validation",
-        ]  # fmt: skip
+            "name",
+            "corpus",
+            "split",
+            "limit",
+            "generator",
+            "template",
+            *RunSettings.column_names(),
+            "validation",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -182,10 +189,7 @@ class GenerationRunAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        settings = generation_runs.RunSettings(
-            **{k: data[k] for k in generation_runs.RunSettings.__dataclass_fields__ if data.get(k) is not None}
-        )
-        problems = settings.errors()
+        problems = self.run_settings().errors()
         if problems:
             raise forms.ValidationError("; ".join(problems))
         if data.get("corpus") is not None:
@@ -193,6 +197,11 @@ class GenerationRunAddForm(forms.ModelForm):
             if total == 0:
                 raise forms.ValidationError(f"Corpus {data['corpus'].name!r} has no passages in this split.")
         return data
+
+    def run_settings(self) -> RunSettings:
+        """The settings the form sets (the columns); the synthesis options keep RunSettings' defaults."""
+        data = self.cleaned_data
+        return RunSettings.from_params({name: data.get(name) for name in RunSettings.column_names()})
 
 
 @admin.register(GenerationRun)
@@ -217,9 +226,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         if change:
             return
         data = form.cleaned_data
-        settings = generation_runs.RunSettings(
-            **{k: data[k] for k in generation_runs.RunSettings.__dataclass_fields__ if data.get(k) is not None}
-        )
+        settings = form.run_settings()
         with transaction.atomic():
             run = generation_runs.create_run(
                 data["corpus"], data["generator"], data["template"], settings=settings, split=data.get("split") or "",

@@ -12,7 +12,7 @@ from django.conf import settings
 from core.models import JobStatus, ModelEntry, ModelRole
 from generation.importers.readers import FORMATS
 from generation.models import Corpus, GenerationRun, PairStatus, PromptTemplate, Split
-from generation.services.generation_runs import RunSettings
+from generation.run_settings import RunSettings
 from generation.services.imports import ImportOptions
 
 SPLIT_CHOICES = [("", "all / unsplit"), *[(s, s) for s in Split.values if s]]
@@ -112,7 +112,7 @@ class GenerationRunForm(forms.Form):
         help_text="Models registered as QA generators (encoders and LoRA bases are listed under their own roles).",
     )
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.all())
-    n_pairs = forms.IntegerField(min_value=1, max_value=50, initial=3)
+    pairs_per_passage = forms.IntegerField(min_value=1, max_value=50, initial=3)
     prompt_mode = forms.ChoiceField(
         choices=[
             ("auto", "auto (chat template if the model has one)"),
@@ -160,23 +160,8 @@ class GenerationRunForm(forms.Form):
     )
 
     def settings(self) -> RunSettings:
-        data = self.cleaned_data
-        return RunSettings(
-            n_pairs=data["n_pairs"],
-            prompt_mode=data["prompt_mode"],
-            temperature=data["temperature"],
-            top_p=data["top_p"],
-            max_new_tokens=data["max_new_tokens"],
-            repetition_penalty=data["repetition_penalty"],
-            seed=data["seed"],
-            batch_size=data["batch_size"],
-            concurrency=data["concurrency"],
-            rotate_exemplars=bool(data.get("rotate_exemplars")),
-            answer_aware=bool(data.get("answer_aware")),
-            samples=data.get("samples") or 1,
-            round_trip=bool(data.get("round_trip")),
-            round_trip_threshold=data.get("round_trip_threshold") or 0.5,
-        )
+        """The run's settings from the form (blank optional fields take RunSettings' defaults)."""
+        return RunSettings.from_params({name: self.cleaned_data.get(name) for name in RunSettings.field_names()})
 
 
 class PairEditForm(forms.Form):

@@ -285,7 +285,7 @@ class PromptTemplate(models.Model):
     name = models.CharField(max_length=100, unique=True)
     language = models.CharField(max_length=8, default="en")
     shots = models.PositiveSmallIntegerField(default=0, choices=[(0, "zero-shot"), (1, "one-shot")])
-    n_pairs = models.PositiveSmallIntegerField(default=3, help_text="Pairs asked for per passage ({n}).")
+    pairs_per_passage = models.PositiveSmallIntegerField(default=3, help_text="Pairs asked for per passage ({n}).")
     instruction = models.TextField(
         help_text="The chat user message. Must contain {passage}; {n} and {title} are optional."
     )
@@ -307,12 +307,12 @@ class PromptTemplate(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def as_engine(self, n_pairs: int | None = None) -> EnginePromptTemplate:
+    def as_engine(self, pairs_per_passage: int | None = None) -> EnginePromptTemplate:
         return EnginePromptTemplate(
             name=self.name,
             language=self.language,
             shots=int(self.shots),
-            n_pairs=int(n_pairs or self.n_pairs),
+            pairs_per_passage=int(pairs_per_passage or self.pairs_per_passage),
             instruction=self.instruction,
             example_passage=self.example_passage,
             example_pairs=tuple((str(q), str(a)) for q, a in (self.example_pairs or [])),
@@ -354,7 +354,7 @@ class GenerationRun(models.Model):
     generator = models.ForeignKey("core.ModelEntry", on_delete=models.PROTECT, related_name="generation_runs")
     template = models.ForeignKey(PromptTemplate, null=True, on_delete=models.SET_NULL, related_name="runs")
     template_snapshot = models.JSONField(default=dict, help_text="The template as it was when the run was created.")
-    n_pairs = models.PositiveSmallIntegerField(default=3)
+    pairs_per_passage = models.PositiveSmallIntegerField(default=3)
     prompt_mode = models.CharField(
         max_length=8, default="auto", choices=[("auto", "auto"), ("chat", "chat"), ("plain", "plain (base model)")]
     )

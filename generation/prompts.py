@@ -29,7 +29,7 @@ class PromptTemplate:
     name: str
     language: str
     shots: int
-    n_pairs: int
+    pairs_per_passage: int
     instruction: str
     example_passage: str = ""
     example_pairs: tuple[Pair, ...] = ()
@@ -43,7 +43,7 @@ class PromptTemplate:
         problems = []
         if self.shots not in (0, 1):
             problems.append("shots must be 0 or 1")
-        if self.n_pairs < 1:
+        if self.pairs_per_passage < 1:
             problems.append("the number of pairs per passage must be at least 1")
         if "{passage}" not in self.instruction:
             problems.append("the instruction must contain the {passage} placeholder")
@@ -64,6 +64,9 @@ class PromptTemplate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptTemplate:
         values = dict(data)
+        legacy = values.pop("n_pairs", None)  # snapshots stored before N had one name
+        if legacy is not None:
+            values.setdefault("pairs_per_passage", legacy)
         values["example_pairs"] = tuple(tuple(p) for p in values.get("example_pairs", ()))
         values["style"] = RenderStyle(values.get("style", RenderStyle.QA))
         return cls(**values)
@@ -80,10 +83,11 @@ class RenderedPrompt:
     stop: tuple[str, ...] = field(default_factory=tuple)
 
 
-def fill(text: str, *, passage: str, n: int, title: str = "") -> str:
+def fill(text: str, *, passage: str, pairs_per_passage: int, title: str = "") -> str:
     """Replace the known placeholders in one pass (so braces inside the passage or in JSON examples are
-    left alone and a passage containing "{n}" is not substituted again)."""
-    values = {"passage": passage, "n": str(n), "title": title}
+    left alone and a passage containing "{n}" is not substituted again). `{n}` stays the placeholder's
+    name: it is what stored templates are written with."""
+    values = {"passage": passage, "n": str(pairs_per_passage), "title": title}
     return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
@@ -112,12 +116,19 @@ def build_messages(template: PromptTemplate, passage: str, title: str = "") -> l
         messages.append(
             {
                 "role": "user",
-                "content": fill(template.instruction, passage=template.example_passage, n=template.n_pairs),
+                "content": fill(
+                    template.instruction, passage=template.example_passage, pairs_per_passage=template.pairs_per_passage
+                ),
             }
         )
         messages.append({"role": "assistant", "content": render_pairs(template.example_pairs, template.style)})
     messages.append(
-        {"role": "user", "content": fill(template.instruction, passage=passage, n=template.n_pairs, title=title)}
+        {
+            "role": "user",
+            "content": fill(
+                template.instruction, passage=passage, pairs_per_passage=template.pairs_per_passage, title=title
+            ),
+        }
     )
     return messages
 
@@ -126,14 +137,18 @@ def render_plain(template: PromptTemplate, passage: str, title: str = "") -> Ren
     """A completion prompt for base models: header, optional example, the passage, the first label."""
     parts = []
     if template.plain_header:
-        parts.append(fill(template.plain_header, passage="", n=template.n_pairs, title=title).strip())
+        parts.append(
+            fill(template.plain_header, passage="", pairs_per_passage=template.pairs_per_passage, title=title).strip()
+        )
     if template.shots == 1:
         example = render_pairs(template.example_pairs, template.style)
         parts.append(f"{template.passage_label} {template.example_passage.strip()}\n{example}")
     prefix = _first_label(template.style)
     parts.append(f"{template.passage_label} {passage.strip()}\n{prefix}")
     stop = tuple(
-        s for s in (f"\n{template.passage_label}", "\n\n\n", _next_label(template.style, template.n_pairs)) if s
+        s
+        for s in (f"\n{template.passage_label}", "\n\n\n", _next_label(template.style, template.pairs_per_passage))
+        if s
     )
     return RenderedPrompt("\n\n".join(parts), "plain", (), prefix, stop)
 
@@ -161,7 +176,7 @@ def render_prompt(
     if mode == "plain":
         return render_plain(template, passage, title)
     messages = build_messages(template, passage, title)
-    stop = (_next_label(template.style, template.n_pairs),) if template.style is not RenderStyle.JSON else ()
+    stop = (_next_label(template.style, template.pairs_per_passage),) if template.style is not RenderStyle.JSON else ()
     if tokenizer is not None:
         if not has_chat_template(tokenizer):
             raise ValueError("this tokenizer has no chat template; render the prompt with mode='plain'")
@@ -239,7 +254,7 @@ def _defaults() -> dict[str, PromptTemplate]:
                 name=name,
                 language=language,
                 shots=shots,
-                n_pairs=3,
+                pairs_per_passage=3,
                 instruction=instruction,
                 example_passage=passage if shots else "",
                 example_pairs=pairs if shots else (),

@@ -185,7 +185,9 @@ def plan(
     for passage in inputs:
         tmpl = _template_for(template, passage)
         if options.answer_aware:
-            answers = answer_extraction.pick_answers(passage.text, tmpl.language, tmpl.n_pairs * options.samples)
+            answers = answer_extraction.pick_answers(
+                passage.text, tmpl.language, tmpl.pairs_per_passage * options.samples
+            )
             samples = [Sample(renderer.answer(tmpl, passage, a), answer=a) for a in answers]
         else:
             prompt = renderer.pairs(tmpl, passage)
@@ -293,5 +295,5 @@ def synthesize(
     if options.round_trip:
         check_round_trip(results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=True)
     if options.samples > 1:
-        keep_best(results, template.n_pairs)
+        keep_best(results, template.pairs_per_passage)
     return results

@@ -7,6 +7,7 @@ from django import forms
 from core.models import JobStatus, ModelEntry, ModelRole
 from generation.models import Corpus, QADataset, Split
 from training.models import TrainingRun
+from training.run_settings import EvaluationSettings, TrainingSettings
 from training.services.training_runs import GENERIC_DEFAULTS
 
 DEVICE_CHOICES = [("auto", "auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")]
@@ -65,15 +66,10 @@ class TrainingRunForm(forms.Form):
             raise forms.ValidationError("The learning rate must be positive.")
         return value
 
-    def settings(self) -> dict:
-        data = self.cleaned_data
-        keys = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "max_steps", "batch_size"]
-        keys += ["gradient_accumulation_steps", "seed", "checkpoint_every", "device", "dtype"]
-        out = {k: data[k] for k in keys}
-        for optional in ("learning_rate", "max_seq_length"):
-            if data.get(optional) is not None:
-                out[optional] = data[optional]
-        return out
+    def settings(self) -> TrainingSettings:
+        """The run's settings from the form; blank optional fields are left to the architecture's defaults."""
+        names = set(TrainingSettings.field_names()) & set(self.cleaned_data)
+        return TrainingSettings.from_params({name: self.cleaned_data[name] for name in names})
 
     def template(self) -> dict | None:
         prompt = (self.cleaned_data.get("prompt") or "").strip()
@@ -111,6 +107,14 @@ class EvaluationRunForm(forms.Form):
         if not data.get("training_run") and not data.get("base_model"):
             raise forms.ValidationError("Choose a training run (adapter) or a base model.")
         return data
+
+    def settings(self) -> EvaluationSettings:
+        data = self.cleaned_data
+        names = set(EvaluationSettings.field_names()) & set(data)
+        bertscore = data.get("bertscore_model")
+        return EvaluationSettings.from_params(
+            {name: data[name] for name in names}, bertscore_model_id=bertscore.pk if bertscore else None
+        )
 
 
 class ExperimentForm(forms.Form):

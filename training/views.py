@@ -36,7 +36,7 @@ def run_create(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 user=request.user,
                 template=form.template(),
-                **form.settings(),
+                settings=form.settings(),
             )
         except ValueError as exc:
             form.add_error(None, str(exc))
@@ -98,14 +98,9 @@ def evaluation_create(request: HttpRequest) -> HttpResponse:
                 training_run=data["training_run"],
                 base_model=data["base_model"],
                 split=data["split"],
-                max_items=data["max_items"],
                 name=data["name"],
                 user=request.user,
-                batch_size=data["batch_size"],
-                max_new_tokens=data["max_new_tokens"],
-                bertscore_model=data["bertscore_model"],
-                bertscore_num_layers=data["bertscore_num_layers"],
-                bleu_tokenize=data["bleu_tokenize"] or "",
+                settings=form.settings(),
             )
         except ValueError as exc:
             form.add_error(None, str(exc))

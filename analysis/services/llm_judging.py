@@ -42,7 +42,7 @@ from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
 from generation.engine.base import SamplingParams
-from generation.engine.local import LocalGenerator
+from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
 
 JOB_KIND = "analysis.llm_judge"
@@ -222,7 +222,7 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
                 render = plain_renderer(template.plain_cue)
             else:
                 render = chat_renderer(tokenizer)
-            generator = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
+            generator = local_generator(model, tokenizer, batch_size=run.batch_size)  # torch: worker only
             chunk = run.batch_size
             closer = None
     except model_registry.ModelUnavailable as exc:

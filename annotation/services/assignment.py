@@ -40,7 +40,7 @@ from annotation.models import (
     new_token,
 )
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
-from core.permissions import INVITED_JUDGES_GROUP, JUDGES_GROUP
+from core.permissions import JUDGES_GROUP, judging_group_rows
 from qasynth_lib.matchups import next_pair
 
 RETRIES = 5
@@ -215,7 +215,6 @@ def membership(session_pk: int, judge: User) -> SessionJudge | None:
     number, their judged count and the assignment they hold, if any. None on a first visit."""
     mine = Assignment.objects.filter(session_id=OuterRef("session_id"), judge_id=judge.pk).order_by()
     in_group = User.groups.through.objects.filter(user_id=judge.pk, group__name=JUDGES_GROUP)
-    invited = User.groups.through.objects.filter(user_id=judge.pk, group__name=INVITED_JUDGES_GROUP)
     named = JudgingSession.judges.through.objects.filter(judgingsession_id=OuterRef("session_id"), user_id=judge.pk)
     done = mine.filter(submitted_at__isnull=False).values("judge_id").annotate(n=Count("pk")).values("n")
     return (
@@ -223,7 +222,7 @@ def membership(session_pk: int, judge: User) -> SessionJudge | None:
         .select_related("session")
         .annotate(
             in_group=Exists(in_group),
-            invited=Exists(invited),
+            judging=Exists(judging_group_rows(judge.pk)),
             named=Exists(named),
             last_sequence=Coalesce(
                 Subquery(mine.order_by("-sequence").values("sequence")[:1]), 0, output_field=IntegerField()
@@ -239,7 +238,7 @@ def membership(session_pk: int, judge: User) -> SessionJudge | None:
 def member_may_judge(member: SessionJudge, judge: User) -> bool:
     """may_judge() and the judges-only rule, from the annotations of membership()."""
     session = member.session
-    judging = member.in_group or member.invited or judge.is_staff  # judge_required's rule
+    judging = member.judging or judge.is_staff  # judge_required's rule (core.permissions.JUDGING_GROUPS)
     return judging and (member.named or (session.open_to_all_judges and member.in_group))
 
 

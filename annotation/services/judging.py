@@ -25,7 +25,7 @@ from annotation.models import (
     JudgmentRevision,
 )
 from annotation.services.sessions import render_instructions
-from core.permissions import INVITED_JUDGES_GROUP, JUDGES_GROUP
+from core.permissions import judging_group_rows
 from core.services.text import unstorable_reason
 
 SIDES = ("left", "right")
@@ -159,12 +159,10 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
     with transaction.atomic():
         # One locking read brings the session (for validation), the current judgment and the judges-only
         # check along: the hot path reads nothing else before writing.
-        judging_groups = (JUDGES_GROUP, INVITED_JUDGES_GROUP)  # judge_required's rule
-        in_group = User.groups.through.objects.filter(user_id=judge.pk, group__name__in=judging_groups)
         assignment = (
             Assignment.objects.select_for_update(of=("self",))
             .select_related("session", "judgment")
-            .annotate(judge_in_group=Exists(in_group))
+            .annotate(judge_in_group=Exists(judging_group_rows(judge.pk)))  # judge_required's rule
             .filter(token=token, judge=judge)
             .first()
             if token

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
@@ -44,6 +44,7 @@ from generation.models import (
 )
 from generation.prompts import PromptTemplate as EnginePromptTemplate
 from generation.prompts import RenderedPrompt, has_chat_template, render_prompt
+from generation.run_settings import RunSettings
 from generation.synthesis import PassageInput, PassageResult, Renderer, SynthesisOptions, synthesize
 from generation.validation import RejectionReason, SupportCheck, ValidationConfig
 
@@ -62,58 +63,6 @@ class Reporter(Protocol):
     def check_cancelled(self) -> None: ...
 
     def log(self, line: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Sampling, batching and validation settings of a run (the defaults suit a small instruct model)."""
-
-    n_pairs: int = 3
-    prompt_mode: str = "auto"
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 256
-    repetition_penalty: float = 1.0
-    seed: int = 0
-    batch_size: int = 8
-    concurrency: int = 4
-    # Beyond the paper's method (generation.synthesis); the defaults reproduce the paper.
-    rotate_exemplars: bool = False
-    answer_aware: bool = False
-    samples: int = 1
-    round_trip: bool = False
-    round_trip_threshold: float = 0.5
-
-    def synthesis_options(self) -> SynthesisOptions:
-        return SynthesisOptions(
-            answer_aware=self.answer_aware,
-            samples=self.samples,
-            rotate_exemplars=self.rotate_exemplars,
-            round_trip=self.round_trip,
-            round_trip_threshold=self.round_trip_threshold,
-        )
-
-    def errors(self) -> list[str]:
-        problems = self.synthesis_options().errors(temperature=self.temperature)
-        if not 1 <= self.n_pairs <= 50:
-            problems.append("pairs per passage must be between 1 and 50")
-        if self.prompt_mode not in ("auto", "chat", "plain"):
-            problems.append("prompt mode must be auto, chat or plain")
-        if self.batch_size < 1:
-            problems.append("batch size must be at least 1")
-        if self.concurrency < 1:
-            problems.append("concurrency must be at least 1")
-        try:
-            SamplingParams(
-                max_new_tokens=self.max_new_tokens,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                seed=self.seed,
-                repetition_penalty=self.repetition_penalty,
-            )
-        except ValueError as exc:
-            problems.append(str(exc))
-        return problems
 
 
 VALIDATION_KEYS = {f.name for f in fields(ValidationConfig)} - {"language"}
@@ -186,7 +135,7 @@ def create_run(
             model_registry.validate_endpoint(generator)
         except model_registry.ModelUnavailable as exc:
             raise RunSetupError(str(exc)) from None
-    engine_template = template.as_engine(settings.n_pairs)
+    engine_template = template.as_engine(settings.pairs_per_passage)
     template_problems = engine_template.errors()
     if template_problems:
         raise RunSetupError(f"template {template.name!r}: " + "; ".join(template_problems))
@@ -201,7 +150,7 @@ def create_run(
     if total == 0:
         where = f" in split {split!r}" if split else ""
         raise RunSetupError(f"corpus {corpus.name!r} has no passages{where} to generate from")
-    title = name or f"Generate {settings.n_pairs} pairs/passage for {corpus.name} with {generator.name}"
+    title = name or f"Generate {settings.pairs_per_passage} pairs/passage for {corpus.name} with {generator.name}"
     with transaction.atomic():
         job = create_job("generation", {}, user=user, title=title, enqueue=enqueue)
         run = GenerationRun.objects.create(
@@ -216,15 +165,7 @@ def create_run(
             generator=generator,
             template=template,
             template_snapshot=engine_template.to_dict(),
-            n_pairs=settings.n_pairs,
-            prompt_mode=settings.prompt_mode,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            max_new_tokens=settings.max_new_tokens,
-            repetition_penalty=settings.repetition_penalty,
-            seed=settings.seed,
-            batch_size=settings.batch_size,
-            concurrency=settings.concurrency,
+            **settings.column_values(),
             validation=dict(validation or {}),
             synthesis={} if options.is_paper else options.to_dict(),
             exemplar_pool=exemplar_pool(corpus, engine_template, seed=settings.seed)
@@ -261,7 +202,7 @@ def exemplar_pool(corpus: Corpus, template: EnginePromptTemplate, *, seed: int) 
         )
         row["pairs"].append((ref.question, ref.answers[0]))
     template_exemplar = Exemplar(template.example_passage, template.example_pairs) if template.shots else None
-    pool = build_pool(template_exemplar, rows.values(), pairs_per_exemplar=template.n_pairs, seed=seed)
+    pool = build_pool(template_exemplar, rows.values(), pairs_per_exemplar=template.pairs_per_passage, seed=seed)
     return pool.to_list()
 
 

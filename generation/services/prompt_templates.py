@@ -14,7 +14,7 @@ def _row_values(template: EnginePromptTemplate) -> dict:
     return {
         "language": template.language,
         "shots": template.shots,
-        "n_pairs": template.n_pairs,
+        "pairs_per_passage": template.pairs_per_passage,
         "instruction": template.instruction,
         "system": template.system,
         "example_passage": template.example_passage,

@@ -222,7 +222,7 @@ class CannedBackend:
         pass
 
 
-def finished_run(corpus, *, name: str = "canned", n_pairs: int = 3, **create_kwargs):
+def finished_run(corpus, *, name: str = "canned", pairs_per_passage: int = 3, **create_kwargs):
     """A generation run over `corpus`, executed with CannedBackend and marked succeeded."""
     from core.models import JobStatus
     from generation.services.generation_runs import RunSettings, create_run, execute_run
@@ -232,7 +232,7 @@ def finished_run(corpus, *, name: str = "canned", n_pairs: int = 3, **create_kwa
         "http://127.0.0.1:9/v1", name="canned-endpoint"
     )
     template = default_template_for(corpus.language, 0)
-    settings = RunSettings(n_pairs=n_pairs, batch_size=4)
+    settings = RunSettings(pairs_per_passage=pairs_per_passage, batch_size=4)
     run = create_run(corpus, generator, template, settings=settings, name=name, enqueue=False, **create_kwargs)
     execute_run(run, FakeContext(), backend=CannedBackend())
     run.job.status = JobStatus.SUCCEEDED

@@ -23,7 +23,8 @@ def generator():
 def test_an_invalid_template_edit_is_refused_with_the_reason(alice_client, generator):
     template = PromptTemplate.objects.get(name="en-zero-shot")
     url = reverse("admin:generation_prompttemplate_change", args=[template.pk])
-    form = {"name": template.name, "language": "en", "shots": 0, "n_pairs": 3, "instruction": "No placeholder here.",
+    form = {"name": template.name, "language": "en", "shots": 0, "pairs_per_passage": 3,
+            "instruction": "No placeholder here.",
             "example_pairs": "[]", "passage_label": "Passage:", "style": "qa"}  # fmt: skip
 
     response = alice_client.post(url, form)
@@ -62,14 +63,14 @@ def test_the_add_form_creates_a_run_with_its_job(alice_client, generator):
     corpus = make_corpus(passages=["One."])
     template = PromptTemplate.objects.get(name="en-one-shot")
     form = {"name": "from admin", "corpus": corpus.pk, "split": "", "generator": generator.pk, "template": template.pk,
-            "n_pairs": 2, "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 32,
+            "pairs_per_passage": 2, "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 32,
             "repetition_penalty": 1, "seed": 0, "batch_size": 4, "concurrency": 2, "validation": "{}"}  # fmt: skip
 
     response = alice_client.post(reverse("admin:generation_generationrun_add"), form)
 
     run = GenerationRun.objects.get()
     assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
-    assert (run.name, run.n_pairs, run.job.kind) == ("from admin", 2, "generation")
+    assert (run.name, run.pairs_per_passage, run.job.kind) == ("from admin", 2, "generation")
 
 
 def test_resume_requeues_a_cancelled_run_and_cancel_stops_a_queued_one(alice_client, generator):
@@ -91,8 +92,9 @@ def test_resume_requeues_a_cancelled_run_and_cancel_stops_a_queued_one(alice_cli
 def test_the_add_form_refuses_a_split_without_passages(alice_client, generator):
     corpus = make_corpus(passages=["One."], split="train")
     template = PromptTemplate.objects.get(name="en-zero-shot")
-    form = {"corpus": corpus.pk, "split": "test", "generator": generator.pk, "template": template.pk, "n_pairs": 2,
-            "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 32, "repetition_penalty": 1,
+    form = {"corpus": corpus.pk, "split": "test", "generator": generator.pk, "template": template.pk,
+            "pairs_per_passage": 2, "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 32,
+            "repetition_penalty": 1,
             "seed": 0, "batch_size": 4, "concurrency": 2, "validation": "{}"}  # fmt: skip
 
     response = alice_client.post(reverse("admin:generation_generationrun_add"), form)

@@ -44,6 +44,18 @@ def test_generate_without_now_only_queues_the_job():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("option", ["--pairs-per-passage", "--n"])
+def test_n_is_given_as_pairs_per_passage_or_by_its_old_option_name(option):
+    make_corpus("q", passages=["Alpha passage."])
+    hf_model(tiny_model_dir("llama"), name="tiny")
+
+    call_command("generate", "--corpus", "q", "--model", "tiny", option, "5", stdout=io.StringIO())
+
+    run = GenerationRun.objects.get()
+    assert run.pairs_per_passage == 5 and run.template_snapshot["pairs_per_passage"] == 5
+
+
+@pytest.mark.django_db
 def test_unknown_names_are_reported_with_what_exists():
     make_corpus("c", passages=["A."])
     hf_model(tiny_model_dir("llama"), name="tiny")

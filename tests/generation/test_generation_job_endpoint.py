@@ -21,7 +21,7 @@ def test_endpoint_generation_stores_outputs_and_validated_pairs(worker, wait):
         corpus = make_corpus(passages=PASSAGES)
         run = create_run(
             corpus, endpoint_model(server.base_url), default_template_for("en", 0),
-            settings=RunSettings(n_pairs=3, batch_size=2, concurrency=3, temperature=0.7, top_p=0.9, seed=5),
+            settings=RunSettings(pairs_per_passage=3, batch_size=2, concurrency=3, temperature=0.7, top_p=0.9, seed=5),
         )  # fmt: skip
 
         job = wait(lambda: _finished(run), timeout=60, what="the endpoint generation job")

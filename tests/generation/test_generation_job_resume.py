@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 PASSAGES = [f"Passage number {i} tells about the {word} of the city." for i, word in enumerate(
     ["river", "bridge", "market", "castle", "harbour", "library", "station"])]  # fmt: skip
-SETTINGS = RunSettings(n_pairs=2, max_new_tokens=12, batch_size=2)
+SETTINGS = RunSettings(pairs_per_passage=2, max_new_tokens=12, batch_size=2)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def test_a_generation_job_on_a_tiny_local_model_stores_every_output(worker, wait
     generator = hf_model(tiny_model_dir("gpt_neox"), name="tiny-gpt-neox")
     run = create_run(
         corpus, generator, default_template_for("en", 0),
-        settings=RunSettings(n_pairs=2, max_new_tokens=8, batch_size=2), limit=4,
+        settings=RunSettings(pairs_per_passage=2, max_new_tokens=8, batch_size=2), limit=4,
     )  # fmt: skip
     assert run.job.kind == "generation" and run.job.queue == "gpu"
 

@@ -26,7 +26,7 @@ class MessageRecordingBackend(CannedBackend):
 def test_each_batch_is_reported_while_it_runs():
     corpus = make_corpus(passages=[f"Passage {i} is about the {w}." for i, w in enumerate("abcde")])
     run = create_run(corpus, endpoint_model("http://127.0.0.1:9/v1"), default_template_for("en", 0),
-                     settings=RunSettings(n_pairs=2, batch_size=2, concurrency=2), enqueue=False)  # fmt: skip
+                     settings=RunSettings(pairs_per_passage=2, batch_size=2, concurrency=2), enqueue=False)  # fmt: skip
     backend = MessageRecordingBackend()
 
     execute_run(run, FakeContext(), backend=backend)

@@ -67,7 +67,9 @@ def _corpus():
     return corpus
 
 
-SETTINGS = RunSettings(n_pairs=2, batch_size=2, rotate_exemplars=True, answer_aware=True, samples=2, round_trip=True)
+SETTINGS = RunSettings(
+    pairs_per_passage=2, batch_size=2, rotate_exemplars=True, answer_aware=True, samples=2, round_trip=True
+)
 
 
 def test_a_resumed_run_keeps_the_exemplars_and_samples_it_stored():
@@ -139,7 +141,7 @@ def test_the_paper_method_stores_the_fixed_example_and_counts_exemplar_copies():
             return [GenerationOutput(echo, "stop", 50, 9) for _ in prompts]
 
     run = create_run(corpus, endpoint_model("http://127.0.0.1:9/v1"), template,
-                     settings=RunSettings(n_pairs=1, batch_size=4), split="train", enqueue=False)  # fmt: skip
+                     settings=RunSettings(pairs_per_passage=1, batch_size=4), split="train", enqueue=False)  # fmt: skip
     assert run.synthesis == {} and run.exemplar_pool == []
     execute_run(run, FakeContext(), backend=EchoBackend())
     output = RawOutput.objects.filter(run=run).first()

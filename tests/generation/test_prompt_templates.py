@@ -47,12 +47,12 @@ def test_the_one_shot_examples_pass_our_own_parser():
 
 def test_fill_replaces_known_placeholders_once_and_leaves_other_braces():
     text = 'Write {n} pairs as [{"question": "..."}] about {title}:\n{passage}'
-    filled = fill(text, passage="A passage mentioning {n} and {passage}.", n=3, title="T")
+    filled = fill(text, passage="A passage mentioning {n} and {passage}.", pairs_per_passage=3, title="T")
     assert filled == 'Write 3 pairs as [{"question": "..."}] about T:\nA passage mentioning {n} and {passage}.'
 
 
 def test_template_errors_are_sentences_for_a_form():
-    bad = PromptTemplate(name="x", language="en", shots=1, n_pairs=0, instruction="Write {count} pairs.")
+    bad = PromptTemplate(name="x", language="en", shots=1, pairs_per_passage=0, instruction="Write {count} pairs.")
     errors = bad.errors()
     assert "the instruction must contain the {passage} placeholder" in errors
     assert any("unknown placeholder(s) {count}" in e for e in errors)

@@ -86,8 +86,9 @@ def test_a_single_corpus_is_preselected(alice_client, registry):
 def test_a_model_of_another_role_is_refused_when_posted(alice_client, registry):
     corpus = make_corpus("news", language="en", passages=["Kyoto was the capital."])
     template = PromptTemplate.objects.get(name="en-zero-shot")
-    form = {"corpus": corpus.pk, "generator": registry["all-MiniLM-L6-v2"].pk, "template": template.pk, "n_pairs": 3,
-            "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 64, "repetition_penalty": 1.0,
+    form = {"corpus": corpus.pk, "generator": registry["all-MiniLM-L6-v2"].pk, "template": template.pk,
+            "pairs_per_passage": 3, "prompt_mode": "auto", "temperature": 0, "top_p": 1, "max_new_tokens": 64,
+            "repetition_penalty": 1.0,
             "seed": 0, "batch_size": 2, "concurrency": 2}  # fmt: skip
 
     response = alice_client.post(reverse("generation:run-new"), form)

@@ -67,7 +67,9 @@ def test_the_run_details_follow_the_job_without_a_reload(live_server, alice, set
     corpus = make_corpus(passages=["Kyoto was the capital of Japan.", "Osaka is known for its food."])
     generator = endpoint_model("http://127.0.0.1:9/v1", name="canned-endpoint")
     template = default_template_for("en", 0)
-    run = create_run(corpus, generator, template, settings=RunSettings(n_pairs=3, batch_size=4), enqueue=False)
+    run = create_run(
+        corpus, generator, template, settings=RunSettings(pairs_per_passage=3, batch_size=4), enqueue=False
+    )
     with chromium() as browser:
         page = browser.new_page(viewport=LAPTOP)
         page.set_default_timeout(20_000)

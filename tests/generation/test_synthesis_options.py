@@ -211,7 +211,7 @@ def test_round_trip_keeps_pairs_the_model_answers_back_and_records_its_answer():
         },  # fmt: skip
     )
     options = SynthesisOptions(answer_aware=True, round_trip=True)
-    template = EN.__class__.from_dict({**EN.to_dict(), "n_pairs": 3})
+    template = EN.__class__.from_dict({**EN.to_dict(), "pairs_per_passage": 3})
     [result] = synthesize(
         [PassageInput(1, passage)], template, options, EN_CONFIG, _plain_renderer(), model, SamplingParams()
     )
@@ -232,7 +232,7 @@ def test_k_samples_are_deduplicated_and_the_best_n_kept():
                  "1793": "When did the Louvre open?"}  # fmt: skip
     answers = {"Which country is Paris in?": "France", "Which river flows through Paris?": "Seine",
                "When did the Louvre open?": "in 1793", "Which museum opened in 1793?": "The Louvre"}  # fmt: skip
-    template = EN.__class__.from_dict({**EN.to_dict(), "n_pairs": 2})
+    template = EN.__class__.from_dict({**EN.to_dict(), "pairs_per_passage": 2})
     options = SynthesisOptions(answer_aware=True, samples=3, round_trip=True)
     [result] = synthesize(
         [PassageInput(1, passage)], template, options, EN_CONFIG, _plain_renderer(),

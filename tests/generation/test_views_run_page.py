@@ -117,16 +117,17 @@ def test_staff_start_a_run_from_the_new_run_page(alice_client):
                                       base_url="http://127.0.0.1:9/v1", api_model="m")  # fmt: skip
     assert alice_client.get(reverse("generation:run-new") + f"?corpus={corpus.pk}").status_code == 200
     template = PromptTemplate.objects.get(name="en-one-shot")
-    form = {"corpus": corpus.pk, "generator": model.pk, "template": template.pk, "n_pairs": 4, "prompt_mode": "auto",
-            "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 64, "repetition_penalty": 1.0, "seed": 3,
-            "batch_size": 2, "concurrency": 2, "split": "train", "limit": 1}  # fmt: skip
+    form = {"corpus": corpus.pk, "generator": model.pk, "template": template.pk, "pairs_per_passage": 4,
+            "prompt_mode": "auto", "temperature": 0.7, "top_p": 0.9, "max_new_tokens": 64,
+            "repetition_penalty": 1.0, "seed": 3, "batch_size": 2, "concurrency": 2,
+            "split": "train", "limit": 1}  # fmt: skip
 
     response = alice_client.post(reverse("generation:run-new"), form)
 
     run = GenerationRun.objects.get()
     assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
-    assert (run.passages_total, run.n_pairs, run.temperature, run.split) == (1, 4, 0.7, "train")
-    assert run.template_snapshot["name"] == "en-one-shot" and run.template_snapshot["n_pairs"] == 4
+    assert (run.passages_total, run.pairs_per_passage, run.temperature, run.split) == (1, 4, 0.7, "train")
+    assert run.template_snapshot["name"] == "en-one-shot" and run.template_snapshot["pairs_per_passage"] == 4
     assert (run.job.kind, run.job.queue, run.job.status) == ("generation", "gpu", "queued")
 
     form["split"] = "test"

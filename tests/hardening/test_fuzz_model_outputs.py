@@ -54,7 +54,9 @@ def world(db):
 @given(texts=st.lists(outputs, min_size=3, max_size=3))
 def test_any_model_output_is_stored_with_whatever_pairs_it_holds(world, texts):
     corpus, generator, template = world
-    run = create_run(corpus, generator, template, settings=RunSettings(n_pairs=3, batch_size=2), enqueue=False)
+    run = create_run(
+        corpus, generator, template, settings=RunSettings(pairs_per_passage=3, batch_size=2), enqueue=False
+    )
 
     result = execute_run(run, FakeContext(), backend=ScriptedBackend(texts))
 
@@ -70,7 +72,9 @@ def test_any_model_output_is_stored_with_whatever_pairs_it_holds(world, texts):
 @pytest.mark.parametrize("bad", ["Q1: Who?\x00\nA1: moon", "Q1: Who?\nA1: moon \ud800"], ids=["nul", "surrogate"])
 def test_a_nul_or_broken_unicode_in_the_output_is_replaced_visibly_and_the_pair_kept(world, bad):
     corpus, generator, template = world
-    run = create_run(corpus, generator, template, settings=RunSettings(n_pairs=1, batch_size=3), enqueue=False)
+    run = create_run(
+        corpus, generator, template, settings=RunSettings(pairs_per_passage=1, batch_size=3), enqueue=False
+    )
 
     execute_run(run, FakeContext(), backend=ScriptedBackend([bad] * 3))
 

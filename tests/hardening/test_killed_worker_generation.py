@@ -40,7 +40,7 @@ def test_a_killed_generation_run_and_its_prefetched_neighbour_finish_once_each(w
                         generator,
                         template,
                         name=f"kill test {i}",
-                        settings=RunSettings(n_pairs=3, batch_size=1, concurrency=1, max_new_tokens=64),
+                        settings=RunSettings(pairs_per_passage=3, batch_size=1, concurrency=1, max_new_tokens=64),
                     )  # fmt: skip
                     for i in range(2)
                 ]

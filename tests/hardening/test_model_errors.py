@@ -45,7 +45,7 @@ def _retry_here(job: Job) -> Job:
 def _generation(in_process, generator, **settings):
     name = f"comets-{generator.name}-{settings.get('prompt_mode', 'auto')}"
     corpus = make_corpus(name, passages=[f"Comet{i} returns every {70 + i} years." for i in range(PASSAGES)])
-    options = {"n_pairs": 2, "batch_size": 1, "concurrency": 1, "max_new_tokens": 8, **settings}
+    options = {"pairs_per_passage": 2, "batch_size": 1, "concurrency": 1, "max_new_tokens": 8, **settings}
     run = create_run(corpus, generator, default_template_for("en", 0), settings=RunSettings(**options), enqueue=False)
     in_process(run.job_id)
     return run

@@ -73,7 +73,7 @@ def test_generation_runs_complete_after_redis_loses_every_message(transactional_
                         generator,
                         default_template_for("en", 0),
                         name=f"redis restart {i}",
-                        settings=RunSettings(n_pairs=3, batch_size=1, concurrency=1, max_new_tokens=64),
+                        settings=RunSettings(pairs_per_passage=3, batch_size=1, concurrency=1, max_new_tokens=64),
                     )  # fmt: skip
                     for i in range(RUNS)
                 ]

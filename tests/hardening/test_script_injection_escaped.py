@@ -69,7 +69,7 @@ def poisoned(alice, bob):
 
     run = create_run(
         corpus, endpoint_model("http://127.0.0.1:9/v1"), default_template_for("en", 0),
-        settings=RunSettings(n_pairs=1), enqueue=False,
+        settings=RunSettings(pairs_per_passage=1), enqueue=False,
     )  # fmt: skip
     execute_run(run, FakeContext(), backend=ScriptedBackend([f"Q1: Who {PAYLOAD}?\nA1: harbour {PAYLOAD}"]))
     training = create_training_run(base_model=tiny_entry(), dataset=make_dataset(), enqueue=False, max_steps=1)

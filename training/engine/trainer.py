@@ -361,6 +361,277 @@ def _signature_diff(stored: Mapping[str, Any], current: Mapping[str, Any]) -> li
     return [f"{k}: {stored.get(k)!r} vs {current.get(k)!r}" for k in keys if stored.get(k) != current.get(k)]
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """Step 1 (load): where the run writes, the device and dtype, and the base model's tokenizer."""
+
+    out_dir: Path
+    ckpt_root: Path
+    adapter_dir: Path
+    device: torch.device
+    dtype: torch.dtype
+    tokenizer: Any
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Step 2 (prepare data): the encoded examples and what a checkpoint must match to be resumed."""
+
+    encoded: list[EncodedExample]
+    fingerprint: str
+    signature: dict[str, Any]
+    schedule: _Schedule
+
+    @property
+    def total_steps(self) -> int:
+        return self.schedule.total_steps
+
+    @property
+    def truncated(self) -> int:
+        return sum(e.context_truncated for e in self.encoded)
+
+
+@dataclass
+class _Trainable:
+    """Step 3 (build the LoRA model): the PEFT model with its optimizer, scheduler and gradient scaler, and
+    where the loop stands (moved on by a resumed checkpoint and by the loop)."""
+
+    model: Any
+    lora_config: Any
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    start_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    checkpoint: Path | None = None
+
+
+@dataclass
+class _LoopOutcome:
+    """Step 4 (the loop): where it stopped and how fast it went in this session."""
+
+    step: int
+    stopped: bool
+    last_saved: Path | None
+    session_tokens: int
+    elapsed: float
+
+
+def _load(config: TrainConfig) -> _Loaded:
+    out_dir = Path(config.output_dir)
+    device = resolve_device(config.device)
+    return _Loaded(
+        out_dir=out_dir,
+        ckpt_root=out_dir / "checkpoints",
+        adapter_dir=out_dir / "adapter",
+        device=device,
+        dtype=resolve_dtype(config.dtype, device),
+        tokenizer=load_tokenizer(config.base_model),
+    )
+
+
+def _prepare_data(config: TrainConfig, examples: Sequence[QAExample | Mapping[str, str]], tokenizer: Any) -> _Data:
+    qa = [_as_example(e, i) for i, e in enumerate(examples)]
+    encoded = encode_examples(tokenizer, config.prompt_template, qa, config.max_seq_length)
+    return _Data(
+        encoded=list(encoded),
+        fingerprint=dataset_fingerprint(encoded),
+        signature=config.signature(),
+        schedule=_Schedule(len(encoded), config),
+    )
+
+
+def _already_trained(loaded: _Loaded, data: _Data, say: Callable[[str], None]) -> TrainResult | None:
+    """The finished adapter's result when the output directory already holds one trained like this run."""
+    info_path = loaded.adapter_dir / RUN_INFO_FILE
+    if not info_path.is_file():
+        return None
+    done = json.loads(info_path.read_text())
+    diff = _signature_diff(done["signature"], data.signature)
+    if diff or done["dataset_fingerprint"] != data.fingerprint:
+        raise TrainingError(
+            f"{loaded.out_dir} already holds a finished adapter trained with other settings or data: "
+            + ("; ".join(diff) or "dataset differs")
+        )
+    say(f"adapter already complete at {loaded.adapter_dir}; nothing to do")
+    return TrainResult(
+        status="completed",
+        step=done["steps"],
+        total_steps=done["steps"],
+        loss_history=done["loss_history"],
+        adapter_dir=str(loaded.adapter_dir),
+        checkpoint_dir=None,
+        resumed_from_step=done["steps"],
+        tokens_per_s=0.0,
+        elapsed_s=0.0,
+        device=str(loaded.device),
+        dtype=dtype_name(loaded.dtype),
+        target_modules=done["target_modules"],
+        truncated_contexts=done["truncated_contexts"],
+    )
+
+
+def _build_lora_model(config: TrainConfig, loaded: _Loaded, total_steps: int) -> _Trainable:
+    from peft import get_peft_model
+    from transformers import get_scheduler
+
+    set_seed(config.seed)
+    base = load_base_model(config.base_model, loaded.device, loaded.dtype)
+    if config.gradient_checkpointing:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    lora_config = build_lora_config(base, config.lora)
+    model = get_peft_model(base, lora_config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(
+        SCHEDULERS[config.lr_scheduler],
+        optimizer,
+        num_warmup_steps=math.ceil(total_steps * config.warmup_ratio),
+        num_training_steps=total_steps,
+    )
+    scaler = torch.amp.GradScaler(loaded.device.type, enabled=loaded.dtype == torch.float16)
+    return _Trainable(model, lora_config, params, optimizer, scheduler, scaler)
+
+
+def _resume_from_checkpoint(
+    trainable: _Trainable, loaded: _Loaded, data: _Data, *, resume: bool, say: Callable[[str], None]
+) -> None:
+    """Load the last checkpoint into the model, optimizer, scheduler, scaler, RNGs and data order (or, when
+    not resuming, delete the old checkpoints)."""
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    checkpoint = latest_checkpoint(loaded.out_dir) if resume else None
+    if not resume and loaded.ckpt_root.exists():
+        shutil.rmtree(loaded.ckpt_root)
+    if checkpoint is None:
+        return
+    state = json.loads((checkpoint / STATE_FILE).read_text())
+    diff = _signature_diff(state["signature"], data.signature)
+    if diff:
+        raise TrainingError(f"checkpoint {checkpoint} was written with other settings: " + "; ".join(diff))
+    if state["dataset_fingerprint"] != data.fingerprint:
+        raise TrainingError(f"checkpoint {checkpoint} was written for a different training set")
+    device = loaded.device
+    set_peft_model_state_dict(trainable.model, load_peft_weights(str(checkpoint / "adapter"), device=str(device)))
+    trainable.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=device, weights_only=True))
+    trainable.scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+    trainable.scaler.load_state_dict(torch.load(checkpoint / "scaler.pt", weights_only=True))
+    _set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
+    data.schedule.set_order(state["data_order"]["epoch"], state["data_order"]["order"])
+    trainable.start_step = state["step"]
+    trainable.history = state["loss_history"]
+    trainable.checkpoint = checkpoint
+    say(f"resumed from checkpoint {checkpoint.name} (step {trainable.start_step} of {data.total_steps})")
+
+
+def _save_checkpoint(config: TrainConfig, trainable: _Trainable, loaded: _Loaded, data: _Data, step: int) -> Path:
+    epoch = data.schedule.epoch_of(step)
+    target = loaded.ckpt_root / f"step-{step:08d}"
+    with atomic_directory(target) as tmp:
+        trainable.model.save_pretrained(str(tmp / "adapter"))
+        torch.save(trainable.optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(trainable.scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(trainable.scaler.state_dict(), tmp / "scaler.pt")
+        torch.save(_rng_state(), tmp / "rng.pt")
+        state = {
+            "step": step,
+            "total_steps": data.total_steps,
+            "signature": data.signature,
+            "dataset_fingerprint": data.fingerprint,
+            "data_order": {"epoch": epoch, "order": data.schedule.order(epoch)},
+            "loss_history": trainable.history,
+        }
+        (tmp / STATE_FILE).write_text(json.dumps(state))
+    for old in _checkpoints(loaded.ckpt_root)[: -config.keep_checkpoints]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _loop(
+    config: TrainConfig,
+    trainable: _Trainable,
+    loaded: _Loaded,
+    data: _Data,
+    *,
+    progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> _LoopOutcome:
+    """Optimizer steps from the resumed step to the end, a checkpoint every `checkpoint_every` steps; stops
+    early (before a step) when `should_stop()` says so."""
+    model, optimizer, scheduler, scaler = trainable.model, trainable.optimizer, trainable.scheduler, trainable.scaler
+    device, dtype, total_steps, history = loaded.device, loaded.dtype, data.total_steps, trainable.history
+    model.train()
+    session_tokens, session_start, steps_here = 0, time.perf_counter(), 0
+    last_saved = trainable.checkpoint
+    step = trainable.start_step
+    stopped = False
+    while step < total_steps:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        micro = [[data.encoded[i] for i in idx] for idx in data.schedule.micro_batches(step)]
+        n_answer = sum(e.answer_token_count for mb in micro for e in mb)
+        lr = scheduler.get_last_lr()[0]
+        step_loss = 0.0
+        for mb in micro:
+            batch = collate(mb, loaded.tokenizer.pad_token_id, device)
+            loss = batch_loss_sum(model, batch, device, dtype) / n_answer
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+            step_loss += loss.item()
+            session_tokens += int(batch.attention_mask.sum())
+        if not math.isfinite(step_loss):
+            raise TrainingError(f"loss became {step_loss} at step {step + 1}; lower the learning rate")
+        if config.max_grad_norm:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(trainable.params, config.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        steps_here += 1
+        elapsed = time.perf_counter() - session_start
+        history.append({"step": step, "loss": step_loss, "lr": lr})
+        if step % config.checkpoint_every == 0 and step < total_steps:
+            last_saved = _save_checkpoint(config, trainable, loaded, data, step)
+        if progress is not None:
+            progress(
+                TrainProgress(
+                    step=step,
+                    total_steps=total_steps,
+                    loss=step_loss,
+                    learning_rate=lr,
+                    tokens_per_s=session_tokens / elapsed if elapsed > 0 else 0.0,
+                    eta_s=(total_steps - step) * elapsed / steps_here,
+                    epoch=data.schedule.epoch_progress(step),
+                    elapsed_s=elapsed,
+                )
+            )
+    return _LoopOutcome(step, stopped, last_saved, session_tokens, time.perf_counter() - session_start)
+
+
+def _save_adapter(
+    config: TrainConfig, trainable: _Trainable, loaded: _Loaded, data: _Data, step: int, target_modules: list[str]
+) -> None:
+    """Step 5 (save): the finished adapter with its run info, written atomically (all or nothing)."""
+    with atomic_directory(loaded.adapter_dir) as tmp:
+        trainable.model.save_pretrained(str(tmp))
+        info = {
+            "config": config.to_dict(),
+            "signature": data.signature,
+            "dataset_fingerprint": data.fingerprint,
+            "steps": step,
+            "loss_history": trainable.history,
+            "target_modules": target_modules,
+            "truncated_contexts": data.truncated,
+            "n_examples": len(data.encoded),
+        }
+        with atomic_write(tmp / RUN_INFO_FILE, "w", encoding="utf-8") as handle:
+            json.dump(info, handle, ensure_ascii=False, indent=1)
+
+
 def train(
     config: TrainConfig,
     examples: Sequence[QAExample | Mapping[str, str]],
@@ -375,184 +646,45 @@ def train(
     `should_stop()` is checked after every step: when it returns True a checkpoint is written and the
     result has status "stopped"; calling `train` again with the same settings continues from there.
     A worker killed mid-run continues from the last periodic checkpoint (every `checkpoint_every` steps).
+    The steps: load, prepare the data, build the LoRA model (and resume it), loop, save.
     """
     say = log or (lambda _msg: None)
-    out_dir = Path(config.output_dir)
-    ckpt_root = out_dir / "checkpoints"
-    adapter_dir = out_dir / "adapter"
     if not examples:
         raise TrainingError("the training set is empty")
 
-    device = resolve_device(config.device)
-    dtype = resolve_dtype(config.dtype, device)
-    tokenizer = load_tokenizer(config.base_model)
-    qa = [_as_example(e, i) for i, e in enumerate(examples)]
-    encoded = encode_examples(tokenizer, config.prompt_template, qa, config.max_seq_length)
-    fingerprint = dataset_fingerprint(encoded)
-    signature = config.signature()
-    schedule = _Schedule(len(encoded), config)
-    total_steps = schedule.total_steps
+    loaded = _load(config)
+    data = _prepare_data(config, examples, loaded.tokenizer)
+    finished = _already_trained(loaded, data, say) if resume else None
+    if finished is not None:
+        return finished
 
-    info_path = adapter_dir / RUN_INFO_FILE
-    if resume and info_path.is_file():
-        done = json.loads(info_path.read_text())
-        diff = _signature_diff(done["signature"], signature)
-        if diff or done["dataset_fingerprint"] != fingerprint:
-            raise TrainingError(
-                f"{out_dir} already holds a finished adapter trained with other settings or data: "
-                + ("; ".join(diff) or "dataset differs")
-            )
-        say(f"adapter already complete at {adapter_dir}; nothing to do")
-        return TrainResult(
-            status="completed",
-            step=done["steps"],
-            total_steps=done["steps"],
-            loss_history=done["loss_history"],
-            adapter_dir=str(adapter_dir),
-            checkpoint_dir=None,
-            resumed_from_step=done["steps"],
-            tokens_per_s=0.0,
-            elapsed_s=0.0,
-            device=str(device),
-            dtype=dtype_name(dtype),
-            target_modules=done["target_modules"],
-            truncated_contexts=done["truncated_contexts"],
-        )
+    trainable = _build_lora_model(config, loaded, data.total_steps)
+    _resume_from_checkpoint(trainable, loaded, data, resume=resume, say=say)
+    lora_targets = trainable.lora_config.target_modules
+    if not isinstance(lora_targets, (set, list)):
+        raise TrainingError(f"LoRA config has no list of target modules ({lora_targets!r})")
+    target_modules = sorted(lora_targets)
+    if data.truncated:
+        say(f"{data.truncated} training contexts were cut to fit max_seq_length={config.max_seq_length}")
 
-    from peft import get_peft_model, set_peft_model_state_dict
-    from peft.utils import load_peft_weights
-    from transformers import get_scheduler
-
-    set_seed(config.seed)
-    base = load_base_model(config.base_model, device, dtype)
-    if config.gradient_checkpointing:
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    lora_config = build_lora_config(base, config.lora)
-    model = get_peft_model(base, lora_config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = get_scheduler(
-        SCHEDULERS[config.lr_scheduler],
-        optimizer,
-        num_warmup_steps=math.ceil(total_steps * config.warmup_ratio),
-        num_training_steps=total_steps,
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-
-    start_step = 0
-    history: list[dict[str, float]] = []
-    checkpoint = latest_checkpoint(out_dir) if resume else None
-    if not resume and ckpt_root.exists():
-        shutil.rmtree(ckpt_root)
-    if checkpoint is not None:
-        state = json.loads((checkpoint / STATE_FILE).read_text())
-        diff = _signature_diff(state["signature"], signature)
-        if diff:
-            raise TrainingError(f"checkpoint {checkpoint} was written with other settings: " + "; ".join(diff))
-        if state["dataset_fingerprint"] != fingerprint:
-            raise TrainingError(f"checkpoint {checkpoint} was written for a different training set")
-        set_peft_model_state_dict(model, load_peft_weights(str(checkpoint / "adapter"), device=str(device)))
-        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=device, weights_only=True))
-        scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
-        scaler.load_state_dict(torch.load(checkpoint / "scaler.pt", weights_only=True))
-        _set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
-        schedule.set_order(state["data_order"]["epoch"], state["data_order"]["order"])
-        start_step = state["step"]
-        history = state["loss_history"]
-        say(f"resumed from checkpoint {checkpoint.name} (step {start_step} of {total_steps})")
-
-    def save_checkpoint(step: int) -> Path:
-        epoch = schedule.epoch_of(step)
-        target = ckpt_root / f"step-{step:08d}"
-        with atomic_directory(target) as tmp:
-            model.save_pretrained(str(tmp / "adapter"))
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-            torch.save(scaler.state_dict(), tmp / "scaler.pt")
-            torch.save(_rng_state(), tmp / "rng.pt")
-            state = {
-                "step": step,
-                "total_steps": total_steps,
-                "signature": signature,
-                "dataset_fingerprint": fingerprint,
-                "data_order": {"epoch": epoch, "order": schedule.order(epoch)},
-                "loss_history": history,
-            }
-            (tmp / STATE_FILE).write_text(json.dumps(state))
-        for old in _checkpoints(ckpt_root)[: -config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        return target
-
-    if not isinstance(lora_config.target_modules, (set, list)):
-        raise TrainingError(f"LoRA config has no list of target modules ({lora_config.target_modules!r})")
-    target_modules = sorted(lora_config.target_modules)
-    truncated = sum(e.context_truncated for e in encoded)
-    if truncated:
-        say(f"{truncated} training contexts were cut to fit max_seq_length={config.max_seq_length}")
-    model.train()
-    session_tokens, session_start, steps_here = 0, time.perf_counter(), 0
-    last_saved = checkpoint
-    step = start_step
-    stopped = False
-    while step < total_steps:
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        micro = [[encoded[i] for i in idx] for idx in schedule.micro_batches(step)]
-        n_answer = sum(e.answer_token_count for mb in micro for e in mb)
-        lr = scheduler.get_last_lr()[0]
-        step_loss = 0.0
-        for mb in micro:
-            batch = collate(mb, tokenizer.pad_token_id, device)
-            loss = batch_loss_sum(model, batch, device, dtype) / n_answer
-            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
-            step_loss += loss.item()
-            session_tokens += int(batch.attention_mask.sum())
-        if not math.isfinite(step_loss):
-            raise TrainingError(f"loss became {step_loss} at step {step + 1}; lower the learning rate")
-        if config.max_grad_norm:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        steps_here += 1
-        elapsed = time.perf_counter() - session_start
-        history.append({"step": step, "loss": step_loss, "lr": lr})
-        if step % config.checkpoint_every == 0 and step < total_steps:
-            last_saved = save_checkpoint(step)
-        if progress is not None:
-            progress(
-                TrainProgress(
-                    step=step,
-                    total_steps=total_steps,
-                    loss=step_loss,
-                    learning_rate=lr,
-                    tokens_per_s=session_tokens / elapsed if elapsed > 0 else 0.0,
-                    eta_s=(total_steps - step) * elapsed / steps_here,
-                    epoch=schedule.epoch_progress(step),
-                    elapsed_s=elapsed,
-                )
-            )
-
-    elapsed = time.perf_counter() - session_start
+    outcome = _loop(config, trainable, loaded, data, progress=progress, should_stop=should_stop)
+    step = outcome.step
     common: dict[str, Any] = {
-        "total_steps": total_steps,
-        "loss_history": history,
-        "resumed_from_step": start_step,
-        "tokens_per_s": session_tokens / elapsed if elapsed > 0 else 0.0,
-        "elapsed_s": elapsed,
-        "device": str(device),
-        "dtype": dtype_name(dtype),
+        "total_steps": data.total_steps,
+        "loss_history": trainable.history,
+        "resumed_from_step": trainable.start_step,
+        "tokens_per_s": outcome.session_tokens / outcome.elapsed if outcome.elapsed > 0 else 0.0,
+        "elapsed_s": outcome.elapsed,
+        "device": str(loaded.device),
+        "dtype": dtype_name(loaded.dtype),
         "target_modules": target_modules,
-        "truncated_contexts": truncated,
+        "truncated_contexts": data.truncated,
     }
-    if stopped:
+    if outcome.stopped:
+        last_saved = outcome.last_saved
         if last_saved is None or int(last_saved.name.split("-")[1]) != step:
-            last_saved = save_checkpoint(step) if step > 0 else None
-        say(f"stopped at step {step} of {total_steps}")
+            last_saved = _save_checkpoint(config, trainable, loaded, data, step) if step > 0 else None
+        say(f"stopped at step {step} of {data.total_steps}")
         return TrainResult(
             status="stopped",
             step=step,
@@ -561,19 +693,8 @@ def train(
             **common,
         )
 
-    with atomic_directory(adapter_dir) as tmp:
-        model.save_pretrained(str(tmp))
-        info = {
-            "config": config.to_dict(),
-            "signature": signature,
-            "dataset_fingerprint": fingerprint,
-            "steps": step,
-            "loss_history": history,
-            "target_modules": target_modules,
-            "truncated_contexts": truncated,
-            "n_examples": len(encoded),
-        }
-        with atomic_write(tmp / RUN_INFO_FILE, "w", encoding="utf-8") as handle:
-            json.dump(info, handle, ensure_ascii=False, indent=1)
-    say(f"adapter saved to {adapter_dir}")
-    return TrainResult(status="completed", step=step, adapter_dir=str(adapter_dir), checkpoint_dir=None, **common)
+    _save_adapter(config, trainable, loaded, data, step, target_modules)
+    say(f"adapter saved to {loaded.adapter_dir}")
+    return TrainResult(
+        status="completed", step=step, adapter_dir=str(loaded.adapter_dir), checkpoint_dir=None, **common
+    )

@@ -23,6 +23,7 @@ from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_m
 from core.services.text import storable_text
 from generation.models import Corpus, ReferenceQA
 from training.models import EvaluationRun, Prediction, TrainingRun
+from training.run_settings import EvaluationSettings
 
 # Gemma 3 270M as the offline Japanese BERTScore encoder (no multilingual BERT is available offline).
 # Layer 5 of 18, chosen by bench/bertscore_layers.py: over 24 same-meaning and 24 different-meaning Japanese
@@ -79,37 +80,36 @@ def create_evaluation_run(
     training_run: TrainingRun | None = None,
     base_model: ModelEntry | None = None,
     split: str = "validation",
-    max_items: int | None = None,
     name: str = "",
     user=None,
     depends_on: list[Job] | tuple[Job, ...] = (),
     enqueue: bool = True,
-    **settings: Any,
+    settings: EvaluationSettings | None = None,
+    template: dict | None = None,
+    bertscore_model: ModelEntry | None = None,
+    **params: Any,
 ) -> EvaluationRun:
-    """An EvaluationRun of an adapter (or of a bare base model) with its queued job."""
-    allowed = {"batch_size", "max_new_tokens", "bertscore_model", "bertscore_num_layers", "bleu_tokenize"}
-    allowed |= {"bootstrap_resamples", "template"}
-    unknown = set(settings) - allowed
-    if unknown:
-        raise ValueError(f"unknown evaluation setting(s): {', '.join(sorted(unknown))}")
+    """An EvaluationRun of an adapter (or of a bare base model) with its queued job, from `settings` and/or
+    single settings as keyword `params`; the BERTScore encoder may be given as a model entry."""
+    if bertscore_model is not None:
+        params["bertscore_model_id"] = bertscore_model.pk
+    settings = EvaluationSettings.from_params({**(settings.to_params() if settings else {}), **params}).validated()
     if training_run is None and base_model is None:
         raise ValueError("choose a training run (adapter) or a base model")
     if training_run is not None:
         base_model = training_run.base_model
     if not ReferenceQA.objects.filter(passage__corpus=corpus, passage__split=split).exists():
         raise ValueError(f"corpus {corpus} has no reference QA pairs in split {split or 'unsplit'!r}")
-    template = settings.pop("template", None) or (training_run.template if training_run else {})
     run = EvaluationRun.objects.create(
         name=name or f"{training_run or base_model} on {corpus} {split or 'unsplit'}",
         training_run=training_run,
         base_model=base_model,
         corpus=corpus,
         split=split,
-        max_items=max_items,
         language=corpus.language,
-        template=template,
+        template=template or (training_run.template if training_run else {}),
         created_by=recorded_user(user),
-        **{k: v for k, v in settings.items() if v is not None},
+        **settings.to_params(),
     )
     run.job = jobs.create_job(
         "evaluation",

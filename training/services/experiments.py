@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -28,6 +28,7 @@ from core.services import jobs
 from core.services.model_registry import default_model
 from generation.models import Corpus, QADataset
 from training.models import EvaluationRun, Experiment, ExperimentCell, TrainingRun
+from training.run_settings import EvaluationSettings, TrainingSettings
 from training.services import evaluation_runs, training_runs
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -156,6 +157,11 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
         "context_sources": [corpus.name],
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
+    try:  # stored sparse (what the preset and the form set), but checked now rather than at the first cell
+        TrainingSettings.from_params(training).validated()
+        EvaluationSettings.from_params(evaluation).validated()
+    except ValueError as exc:
+        raise ExperimentError(str(exc)) from None
     experiment = Experiment.objects.create(
         name=name or f"{preset.label.split(' (')[0]} {timezone.localtime():%Y-%m-%d %H:%M}",
         preset=key,
@@ -249,7 +255,7 @@ def start_generation(cell: ExperimentCell) -> Job:
         corpus,
         experiment.generator,
         default_template_for(corpus.language, cell.shots),
-        settings=RunSettings(n_pairs=cell.pairs_per_passage, **options),
+        settings=RunSettings.from_params(options, pairs_per_passage=cell.pairs_per_passage),
         split=experiment.train_split,
         limit=experiment.max_passages,
         validation=validation,
@@ -291,25 +297,23 @@ def start_training(cell: ExperimentCell, dataset: QADataset) -> TrainingRun:
         dataset=dataset,
         name=f"{experiment.name}: {cell.label}"[:200],
         user=experiment.created_by,
-        **experiment.training_settings,
+        settings=TrainingSettings.from_params(experiment.training_settings),
     )
 
 
 def start_evaluation(cell: ExperimentCell) -> EvaluationRun:
     experiment = cell.experiment
-    settings = dict(experiment.evaluation_settings)
-    max_items = settings.pop("max_items", None)
-    if experiment.bertscore_model_id:
-        settings.setdefault("bertscore_model", experiment.bertscore_model)
+    settings = EvaluationSettings.from_params(experiment.evaluation_settings)
+    if experiment.bertscore_model_id and settings.bertscore_model_id is None:
+        settings = replace(settings, bertscore_model_id=experiment.bertscore_model_id)
     return evaluation_runs.create_evaluation_run(
         corpus=experiment.corpus,
         training_run=cell.training_run,
         base_model=experiment.qa_base if cell.training_run is None else None,
         split=experiment.eval_split,
-        max_items=max_items,
         name=f"{experiment.name}: {cell.label}"[:200],
         user=experiment.created_by,
-        **settings,
+        settings=settings,
     )
 
 

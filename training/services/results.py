@@ -72,11 +72,11 @@ def _grid_point(run: EvaluationRun) -> tuple[str, int | None, int | None]:
     dataset = training.dataset
     provenance = dataset.provenance or {}
     shots = provenance.get("shots")
-    n = provenance.get("n_pairs", provenance.get("pairs_per_passage"))
+    n = provenance.get("pairs_per_passage", provenance.get("n_pairs"))  # n_pairs: written before the rename
     if dataset.source == "synthetic" and (shots is None or n is None):
         generation = dataset.runs.first() if hasattr(dataset, "runs") else None
         if generation is not None:
-            n = n if n is not None else generation.n_pairs
+            n = n if n is not None else generation.pairs_per_passage
             shots = shots if shots is not None else (generation.template_snapshot or {}).get("shots")
     return dataset.get_source_display(), shots, n
 

@@ -23,44 +23,10 @@ from core.services.jobs import JobCancelled, JobContext, JobError, LeaseLost
 from core.services.model_registry import ModelUnavailable, local_dir
 from generation.models import QADataset
 from training.models import LossPoint, TrainingRun
+from training.run_settings import TrainingSettings
 
-# Settings that depend on the architecture (config.model_type). Target modules come from the engine's table;
-# these are the knobs we found worth changing per family. Anything here can be overridden per run.
-ARCHITECTURE_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Gemma 3's 262k-token vocabulary makes the output layer heavy: keep sequences short on CPU.
-    "gemma3_text": {"max_seq_length": 256, "learning_rate": 1e-4},
-    "gemma3": {"max_seq_length": 256, "learning_rate": 1e-4},
-}
-GENERIC_DEFAULTS: dict[str, Any] = {
-    "lora_r": 8,
-    "lora_alpha": 16,
-    "lora_dropout": 0.05,
-    "epochs": 3,
-    "learning_rate": 2e-4,
-    "batch_size": 8,
-    "gradient_accumulation_steps": 1,
-    "max_seq_length": 256,
-    "seed": 42,
-    "warmup_ratio": 0.03,
-    "checkpoint_every": 50,
-}
-SETTING_FIELDS = (
-    "lora_r",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "epochs",
-    "max_steps",
-    "learning_rate",
-    "batch_size",
-    "gradient_accumulation_steps",
-    "max_seq_length",
-    "seed",
-    "warmup_ratio",
-    "checkpoint_every",
-    "device",
-    "dtype",
-)
+GENERIC_DEFAULTS: dict[str, Any] = TrainingSettings().resolved("").to_params()
+"""The form's initial values: TrainingSettings' defaults with the generic learning rate and sequence length."""
 
 
 def model_type_of(entry: ModelEntry) -> str:
@@ -76,13 +42,12 @@ def model_type_of(entry: ModelEntry) -> str:
 
 
 def default_settings(entry: ModelEntry) -> dict[str, Any]:
-    """Generic defaults with the architecture's overrides and its default LoRA target modules."""
+    """Generic defaults with the architecture's overrides and its default LoRA target modules (shown on the
+    form and used for every setting a run leaves open)."""
     from training.engine.lora import default_target_modules
 
     model_type = model_type_of(entry)
-    settings = dict(GENERIC_DEFAULTS)
-    settings.update(ARCHITECTURE_DEFAULTS.get(model_type, {}))
-    settings["target_modules"] = default_target_modules(model_type)
+    settings = TrainingSettings().resolved(model_type, default_target_modules(model_type)).to_params()
     settings["model_type"] = model_type
     return settings
 
@@ -109,19 +74,20 @@ def create_training_run(
     template: dict | None = None,
     depends_on: list[Job] | tuple[Job, ...] = (),
     enqueue: bool = True,
-    **overrides: Any,
+    settings: TrainingSettings | None = None,
+    **params: Any,
 ) -> TrainingRun:
-    """A TrainingRun with its queued job. Unset settings take the architecture's defaults."""
-    unknown = set(overrides) - set(SETTING_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+    """A TrainingRun with its queued job, from `settings` and/or single settings as keyword `params` (an
+    experiment's stored JSON, a test's few overrides). Settings left open take the architecture's defaults."""
+    from training.engine.lora import default_target_modules
+
+    settings = TrainingSettings.from_params({**(settings.to_params() if settings else {}), **params}).validated()
     if not dataset.frozen:
         raise ValueError(f"dataset {dataset} is not frozen; freeze it before training on it")
     if not dataset.examples.exists():
         raise ValueError(f"dataset {dataset} has no examples")
-    settings = default_settings(base_model)
-    settings.pop("model_type")
-    settings.update({k: v for k, v in overrides.items() if v is not None or k in ("max_steps", "target_modules")})
+    model_type = model_type_of(base_model)
+    settings = settings.resolved(model_type, default_target_modules(model_type))
     run = TrainingRun.objects.create(
         name=name or f"{base_model.name} on {dataset}",
         base_model=base_model,
@@ -129,7 +95,7 @@ def create_training_run(
         language=dataset.language,
         template=template_for(dataset.language, template),
         created_by=recorded_user(user),
-        **settings,
+        **settings.column_values(),
     )
     _validate(run)
     run.job = jobs.create_job(

@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="ModelEntry name (default: the default generator for the language).")
         parser.add_argument("--template", help="PromptTemplate name (default: the language's zero-shot one).")
         parser.add_argument("--shots", type=int, default=0, choices=[0, 1], help="Default template: 0- or 1-shot.")
-        parser.add_argument("--n", type=int, default=3, help="Pairs per passage.")
+        parser.add_argument(
+            "--pairs-per-passage", "--n", type=int, default=3, dest="pairs_per_passage", help="Pairs per passage (N)."
+        )
         parser.add_argument("--split", default="", choices=["", "train", "validation", "test"])
         parser.add_argument("--limit", type=int, default=None)
         parser.add_argument("--prompt-mode", default="auto", choices=["auto", "chat", "plain"])
@@ -76,13 +78,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No prompt template named {opts['template']!r}. Available: {names or 'none'}.")
         else:
             template = default_template_for(corpus.language, opts["shots"])
-        settings = RunSettings(
-            n_pairs=opts["n"], prompt_mode=opts["prompt_mode"], temperature=opts["temperature"], top_p=opts["top_p"],
-            max_new_tokens=opts["max_new_tokens"], repetition_penalty=opts["repetition_penalty"], seed=opts["seed"],
-            batch_size=opts["batch_size"], concurrency=opts["concurrency"],
-            rotate_exemplars=opts["rotate_exemplars"], answer_aware=opts["answer_aware"], samples=opts["samples"],
-            round_trip=opts["round_trip"], round_trip_threshold=opts["round_trip_threshold"],
-        )  # fmt: skip
+        settings = RunSettings.from_params({name: opts[name] for name in RunSettings.field_names()})
         try:
             with transaction.atomic():
                 run = create_run(
