@@ -24,7 +24,7 @@ def backwards(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0004_yield_options"),
+        ("generation", "0006_import_created_corpus"),
     ]
 
     operations = [
