@@ -502,11 +502,26 @@ class SweepReport:
     republished: list[int]
 
 
+MAX_STALE_STRETCH = 10.0
+
+
+def stale_after_seconds() -> float:
+    """How old a heartbeat may be before its job counts as abandoned: QASYNTH_STALE_AFTER_SECONDS, stretched by
+    this machine's load average per core when that is above 1 (at most MAX_STALE_STRETCH times). On an
+    overloaded machine a live worker's heartbeat thread runs late; re-queuing its job then would only cost an
+    attempt and redo work (the lease keeps it from running twice), so a busy machine waits longer."""
+    try:
+        per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        per_core = 0.0
+    return settings.QASYNTH_STALE_AFTER_SECONDS * min(max(1.0, per_core), MAX_STALE_STRETCH)
+
+
 def sweep(now=None) -> SweepReport:
     """Recover from dead workers and lost messages. Runs periodically under celery beat."""
     now = now or timezone.now()
     report = SweepReport([], [], [])
-    stale_before = now - timedelta(seconds=settings.QASYNTH_STALE_AFTER_SECONDS)
+    stale_before = now - timedelta(seconds=stale_after_seconds())
     stale = Job.objects.filter(status=JobStatus.RUNNING).filter(
         Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
     )

@@ -50,9 +50,13 @@ class Run:
         env.update(PORT=str(port), HOST="127.0.0.1", QASYNTH_DATA_DIR=str(data_dir), QASYNTH_RUN_NO_JOBS="1",
                    WEB_WORKERS="1", WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1")  # fmt: skip
         self.out_path = data_dir / "run-console.txt"
+        self.leftovers: list[int] = []
         self.out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
+        # Ctrl-C's SIGINT at its default in ./run, as in a terminal: a test run started in the background of a
+        # non-interactive shell inherits SIGINT ignored, and bash can neither trap nor reset a signal ignored on entry.
         self.process = subprocess.Popen([str(REPO / "run")], cwd=REPO, env=env, stdout=self.out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
     def console(self) -> str:
         return self.out_path.read_text(errors="replace")
@@ -92,6 +96,12 @@ class Run:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=scaled(30))
         self.out.close()
+        # The web server, beat and worker run in sessions of their own: whatever outlived ./run is found by its
+        # command line (each names this test's data dir), remembered for the test to fail on, and killed.
+        found = subprocess.run(["pgrep", "-f", str(self.data_dir)], capture_output=True, text=True).stdout.split()
+        self.leftovers = [int(pid) for pid in found]
+        if self.leftovers:
+            subprocess.run(["pkill", "-KILL", "-f", str(self.data_dir)], check=False)
         return self.process.returncode
 
 
@@ -134,4 +144,5 @@ def test_run_restarts_a_killed_worker_while_the_web_keeps_answering_and_stops_qu
         assert noise not in console, console
     assert "A process exited" not in console
     assert not answers(run.url), "the web server still answers after Ctrl-C"
+    assert run.leftovers == [], "processes outlived ./run"
     assert not (tmp_path / "worker.pid").exists()

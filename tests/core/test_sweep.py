@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from unittest import mock
 
@@ -51,6 +52,28 @@ def test_a_job_with_a_fresh_heartbeat_is_left_alone(db, no_broker):
     jobs.sweep()
     job.refresh_from_db()
     assert job.status == "running" and job.lease_owner == "dead-host:1"
+
+
+def test_on_an_overloaded_machine_a_late_heartbeat_is_not_taken_for_a_dead_worker(db, no_broker, settings):
+    settings.QASYNTH_STALE_AFTER_SECONDS = 60
+    job = running_job(heartbeat_at=timezone.now() - timedelta(seconds=150))
+    cores = os.cpu_count() or 1
+    with mock.patch("os.getloadavg", return_value=(4.0 * cores, 0.0, 0.0)):  # 4 runnable tasks per core
+        assert jobs.stale_after_seconds() == pytest.approx(240)
+        jobs.sweep()
+    job.refresh_from_db()
+    assert job.status == "running"
+    with mock.patch("os.getloadavg", return_value=(0.5 * cores, 0.0, 0.0)):  # quiet again: 150 s is too late
+        assert jobs.stale_after_seconds() == 60
+        jobs.sweep()
+    job.refresh_from_db()
+    assert job.status == "queued"
+
+
+def test_the_stretch_for_load_is_capped_so_a_dead_worker_is_still_found(db, settings):
+    settings.QASYNTH_STALE_AFTER_SECONDS = 60
+    with mock.patch("os.getloadavg", return_value=(1000.0, 0.0, 0.0)):
+        assert jobs.stale_after_seconds() == 60 * jobs.MAX_STALE_STRETCH
 
 
 def test_a_queued_job_whose_message_may_be_lost_is_published_again(db, no_broker):
