@@ -15,10 +15,11 @@ _EXPANSION = re.compile(r"\$\{(\w+):-([^}]*)\}|\$(\w+)")
 
 
 def run_gunicorn_line(repo: Path) -> str:
-    """The gunicorn command of `repo/run`, continuation lines joined, without the trailing `&`."""
+    """The gunicorn command of `repo/run`, continuation lines joined, without `setsid` and the trailing `&`."""
     text = (Path(repo) / "run").read_text().replace("\\\n", " ")
     for line in text.splitlines():
-        stripped = line.strip()
+        # ./run starts it under `setsid` (a session of its own); the command itself follows.
+        stripped = re.sub(r"^setsid\s+", "", line.strip())
         if re.match(r"^(\S*/)?gunicorn\s", stripped):
             command = stripped.rstrip("&").strip()
             # Shell redirections of the server's own output (./run sends it to web.log) are not gunicorn's.
