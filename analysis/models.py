@@ -98,6 +98,11 @@ class LLMJudgeRun(models.Model):
     items_total = models.PositiveIntegerField()
     votes = models.PositiveSmallIntegerField(default=1, help_text="Outputs per (item, order); majority decides.")
     prompt_mode = models.CharField(max_length=8, default="chat", help_text="'chat' or 'plain'.")
+    verdict_mode = models.CharField(
+        max_length=8,
+        default="generate",
+        help_text="'generate': free text, parsed; 'choice': most likely option per field (local models).",
+    )
     response_prefix = models.CharField(
         max_length=100, blank=True, help_text="Prefilled start of the reply (local text prompts)."
     )

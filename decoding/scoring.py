@@ -17,6 +17,8 @@ step is a few one- or two-token forward passes, not a pass over the prompt per o
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,33 +118,49 @@ class ChoiceScorer:
         results: dict[int, ChainResult] = {}
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            for index, result in zip(batch, self._batch([encoded[i] for i in batch], prefix_len, prefix_cache, steps)):
-                results[index] = ChainResult(index, result[0], result[1], len(encoded[index]))
+            scored = self._batch([encoded[i] for i in batch], prefix_len, prefix_cache, steps)
+            for index, (choices, logprobs) in zip(batch, scored, strict=True):
+                results[index] = ChainResult(index, choices, logprobs, len(encoded[index]))
             if progress is not None:
                 progress(min(start + self.batch_size, len(order)), len(order))
         return [results[i] for i in range(len(encoded))]
 
     @torch.inference_mode()
-    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
-        """Run ``ids`` (the last columns of ``mask``) over ``cache``; log-probabilities of every position."""
+    def _forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, cache: Any, *, last_only: bool = False
+    ) -> tuple[torch.Tensor, Any]:
+        """Run ``ids`` (the last columns of ``mask``) over ``cache``; log-probabilities of every position (or
+        of the last one only: a prompt's logits over the whole vocabulary would not fit in memory)."""
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -ids.shape[1] :]
         kwargs: dict[str, Any] = {"use_cache": True}
         if cache is not None:
             kwargs[self.decoder.cache_kwarg] = cache
+        if last_only and self._takes_logits_to_keep:
+            kwargs["logits_to_keep"] = 1
         device = self.decoder.device
         output = self.model(
             input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), **kwargs
         )
-        return torch.log_softmax(output.logits.float(), dim=-1).cpu(), output_cache(output)
+        logits = output.logits[:, -1:] if last_only else output.logits
+        return torch.log_softmax(logits.float(), dim=-1).cpu(), output_cache(output)
 
-    def _append(self, suffixes: list[list[int]], mask: torch.Tensor, cache: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    @functools.cached_property
+    def _takes_logits_to_keep(self) -> bool:
+        try:
+            return "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def _append(
+        self, suffixes: list[list[int]], mask: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Append each row's own tokens, right-aligned with masked padding before them."""
         width = max(len(s) for s in suffixes)
         pad = self.decoder.pad_id
         ids = torch.tensor([[pad] * (width - len(s)) + s for s in suffixes])
         block = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in suffixes])
         mask = torch.cat([mask, block], dim=1)
-        logprobs, cache = self._forward(ids, mask, cache)
+        logprobs, cache = self._forward(ids, mask, cache, last_only=True)
         return logprobs[:, -1], mask, cache
 
     def _batch(
