@@ -101,9 +101,9 @@ class LLMJudge:
         problems = template.errors()
         if problems:
             raise ValueError(f"judging template {template.name!r}: " + "; ".join(problems))
-        check_votes(votes, params)
         if chooser is not None and votes != 1:
             raise ValueError(f"choice mode is deterministic: one vote per order, got {votes}")
+        check_votes(votes, params)
         if chooser is None and generator is None:
             raise ValueError("a judge needs a generator (generate mode) or a chooser (choice mode)")
         if chunk_size < 1:
