@@ -42,6 +42,7 @@ def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "models": ModelEntry.objects.filter(kind__in=JUDGE_KINDS).order_by("name"),
         "default_model": llm_judging.default_judge_model(session),
         "language": llm_judging.session_language(session),
+        "templates": llm_judging.template_choices(),
     }
     return render(request, "analysis/llm_runs.html", context)
 
@@ -69,7 +70,9 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
             max_new_tokens=int(_float(request.POST.get("max_new_tokens"), 48)),
             verdict_mode=mode,
         )
-        run = llm_judging.create_run(session, model, settings=settings, user=request.user)
+        name = request.POST.get("template") or ""
+        template = llm_judging.template_named(name) if name else None  # None: the session language's default
+        run = llm_judging.create_run(session, model, template=template, settings=settings, user=request.user)
     except llm_judging.RunSetupError as exc:
         messages.error(request, f"The LLM judge was not started: {exc}")
         return redirect("analysis:session-llm-runs", pk=session.pk)

@@ -23,6 +23,7 @@ from analysis.engine.choice import margin_summary
 from analysis.engine.parsing import ParsedVerdict
 from analysis.engine.runner import VERDICT_MODES, LLMJudge, check_votes
 from analysis.engine.templates import (
+    DEFAULT_TEMPLATES,
     JudgePair,
     JudgeTemplate,
     as_messages,
@@ -32,7 +33,7 @@ from analysis.engine.templates import (
     plain_renderer,
 )
 from analysis.engine.verdicts import RULES, Vote, aggregate, run_summary
-from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
+from analysis.models import JudgingTemplate, LLMJudgeRun, LLMVerdict, LLMVote
 from analysis.services import statistics
 from analysis.stats.llm_agreement import compute_llm_agreement
 from annotation.models import JudgingSession
@@ -114,6 +115,23 @@ def default_judge_model(session: JudgingSession) -> ModelEntry | None:
     return model_registry.default_model(ModelRole.GENERATOR, language) or model_registry.default_model(
         ModelRole.GENERATOR
     )
+
+
+def template_choices() -> list[tuple[str, str]]:
+    """(name, description) of every judging template a run can use: the shipped defaults, then the edited ones."""
+    shipped = [(name, f"{name} (shipped, {t.language})") for name, t in DEFAULT_TEMPLATES.items()]
+    edited = [(t.name, f"{t.name} ({t.language})") for t in JudgingTemplate.objects.order_by("language", "name")]
+    return shipped + edited
+
+
+def template_named(name: str) -> JudgeTemplate:
+    """A shipped default or an edited template by name (the run stores a copy of it)."""
+    if name in DEFAULT_TEMPLATES:
+        return DEFAULT_TEMPLATES[name]
+    entry = JudgingTemplate.objects.filter(name=name).first()
+    if entry is None:
+        raise RunSetupError(f"there is no judging template named {name!r}")
+    return entry.as_engine()
 
 
 def default_verdict_mode(judge_model: ModelEntry) -> str:

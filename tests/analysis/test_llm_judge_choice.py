@@ -117,7 +117,7 @@ def test_a_crashed_choice_run_resumes_and_stores_no_verdict_twice(one_thread):
     )  # fmt: skip
     with pytest.raises(Reporter.Crash):
         llm_judging.execute_run(run, Reporter(crash_after=2))
-    first = dict(((v.item_id, v.order), v.raw) for v in LLMVote.objects.filter(run=run))
+    first = {(v.item_id, v.order): v.raw for v in LLMVote.objects.filter(run=run)}
     assert 0 < len(first) < 8
     reporter = Reporter()
     llm_judging.execute_run(run, reporter)
