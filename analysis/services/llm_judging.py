@@ -494,6 +494,7 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         "id": run.pk,
         "model": run.judge_model.name,
         "votes": run.votes,
+        "verdict_mode": run.verdict_mode,
         "template": run.template_snapshot.get("name"),
         "response_prefix": run.response_prefix,
         "summary": run.summary,
