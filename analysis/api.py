@@ -193,6 +193,7 @@ class SessionLLMJudgesView(APIView):
                 "model": run.judge_model.name,
                 "job": {"id": run.job_id, "status": run.job.status},
                 "votes": run.votes,
+                "verdict_mode": run.verdict_mode,
                 "temperature": run.temperature,
                 "response_prefix": run.response_prefix,
                 "template": run.template_snapshot,

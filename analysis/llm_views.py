@@ -42,6 +42,7 @@ def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "models": ModelEntry.objects.filter(kind__in=JUDGE_KINDS).order_by("name"),
         "default_model": llm_judging.default_judge_model(session),
         "language": llm_judging.session_language(session),
+        "templates": llm_judging.template_choices(),
     }
     return render(request, "analysis/llm_runs.html", context)
 
@@ -59,17 +60,26 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     if model is None:
         messages.error(request, "No judging model: register a generator model (hf, gguf or openai) first.")
         return redirect("analysis:session-llm-runs", pk=session.pk)
+    # Unless the form says otherwise, local models judge by choice (small ones cannot write the verdict
+    # format) and endpoints by generated text (choice needs the model's log-likelihoods).
+    mode = request.POST.get("verdict_mode") or llm_judging.default_verdict_mode(model)
     try:
         settings = llm_judging.JudgeSettings(
             votes=int(_float(request.POST.get("votes"), 1)),
             temperature=_float(request.POST.get("temperature"), 0.0),
             max_new_tokens=int(_float(request.POST.get("max_new_tokens"), 48)),
+            verdict_mode=mode,
         )
-        run = llm_judging.create_run(session, model, settings=settings, user=request.user)
+        name = request.POST.get("template") or ""
+        template = llm_judging.template_named(name) if name else None  # None: the session language's default
+        run = llm_judging.create_run(session, model, template=template, settings=settings, user=request.user)
     except llm_judging.RunSetupError as exc:
         messages.error(request, f"The LLM judge was not started: {exc}")
         return redirect("analysis:session-llm-runs", pk=session.pk)
-    messages.success(request, f"{model.name} is judging {run.items_total} items in both orders (job #{run.job_id}).")
+    how = "by choice of the likeliest options" if run.verdict_mode == "choice" else "by generated verdicts"
+    messages.success(
+        request, f"{model.name} is judging {run.items_total} items in both orders, {how} (job #{run.job_id})."
+    )
     return redirect("analysis:llm-run", pk=run.pk)
 
 

@@ -12,7 +12,10 @@ kept and shown (marked as such) while a job computes the new one.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from analysis.engine.templates import DEFAULT_TEMPLATES, JudgeTemplate
 
 
 class SessionStatistics(models.Model):
@@ -80,6 +83,52 @@ class JudgePolicy(models.Model):
         return f"judge policy of session {self.session_id}"
 
 
+class JudgingTemplate(models.Model):
+    """An editable LLM judging prompt (staff, in the admin); ``as_engine()`` gives the engine template.
+
+    The shipped English and Japanese defaults live in code (``analysis.engine.templates``) and are offered
+    beside these; a run copies whichever it uses (``LLMJudgeRun.template_snapshot``), so editing a template
+    never changes a run already created."""
+
+    name = models.CharField(max_length=100, unique=True)
+    language = models.CharField(max_length=8, default="en", help_text="'en' or 'ja' (which sessions it suits).")
+    instruction = models.TextField(
+        help_text="The user message. Must contain {question}, {answer_1}, {answer_2} and {labels}; "
+        "{passage}, {gold} and {label_keys} are optional. Ask for the JSON verdict object."
+    )
+    system = models.TextField(blank=True, help_text="Optional system message.")
+    gold_line = models.CharField(
+        max_length=200, default="Reference answer: {gold_answers}", help_text="Replaces {gold} when gold exists."
+    )
+    plain_cue = models.CharField(max_length=50, default="JSON:", help_text="Ends a plain (non-chat) prompt.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_engine(self) -> JudgeTemplate:
+        return JudgeTemplate(
+            name=self.name,
+            language=self.language,
+            instruction=self.instruction,
+            system=self.system,
+            gold_line=self.gold_line,
+            plain_cue=self.plain_cue,
+        )
+
+    def clean(self) -> None:
+        if self.name in DEFAULT_TEMPLATES:
+            raise ValidationError({"name": f"{self.name!r} is the name of a shipped default; choose another."})
+        problems = self.as_engine().errors()
+        if problems:
+            message = "; ".join(problems)
+            raise ValidationError(message[0].upper() + message[1:] + ".")
+
+
 class LLMJudgeRun(models.Model):
     """An LLM judging a session's items with the same labels and preference a person gives.
 
@@ -98,6 +147,11 @@ class LLMJudgeRun(models.Model):
     items_total = models.PositiveIntegerField()
     votes = models.PositiveSmallIntegerField(default=1, help_text="Outputs per (item, order); majority decides.")
     prompt_mode = models.CharField(max_length=8, default="chat", help_text="'chat' or 'plain'.")
+    verdict_mode = models.CharField(
+        max_length=8,
+        default="generate",
+        help_text="'generate': free text, parsed; 'choice': most likely option per field (local models).",
+    )
     response_prefix = models.CharField(
         max_length=100, blank=True, help_text="Prefilled start of the reply (local text prompts)."
     )

@@ -75,6 +75,33 @@ def figures(votes: list[Vote], seconds: float) -> dict[str, object]:
     }
 
 
+def truth_figures(votes: list[Vote], pairs: list[JudgePair]) -> dict[str, object]:
+    """Verdicts against the pairs' constructed truth (``demo_pairs``: the gold answer is correct, the other
+    question's answer incorrect, and the gold side should be preferred). Final, order-consistent verdicts."""
+    verdicts = aggregate(votes, [p.key for p in pairs])
+    truth = {p.key: ("a" if p.answer_a == p.gold_answers[0] else "b") for p in pairs}
+    labels_right = labels_given = prefs_right = prefs_consistent = 0
+    for key, v in verdicts.items():
+        gold = truth[key]
+        for side, label in (("a", v.label_a), ("b", v.label_b)):
+            if label is not None:
+                labels_given += 1
+                labels_right += label == ("correct" if side == gold else "incorrect")
+        if v.status == "consistent":
+            prefs_consistent += 1
+            prefs_right += v.preference == gold
+    n = len(pairs)
+    return {
+        "pairs": n,
+        "order_consistent_labels": f"{labels_given}/{2 * n}",
+        "label_accuracy_vs_truth": round(labels_right / labels_given, 3) if labels_given else None,
+        "consistent_preferences": f"{prefs_consistent}/{n}",
+        "preference_right_among_consistent": f"{prefs_right}/{prefs_consistent}",
+        "preference_right_of_all_pairs": round(prefs_right / n, 3),
+        "first_position_win_share": run_summary(verdicts.values())["first_position_win_share"],
+    }
+
+
 def bench_endpoint(n_pairs: int, latency: float, concurrency: int) -> dict[str, object]:
     """The fake judge runs in a child process, like a real endpoint (client and server must not share a GIL)."""
     import subprocess
@@ -166,6 +193,8 @@ def bench_local(args: argparse.Namespace) -> dict[str, object]:
 
     generator = load_local(args.model_dir, args.batch_size, args.device, args.random_weights, not args.no_shared_prefix)
     render = chat_renderer(generator.tokenizer)
+    if args.verdict_mode == "choice":
+        return bench_choice(args, generator, render)
     params = SamplingParams(max_new_tokens=args.max_new_tokens)
     pairs = demo_pairs(args.local_pairs)
     n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
@@ -196,6 +225,46 @@ def bench_local(args: argparse.Namespace) -> dict[str, object]:
     results["parsed"] = f"{sum(v.parsed.complete for v in modes['batched']['votes'])}/{len(modes['batched']['votes'])}"
     results["example_outputs"] = [v.raw[:120] for v in modes["batched"]["votes"][:6]]
     results["example_output"] = modes["batched"]["votes"][0].raw[:200]
+    results["_votes"] = modes["batched"]["votes"]
+    return results
+
+
+def bench_choice(args: argparse.Namespace, generator, render) -> dict[str, object]:
+    """Choice mode (likelihood of each option, analysis/engine/choice.py): batched with the shared prefix vs
+    one prompt at a time without it, interleaved chunk by chunk; verdicts should be identical."""
+    from analysis.engine.choice import margin_summary
+    from decoding.scoring import ChoiceScorer
+
+    scorers = {
+        "batched": ChoiceScorer(generator.model, generator.tokenizer, batch_size=args.batch_size),
+        "sequential": ChoiceScorer(generator.model, generator.tokenizer, batch_size=1, share_prefix=False),
+    }
+    pairs = demo_pairs(args.local_pairs)
+    n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
+    modes: dict[str, dict] = {name: {"votes": [], "seconds": 0.0} for name in scorers}
+    per_chunk = max(1, args.batch_size // 2)
+    for first in range(0, len(pairs), per_chunk):
+        chunk = pairs[first : first + per_chunk]
+        for name, scorer in scorers.items():
+            todo = chunk if name == "batched" else chunk[: max(0, n_sequential - first)]
+            if not todo:
+                continue
+            judge = LLMJudge(None, default_template("en"), LABELS, render=render, chunk_size=4096, chooser=scorer)
+            began = time.perf_counter()
+            modes[name]["votes"] += judge.run(todo)
+            modes[name]["seconds"] += time.perf_counter() - began
+            done = modes[name]["seconds"]
+            print(f"  choice {name:10} pairs {first + 1}-{first + len(todo)}: {done:.1f} s", flush=True)
+    results: dict[str, object] = {name: figures(m["votes"], m["seconds"]) for name, m in modes.items()}
+    compared = list(zip(modes["batched"]["votes"], modes["sequential"]["votes"], strict=False))
+    results["identical_verdicts"] = f"{sum(a.parsed == b.parsed for a, b in compared)}/{len(compared)}"
+    sequential_rate = results["sequential"]["verdicts_per_s"]  # type: ignore[index]
+    results["ratio"] = round(results["batched"]["verdicts_per_s"] / sequential_rate, 2) if sequential_rate else None  # type: ignore[index]
+    batched = modes["batched"]["votes"]
+    results["verdicts"] = f"{sum(v.parsed.complete for v in batched)}/{len(batched)}"
+    results["vs_constructed_truth"] = truth_figures(batched, pairs)
+    results["margins"] = margin_summary(v.raw for v in batched)
+    results["example_outputs"] = [v.raw for v in batched[:2]]
     return results
 
 
@@ -218,6 +287,7 @@ def main() -> None:
     parser.add_argument(
         "--response-prefix", default="", help='prefill the reply, e.g. \'{"answer_1": "\' (what local runs use)'
     )
+    parser.add_argument("--verdict-mode", choices=("generate", "choice"), default="generate")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would be measured too
 
@@ -232,11 +302,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     print(
-        f"local: {args.local_pairs} pairs x 2 orders, batch {args.batch_size}, {args.max_new_tokens} new tokens, "
+        f"local ({args.verdict_mode}): {args.local_pairs} pairs x 2 orders, batch {args.batch_size}, "
+        f"{args.max_new_tokens} new tokens (generate only), "
         f"{args.threads} thread(s), {args.device}",
         flush=True,
     )
     local = bench_local(args)
+    if args.verdict_mode == "generate":
+        local["vs_constructed_truth"] = truth_figures(local.pop("_votes"), demo_pairs(args.local_pairs))  # type: ignore[arg-type]
     print(json.dumps(local, indent=1, ensure_ascii=False))
     if local["ratio"] is None:
         return

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from analysis.engine.templates import JudgeLabel
 
 Position = Literal["1", "2", "tie"]
-Method = Literal["json", "text"]
+Method = Literal["json", "text", "choice"]  # "choice": chosen by likelihood (engine/choice.py)
 FIELDS = ("label_1", "label_2", "preference")
 
 

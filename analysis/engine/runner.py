@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from analysis.engine.choice import Chooser, choice_steps, choice_vote
 from analysis.engine.parsing import parse_verdict
 from analysis.engine.templates import (
     ORDERS,
@@ -33,6 +34,9 @@ from analysis.engine.verdicts import Vote
 from generation.engine.base import GenerationOutput, ProgressCallback, SamplingParams
 
 VoteKey = tuple[Hashable, Order, int]
+VERDICT_MODES = ("generate", "choice")
+"""generate: free text, parsed (unparseable outputs counted, never guessed); choice: the most likely of the
+allowed options per field (engine/choice.py), always a verdict, with its option probabilities kept."""
 
 
 class Generator(Protocol):
@@ -83,7 +87,7 @@ class LLMJudge:
 
     def __init__(
         self,
-        generator: Generator,
+        generator: Generator | None,
         template: JudgeTemplate,
         labels: Sequence[JudgeLabel],
         *,
@@ -92,11 +96,16 @@ class LLMJudge:
         render: PromptRenderer = as_messages,
         chunk_size: int = 64,
         response_prefix: str = "",
+        chooser: Chooser | None = None,
     ) -> None:
         problems = template.errors()
         if problems:
             raise ValueError(f"judging template {template.name!r}: " + "; ".join(problems))
+        if chooser is not None and votes != 1:
+            raise ValueError(f"choice mode is deterministic: one vote per order, got {votes}")
         check_votes(votes, params)
+        if chooser is None and generator is None:
+            raise ValueError("a judge needs a generator (generate mode) or a chooser (choice mode)")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         self.generator = generator
@@ -110,6 +119,12 @@ class LLMJudge:
         # chat models that ignore the format instruction continue a started JSON object instead. It is
         # prepended to every output, so the stored raw text is the whole verdict as the parser read it.
         self.response_prefix = response_prefix
+        # Choice mode: no text is generated; each field of the verdict object is the most likely option.
+        self.chooser = chooser
+
+    @property
+    def verdict_mode(self) -> str:
+        return "choice" if self.chooser is not None else "generate"
 
     def prompt(self, request: Request) -> Any:
         return self.render(render_messages(self.template, request.pair, request.order, self.labels))
@@ -156,6 +171,14 @@ class LLMJudge:
                 if progress is not None:
                     progress(base + n_done, total)
 
+            if self.chooser is not None:
+                votes = self._choose(chunk, chunk_progress)
+                if on_votes is not None:
+                    on_votes(votes)
+                new_votes.extend(votes)
+                finished += len(chunk)
+                continue
+            assert self.generator is not None
             prompts = [self.prompt_and_prefix(r) for r in chunk]
             outputs = self.generator.generate([p for p, _ in prompts], params, progress=chunk_progress)
             if len(outputs) != len(chunk):
@@ -178,3 +201,30 @@ class LLMJudge:
             new_votes.extend(votes)
             finished += len(chunk)
         return new_votes
+
+    def _choose(self, chunk: list[Request], progress: ProgressCallback) -> list[Vote]:
+        """Choice mode: every field of both orders' verdicts by likelihood; the raw output is the options'
+        probabilities (engine/choice.py), so how close each choice was stays visible."""
+        assert self.chooser is not None
+        prompts = [self.prompt(r) for r in chunk]
+        if not all(isinstance(p, str) for p in prompts):
+            raise ValueError("choice mode needs text prompts (a local model's chat template or plain prompts)")
+        results = self.chooser.choose_text(prompts, choice_steps(self.labels), progress=progress)
+        if len(results) != len(chunk):
+            raise RuntimeError(f"the chooser returned {len(results)} results for {len(chunk)} prompts")
+        votes = []
+        for request, result in zip(chunk, results, strict=True):
+            raw, parsed = choice_vote(result, self.labels)
+            votes.append(
+                Vote(
+                    pair_key=request.pair.key,
+                    order=request.order,
+                    vote=request.vote,
+                    raw=raw,
+                    parsed=parsed,
+                    finish_reason="choice",
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=0,
+                )
+            )
+        return votes

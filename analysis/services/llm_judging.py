@@ -19,9 +19,11 @@ from typing import Any, Protocol
 import numpy as np
 from django.db import IntegrityError, transaction
 
+from analysis.engine.choice import margin_summary
 from analysis.engine.parsing import ParsedVerdict
-from analysis.engine.runner import LLMJudge, check_votes
+from analysis.engine.runner import VERDICT_MODES, LLMJudge, check_votes
 from analysis.engine.templates import (
+    DEFAULT_TEMPLATES,
     JudgePair,
     JudgeTemplate,
     as_messages,
@@ -31,7 +33,7 @@ from analysis.engine.templates import (
     plain_renderer,
 )
 from analysis.engine.verdicts import RULES, Vote, aggregate, run_summary
-from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
+from analysis.models import JudgingTemplate, LLMJudgeRun, LLMVerdict, LLMVote
 from analysis.services import statistics
 from analysis.stats.llm_agreement import compute_llm_agreement
 from annotation.models import JudgingSession
@@ -41,6 +43,7 @@ from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
+from decoding.lazy import choice_scorer
 from generation.engine.base import SamplingParams
 from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
@@ -74,6 +77,7 @@ class JudgeSettings:
     concurrency: int = 4
     prompt_mode: str = "chat"
     response_prefix: str | None = None  # None: JSON_PREFIX for local models, none for endpoints
+    verdict_mode: str = "generate"  # or "choice" (local models, one vote): see analysis/engine/choice.py
 
     def errors(self) -> list[str]:
         problems = []
@@ -91,6 +95,10 @@ class JudgeSettings:
             problems.append("batch size and concurrency must be at least 1")
         if self.prompt_mode not in ("chat", "plain"):
             problems.append(f"prompt mode must be 'chat' or 'plain', got {self.prompt_mode!r}")
+        if self.verdict_mode not in VERDICT_MODES:
+            problems.append(f"verdict mode must be 'generate' or 'choice', got {self.verdict_mode!r}")
+        elif self.verdict_mode == "choice" and self.votes != 1:
+            problems.append("choice mode is deterministic: it takes one vote per order")
         return problems
 
 
@@ -109,6 +117,29 @@ def default_judge_model(session: JudgingSession) -> ModelEntry | None:
     )
 
 
+def template_choices() -> list[tuple[str, str]]:
+    """(name, description) of every judging template a run can use: the shipped defaults, then the edited ones."""
+    shipped = [(name, f"{name} (shipped, {t.language})") for name, t in DEFAULT_TEMPLATES.items()]
+    edited = [(t.name, f"{t.name} ({t.language})") for t in JudgingTemplate.objects.order_by("language", "name")]
+    return shipped + edited
+
+
+def template_named(name: str) -> JudgeTemplate:
+    """A shipped default or an edited template by name (the run stores a copy of it)."""
+    if name in DEFAULT_TEMPLATES:
+        return DEFAULT_TEMPLATES[name]
+    entry = JudgingTemplate.objects.filter(name=name).first()
+    if entry is None:
+        raise RunSetupError(f"there is no judging template named {name!r}")
+    return entry.as_engine()
+
+
+def default_verdict_mode(judge_model: ModelEntry) -> str:
+    """ "choice" for local models (a small one cannot write the verdict format, but can rank the options),
+    "generate" for endpoints (choice needs the model's log-likelihoods, which a chat endpoint does not give)."""
+    return "generate" if judge_model.kind == ModelKind.OPENAI else "choice"
+
+
 def create_run(
     session: JudgingSession,
     judge_model: ModelEntry,
@@ -124,6 +155,11 @@ def create_run(
         raise RunSetupError("; ".join(problems))
     if judge_model.kind not in (ModelKind.HF, ModelKind.GGUF, ModelKind.OPENAI):
         raise RunSetupError(f"model {judge_model.name!r} has kind {judge_model.kind!r}, which cannot judge")
+    if judge_model.kind == ModelKind.OPENAI and settings.verdict_mode == "choice":
+        raise RunSetupError(
+            f"model {judge_model.name!r} is an endpoint: choice mode scores options with a local model's "
+            "log-likelihoods; use verdict mode 'generate' for endpoints"
+        )
     if judge_model.kind == ModelKind.OPENAI:
         try:
             model_registry.validate_endpoint(judge_model)
@@ -144,6 +180,8 @@ def create_run(
     prefix = settings.response_prefix
     if prefix is None:
         prefix = "" if judge_model.kind == ModelKind.OPENAI else JSON_PREFIX
+    if settings.verdict_mode == "choice":
+        prefix = JSON_PREFIX  # the choice chain always starts the verdict object (engine/choice.py)
     with transaction.atomic():
         title = f"LLM judge {judge_model.name} on {session.name}"
         job = create_job(JOB_KIND, {}, user=user, title=title, enqueue=enqueue)
@@ -157,6 +195,7 @@ def create_run(
             items_total=items.count(),
             votes=settings.votes,
             prompt_mode=settings.prompt_mode,
+            verdict_mode=settings.verdict_mode,
             response_prefix=prefix,
             temperature=settings.temperature,
             top_p=settings.top_p,
@@ -189,8 +228,11 @@ def _pairs(run: LLMJudgeRun) -> list[JudgePair]:
 
 
 def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
-    """The engine judge for the run's model: local (batched decoding) or an endpoint (concurrent requests)."""
+    """The engine judge for the run's model: local (batched decoding, or batched likelihood scoring in choice
+    mode) or an endpoint (concurrent requests)."""
     entry = run.judge_model
+    chooser = None
+    generator: Any
     template = JudgeTemplate.from_dict(run.template_snapshot)
     labels = judge_labels(run.labels_snapshot, template.language)
     params = SamplingParams(
@@ -222,7 +264,11 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
                 render = plain_renderer(template.plain_cue)
             else:
                 render = chat_renderer(tokenizer)
-            generator = local_generator(model, tokenizer, batch_size=run.batch_size)  # torch: worker only
+            # Both constructors import torch on first use: the web process that imports this module never does.
+            if run.verdict_mode == "choice":
+                generator, chooser = None, choice_scorer(model, tokenizer, batch_size=run.batch_size)
+            else:
+                generator = local_generator(model, tokenizer, batch_size=run.batch_size)
             chunk = run.batch_size
             closer = None
     except model_registry.ModelUnavailable as exc:
@@ -235,7 +281,8 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
         votes=run.votes,
         render=render,
         chunk_size=chunk,
-        response_prefix=run.response_prefix,
+        response_prefix="" if chooser is not None else run.response_prefix,
+        chooser=chooser,
     )
     return judge, closer
 
@@ -317,6 +364,9 @@ def rebuild_verdicts(run: LLMJudgeRun) -> dict[str, Any]:
             )
         )
     summary = run_summary(verdicts.values())
+    summary["verdict_mode"] = run.verdict_mode
+    if run.verdict_mode == "choice":
+        summary["choice_margins"] = margin_summary(LLMVote.objects.filter(run=run).values_list("raw", flat=True))
     with transaction.atomic():
         LLMVerdict.objects.filter(run=run).delete()
         LLMVerdict.objects.bulk_create(rows)
@@ -445,6 +495,7 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         "id": run.pk,
         "model": run.judge_model.name,
         "votes": run.votes,
+        "verdict_mode": run.verdict_mode,
         "template": run.template_snapshot.get("name"),
         "response_prefix": run.response_prefix,
         "summary": run.summary,

@@ -1,0 +1,197 @@
+"""Constrained choice by log-likelihood: for each prompt, a chain of steps, each picking one of a fixed set of
+continuations by the model's probability of it, in batches. No text is generated, so every prompt gets a
+choice: small models that cannot follow an output format can still be asked "which of these options?".
+
+A step appends its ``lead`` tokens (after the previous step's chosen option), then scores every option as
+the sum of its tokens' log-probabilities given everything before it; the argmax is appended and the next
+step starts. The probabilities of a step's options are their likelihoods normalised over the options.
+
+Reuse of the batched-decoding engine (``decoding.engine``): the prompts' shared token prefix (the rubric of a
+judging template) is run once per call and its key/value cache copied into every batch, rows are laid out
+as [shared prefix][padding][own suffix] with the padding masked out, and positions come from the attention
+mask, so a batched row scores like the same row alone (within float rounding). The cache of a batch's
+prompts is computed once; each option is scored on top of it and the cache cropped back, so the cost of a
+step is a few one- or two-token forward passes, not a pass over the prompt per option.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from decoding.engine import BatchDecoder, DecoderOptions, output_cache
+
+
+@dataclass(frozen=True)
+class ChoiceStep:
+    """Tokens appended before the options, and the options (token ids) one of which is chosen."""
+
+    lead: tuple[int, ...]
+    options: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.options) < 2:
+            raise ValueError("a choice step needs at least two options")
+        if any(not option for option in self.options):
+            raise ValueError("an option must have at least one token")
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """One prompt's choices (option index per step) and every option's summed token log-probability."""
+
+    index: int
+    choices: tuple[int, ...]
+    logprobs: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+
+    def probabilities(self, step: int) -> tuple[float, ...]:
+        """The step's option likelihoods normalised over its options (they sum to 1)."""
+        values = torch.tensor(self.logprobs[step], dtype=torch.float64)
+        return tuple(torch.softmax(values, dim=0).tolist())
+
+
+class ChoiceScorer:
+    """Wraps a loaded causal LM and tokenizer; ``choose`` takes token ids, ``choose_text`` text."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, share_prefix: bool = True) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        options = DecoderOptions(batch_size=batch_size, share_prefix=share_prefix, static_cache=False)
+        self.decoder = BatchDecoder(model, tokenizer, options)
+        self.model = self.decoder.model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """A chat-templated prompt already starts with BOS; plain prompts get the tokenizer's special tokens."""
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and prompt.startswith(bos))
+        return list(self.tokenizer(prompt, add_special_tokens=add_special)["input_ids"])
+
+    def encode_piece(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def choose_text(
+        self,
+        prompts: Sequence[str],
+        steps: Sequence[tuple[str, Sequence[str]]],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[ChainResult]:
+        """``steps`` as (lead text, option texts). The first lead is encoded with each prompt (so its
+        tokenisation is the one the model would produce); later leads and options are encoded alone."""
+        if not steps:
+            raise ValueError("at least one choice step is needed")
+        first_lead = steps[0][0]
+        encoded = [self.encode_prompt(p + first_lead) for p in prompts]
+        token_steps = [
+            ChoiceStep(() if i == 0 else self.encode_piece(lead), tuple(self.encode_piece(o) for o in options))
+            for i, (lead, options) in enumerate(steps)
+        ]
+        return self.choose(encoded, token_steps, progress=progress)
+
+    def choose(
+        self,
+        prompts: Sequence[Sequence[int]],
+        steps: Sequence[ChoiceStep],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[ChainResult]:
+        """Results in the order of ``prompts``; ``progress(done, total)`` after each batch (may raise)."""
+        if not prompts:
+            return []
+        if any(not p for p in prompts):
+            raise ValueError("every prompt needs at least one token")
+        encoded = [list(p) for p in prompts]
+        if steps and steps[0].lead:
+            encoded = [p + list(steps[0].lead) for p in encoded]
+        prefix_len = self.decoder.shared_prefix_length(encoded)
+        prefix_cache = self.decoder._prefix_cache(encoded[0][:prefix_len]) if prefix_len else None
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # longest first: less padding
+        results: dict[int, ChainResult] = {}
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            scored = self._batch([encoded[i] for i in batch], prefix_len, prefix_cache, steps)
+            for index, (choices, logprobs) in zip(batch, scored, strict=True):
+                results[index] = ChainResult(index, choices, logprobs, len(encoded[index]))
+            if progress is not None:
+                progress(min(start + self.batch_size, len(order)), len(order))
+        return [results[i] for i in range(len(encoded))]
+
+    @torch.inference_mode()
+    def _forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, cache: Any, *, last_only: bool = False
+    ) -> tuple[torch.Tensor, Any]:
+        """Run ``ids`` (the last columns of ``mask``) over ``cache``; log-probabilities of every position (or
+        of the last one only: a prompt's logits over the whole vocabulary would not fit in memory)."""
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)[:, -ids.shape[1] :]
+        kwargs: dict[str, Any] = {"use_cache": True}
+        if cache is not None:
+            kwargs[self.decoder.cache_kwarg] = cache
+        if last_only and self._takes_logits_to_keep:
+            kwargs["logits_to_keep"] = 1
+        device = self.decoder.device
+        output = self.model(
+            input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device), **kwargs
+        )
+        logits = output.logits[:, -1:] if last_only else output.logits
+        return torch.log_softmax(logits.float(), dim=-1).cpu(), output_cache(output)
+
+    @functools.cached_property
+    def _takes_logits_to_keep(self) -> bool:
+        try:
+            return "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def _append(
+        self, suffixes: list[list[int]], mask: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """Append each row's own tokens, right-aligned with masked padding before them."""
+        width = max(len(s) for s in suffixes)
+        pad = self.decoder.pad_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in suffixes])
+        block = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in suffixes])
+        mask = torch.cat([mask, block], dim=1)
+        logprobs, cache = self._forward(ids, mask, cache, last_only=True)
+        return logprobs[:, -1], mask, cache
+
+    def _batch(
+        self, rows: list[list[int]], prefix_len: int, prefix_cache: Any, steps: Sequence[ChoiceStep]
+    ) -> list[tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]]:
+        n = len(rows)
+        cache = None
+        mask = torch.ones((n, prefix_len), dtype=torch.long)
+        if prefix_cache is not None:
+            cache = copy.deepcopy(prefix_cache)
+            if n > 1:
+                cache.batch_repeat_interleave(n)
+        last, mask, cache = self._append([r[prefix_len:] for r in rows], mask, cache)
+        choices: list[list[int]] = [[] for _ in range(n)]
+        scores: list[list[tuple[float, ...]]] = [[] for _ in range(n)]
+        for k, step in enumerate(steps):
+            if k > 0:
+                suffixes = [list(steps[k - 1].options[choices[r][-1]]) + list(step.lead) for r in range(n)]
+                last, mask, cache = self._append(suffixes, mask, cache)
+            table = torch.zeros((n, len(step.options)), dtype=torch.float64)
+            for j, option in enumerate(step.options):
+                table[:, j] = last[:, option[0]].double()
+                if len(option) > 1:
+                    ids = torch.tensor([list(option[:-1])] * n)
+                    grown = torch.cat([mask, torch.ones((n, len(option) - 1), dtype=torch.long)], dim=1)
+                    logprobs, cache = self._forward(ids, grown, cache)
+                    targets = torch.tensor(option[1:]).expand(n, -1).unsqueeze(-1)
+                    table[:, j] += logprobs.gather(2, targets).squeeze(-1).double().sum(dim=1)
+                    cache.crop(-(len(option) - 1))  # negative: drop the last tokens (all versions)
+            best = table.argmax(dim=1).tolist()
+            for r in range(n):
+                choices[r].append(int(best[r]))
+                scores[r].append(tuple(float(x) for x in table[r].tolist()))
+        return [(tuple(choices[r]), tuple(scores[r])) for r in range(n)]

@@ -1,0 +1,80 @@
+"""Constrained choice by log-likelihood (decoding/scoring.py): every option's score is the model's summed token
+log-probability of it after the prompt and the earlier choices, whatever the batching, shared prefix or
+padding; the choice is the argmax and the next step continues from it. Django-free, tiny random models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from decoding.scoring import ChoiceScorer, ChoiceStep
+from tests.engine.tiny import tiny_model, tokenizer
+
+RUBRIC = "You judge answers. Labels: correct, partial, incorrect. Reply with JSON only, as in the example. " * 2
+PROMPTS = [
+    RUBRIC + "Question: What is the capital of France? Answer 1: Paris Answer 2: Lyon",
+    RUBRIC + "Question: 琵琶湖はどの県？ Answer 1: 滋賀県 Answer 2: 京都府",
+    RUBRIC + "Q: When? A1: 1889 A2: It was finished in 1900, after many long years of building.",
+]
+STEPS = [
+    ('{"answer_1": "', ["correct", "partial", "incorrect"]),
+    ('", "preference": "', ["1", "2", "tie"]),
+]
+
+
+def naive_logprob(model, ids: list[int], continuation: list[int]) -> float:
+    """Sum of log p(continuation | ids), from one forward pass over the whole unpadded sequence."""
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids + continuation])).logits[0].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    return sum(float(logprobs[len(ids) + i - 1, tok]) for i, tok in enumerate(continuation))
+
+
+@pytest.fixture(scope="module", params=["llama", "gpt_neox"])
+def scorer_model(request):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model, tok = tiny_model(request.param)
+    yield model, tok
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_each_option_scores_its_exact_log_likelihood_after_the_chosen_chain(scorer_model, batch_size):
+    model, tok = scorer_model
+    scorer = ChoiceScorer(model, tok, batch_size=batch_size)
+    results = scorer.choose_text(PROMPTS, STEPS)
+    assert [r.index for r in results] == [0, 1, 2]
+    for prompt, result in zip(PROMPTS, results, strict=True):
+        ids = scorer.encode_prompt(prompt + STEPS[0][0])
+        assert result.prompt_tokens == len(ids)
+        for k, (_lead, options) in enumerate(STEPS):
+            if k > 0:  # the chain continues from the previous step's chosen option, then this step's lead
+                ids = ids + list(scorer.encode_piece(STEPS[k - 1][1][result.choices[k - 1]]))
+                ids = ids + list(scorer.encode_piece(STEPS[k][0]))
+            expected = [naive_logprob(model, ids, list(scorer.encode_piece(o))) for o in options]
+            assert result.logprobs[k] == pytest.approx(expected, abs=2e-4)
+            assert result.choices[k] == max(range(len(options)), key=lambda j: result.logprobs[k][j])
+            assert sum(result.probabilities(k)) == pytest.approx(1.0)
+
+
+def test_batched_and_shared_prefix_choices_equal_one_prompt_at_a_time(scorer_model):
+    model, tok = scorer_model
+    alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(PROMPTS, STEPS)
+    batched = ChoiceScorer(model, tok, batch_size=8, share_prefix=True).choose_text(PROMPTS, STEPS)
+    assert [r.choices for r in batched] == [r.choices for r in alone]
+    for a, b in zip(alone, batched, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
+
+
+def test_progress_counts_prompts_after_each_batch_and_bad_steps_are_refused():
+    model, tok = tiny_model("llama")
+    seen: list[tuple[int, int]] = []
+    ChoiceScorer(model, tok, batch_size=2).choose_text(PROMPTS, STEPS, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(2, 3), (3, 3)]
+    with pytest.raises(ValueError, match="at least two options"):
+        ChoiceStep((), ((5,),))
+    with pytest.raises(ValueError, match="at least one token"):
+        ChoiceStep((), ((5,), ()))
+    assert tokenizer() is tok
