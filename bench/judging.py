@@ -521,7 +521,6 @@ def main() -> int:
     parser.add_argument("--marks", help=argparse.SUPPRESS)
     parser.add_argument("--pg-url", default=os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--keep", action="store_true", help="keep the bench database and data dir")
-    parser.add_argument("--db-name", default="qasynth_bench_judging", help="PostgreSQL database (dropped after)")
     parser.add_argument("--invite", action="store_true", help="judges arrive through one open invitation link")
     parser.add_argument("--arrivals", type=float, default=60.0, help="invitation mode: arrival window, seconds")
     parser.add_argument("--json", help="also write all figures to this file")
