@@ -144,7 +144,9 @@ def _page_context(
     judgment = getattr(assignment, "judgment", None)  # selected with the assignment
     shown = values or judging.to_display_terms(assignment, judgment)
     flagged = judging.own_flag(assignment) if assignment.submitted_at else None
-    progress = assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS)
+    judged = getattr(assignment, "judged", None)  # counted by page_assignment()'s read
+    known = None if judged is None else (judged, int(assignment.holding))
+    progress = assigning.judge_progress(session, request.user, max_age=PROGRESS_CACHE_SECONDS, known=known)
     revisiting = assignment.submitted_at is not None
     return {
         "session": session,
@@ -204,25 +206,45 @@ def _posted_session(request: HttpRequest) -> JudgingSession | None:
     return session if session is not None and may_judge(session, request.user) else None
 
 
-@judge_required
+@_hot_judge
 @never_cache
 @require_http_methods(["GET", "POST"])
 def judge_item(request: HttpRequest, token: str) -> HttpResponse:
+    """The judging page and its form. The hot path is the JSON API's: the page is one read (the assignment with
+    the judges-only rule and the judge's counts), a submit is judging.submit()'s read and one write, then the
+    next item by membership() and the one-statement lease."""
+    if request.method == "POST" and request.POST.get("action") != "flag":
+        return _submit_and_go(request, token)
     try:
-        assignment = judging.own_assignment(token, request.user)
+        assignment = judging.page_assignment(token, request.user)
+    except judging.NotAJudge as exc:
+        raise PermissionDenied("Judges only.") from exc
     except judging.AssignmentGone as exc:
         if request.method == "POST":
             return _late(request, _posted_session(request))
         return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
-    session = assignment.session
     if request.method == "GET":
         return render(request, "annotation/judge_item.html", _page_context(assignment, request))
-    if request.POST.get("action") == "flag":
-        return _flag_and_go(request, assignment)
+    return _flag_and_go(request, assignment)
+
+
+def _submit_and_go(request: HttpRequest, token: str) -> HttpResponse:
+    """Store the page's judgment (the service's one read checks ownership and the judges-only rule), then on to
+    the next item, or forward through the judge's history after an edit. Only the error paths read more."""
     submission = _submission_from(request.POST)
     try:
         result = judging.submit(token, request.user, submission)
+    except judging.NotAJudge as exc:
+        raise PermissionDenied("Judges only.") from exc
+    except judging.AssignmentGone:
+        return _late(request, _posted_session(request))
+    except assigning.SessionClosed:
+        return render(request, "annotation/closed.html", {"session": _own_session(request, token)}, status=409)
     except judging.JudgingError as exc:
+        try:
+            assignment = judging.page_assignment(token, request.user)
+        except judging.AssignmentGone:
+            return _late(request, _posted_session(request))
         values = {
             "left_label": submission.left_label,
             "right_label": submission.right_label,
@@ -231,15 +253,18 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
         }
         context = _page_context(assignment, request, values=values, error=str(exc))
         return render(request, "annotation/judge_item.html", context, status=400)
-    except judging.AssignmentGone:
-        return _late(request, session)
-    except assigning.SessionClosed:
-        return render(request, "annotation/closed.html", {"session": session}, status=409)
+    assignment = result.judgment.assignment  # read by submit, with its session
+    session = assignment.session
     # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
     following = None if result.created else judging.following_token(session, request.user, assignment)
     if following is not None:  # the judge went back: walk forward through their history
         return redirect(_item_url(following))
     return _hot_lease_and_go(request, session)
+
+
+def _own_session(request: HttpRequest, token: str) -> JudgingSession | None:
+    """The session of the judge's own assignment (error paths only)."""
+    return JudgingSession.objects.filter(assignments__token=token, assignments__judge=request.user).first()
 
 
 def _hot_lease_and_go(request: HttpRequest, session: JudgingSession) -> HttpResponse:

@@ -417,6 +417,8 @@ def run_backend(args, backend: str) -> dict:
     if args.threads:
         env["WEB_THREADS"] = str(args.threads)
     env["QASYNTH_INVITE_OPENS_PER_MINUTE"] = "1000000"  # every simulated worker comes from 127.0.0.1
+    if not env.get("SECRET_KEY"):  # as ./run does: settings only read the key, they never make one
+        subprocess.run([PYTHON, "-m", "qasynth_lib.secret_key", str(data_dir / "secret_key")], cwd=repo, check=True)
     results: dict = {"backend": backend, "judges": judges, "repo": str(repo)}
     server = None
     try:

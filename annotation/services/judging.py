@@ -7,12 +7,14 @@ a system.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Exists
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import (
@@ -124,15 +126,51 @@ def own_assignment(token: str, judge: User) -> Assignment:
     return assignment
 
 
+def page_assignment(token: str, judge: User) -> Assignment:
+    """own_assignment() for the judging page, with what the page and its checks need in the same query: the
+    judges-only rule (judge_in_group), the judge's judged count in this session (judged) and whether they
+    hold an unjudged item there (holding), for the progress line."""
+    mine = Assignment.objects.filter(session_id=OuterRef("session_id"), judge_id=judge.pk).order_by()
+    done = mine.filter(submitted_at__isnull=False).values("judge_id").annotate(n=Count("pk")).values("n")
+    assignment = (
+        Assignment.objects.select_related("session", "item", "judgment")
+        .annotate(
+            judge_in_group=_in_judging_group(judge),
+            judged=Coalesce(Subquery(done), 0),
+            holding=Exists(mine.filter(submitted_at__isnull=True)),
+        )
+        .filter(token=token, judge=judge)
+        .first()
+        if token
+        else None
+    )
+    if assignment is None:
+        raise AssignmentGone(GONE_MESSAGE)
+    if not (assignment.judge_in_group or judge.is_staff):
+        raise NotAJudge("Judges only.")
+    return assignment
+
+
+def _in_judging_group(judge: User) -> Exists:
+    """The judges-only rule (core.permissions.JUDGING_GROUPS) as a subquery, so the hot paths check it without a
+    query of their own."""
+    return Exists(judging_group_rows(judge.pk))
+
+
 GONE_MESSAGE = "This item is no longer yours: its reservation ran out and it went to another judge."
 LATE_MESSAGE = (
     "Your judgment of this item was not stored: your reservation ran out and the item went to another judge. "
     "Nothing is lost on your side; go on with your next item."
 )
+SUBMIT_ATTEMPTS = 5
 
 
 class NotAJudge(PermissionError):
     """The user is no longer in the judges group (nor staff)."""
+
+
+class SubmitConflict(JudgingError):
+    """The item changed under every attempt to store the judgment (only a storm of same-item requests)."""
 
 
 def submit(token: str, judge: User, data: Submission, *, now: datetime | None = None) -> SubmitResult:
@@ -141,33 +179,19 @@ def submit(token: str, judge: User, data: Submission, *, now: datetime | None = 
     The late-submit rule: a submit is accepted while the slot is still this judge's, even after the lease
     ran out, as long as no other judge has leased the slot since (the lease only decides when a slot may
     go to someone else). Once another judge has it, the old token no longer matches and the submit is
-    refused with AssignmentGone (LATE_MESSAGE). The check and the write happen under the slot's row lock
-    (the same lock a judge taking the slot needs), so a late submit and a new lease cannot both win: an
-    item never gets more than its k judgments, and a judge never two judgments of one item (both also
-    unique constraints).
+    refused with AssignmentGone (LATE_MESSAGE).
+
+    Optimistic, to keep the write short: one plain read brings everything the checks and the validation
+    need, then ONE atomic write (a single statement on PostgreSQL, one short IMMEDIATE transaction on
+    SQLite) whose own conditions repeat the ownership check (token and judge, session open) and, for a
+    revision, the revision number read. A new lease of the slot changes its token, so a late submit and
+    a new lease cannot both win; when the write finds the row changed (or a unique constraint catches a
+    twin request), it is read again and decided anew. An item never gets more than its k judgments and a
+    judge never two judgments of one item (both also unique constraints).
     """
-    try:
-        return _store(token, judge, data, now or timezone.now())
-    except IntegrityError:
-        # Two identical requests raced past the lock (cannot happen with row locks or IMMEDIATE, but the
-        # constraints are the last word): the other one stored it.
-        judgment = Judgment.objects.get(assignment__token=token, judge=judge)
-        return SubmitResult(judgment, created=False, changed=False)
-
-
-def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitResult:
-    with transaction.atomic():
-        # One locking read brings the session (for validation), the current judgment and the judges-only
-        # check along: the hot path reads nothing else before writing.
-        assignment = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("session", "judgment")
-            .annotate(judge_in_group=Exists(judging_group_rows(judge.pk)))  # judge_required's rule
-            .filter(token=token, judge=judge)
-            .first()
-            if token
-            else None
-        )
+    now = now or timezone.now()
+    for _attempt in range(SUBMIT_ATTEMPTS):
+        assignment = _submit_target(token, judge, data.submission_id)
         if assignment is None:
             raise AssignmentGone(GONE_MESSAGE)
         if not (assignment.judge_in_group or judge.is_staff):
@@ -177,66 +201,190 @@ def _store(token: str, judge: User, data: Submission, now: datetime) -> SubmitRe
             from annotation.services.assignment import SessionClosed
 
             raise SessionClosed(f"Session {session.name!r} is closed; judgments are no longer accepted.")
-        data = validate(session, data)
+        valid = validate(session, data)
         judgment = getattr(assignment, "judgment", None)
-        if judgment is not None and data.submission_id:
-            repeated = JudgmentRevision.objects.filter(assignment=assignment, submission_id=data.submission_id)
-            if repeated.exists():
-                return SubmitResult(judgment, created=False, changed=False)
-        label_a, label_b, preference = _to_system_terms(assignment, data)
+        if judgment is not None and assignment.repeated:
+            return SubmitResult(judgment, created=False, changed=False)
+        label_a, label_b, preference = _to_system_terms(assignment, valid)
+        if judgment is not None and (judgment.label_a, judgment.label_b, judgment.preference, judgment.comment) == (
+            label_a, label_b, preference, valid.comment,
+        ):  # fmt: skip
+            return SubmitResult(judgment, created=False, changed=False)
         elapsed_ms = max(0, int((now - (assignment.assigned_at or now)).total_seconds() * 1000))
-        created = judgment is None
-        if created:
+        change = _Change(assignment, judge, label_a, label_b, preference, valid, elapsed_ms, now)
+        try:
+            stored = _write_first(change) if judgment is None else _write_revision(change, judgment)
+        except IntegrityError:
+            continue  # a twin request stored it first: the next read sees what it stored
+        if stored is not None:
+            return stored
+        # the row changed since the read (the slot went to another judge, or another revision came first)
+    raise SubmitConflict("This item changed while your judgment was being stored; send it again.")
+
+
+def _submit_target(token: str, judge: User, submission_id: str) -> Assignment | None:
+    """The one read of a submit: the assignment with its session, its judgment, the judges-only rule and
+    whether this submission id was stored already."""
+    if not token:
+        return None
+    storable = len(submission_id) <= MAX_SUBMISSION_ID_CHARS and not unstorable_reason(submission_id)
+    repeated = (  # an id the database cannot hold is refused by validate(), after the ownership check
+        Exists(JudgmentRevision.objects.filter(assignment=OuterRef("pk"), submission_id=submission_id))
+        if submission_id and storable
+        else Value(False)
+    )
+    return (
+        Assignment.objects.select_related("session", "judgment")
+        .annotate(judge_in_group=_in_judging_group(judge), repeated=repeated)
+        .filter(token=token, judge=judge)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A validated submit, in system terms, ready to be written."""
+
+    assignment: Assignment
+    judge: User
+    label_a: str
+    label_b: str
+    preference: str
+    data: Submission
+    elapsed_ms: int
+    now: datetime
+
+    def params(self, number: int) -> dict:
+        return {
+            "slot": self.assignment.pk, "token": self.assignment.token, "judge": self.judge.pk, "now": self.now,
+            "label_a": self.label_a, "label_b": self.label_b, "preference": self.preference,
+            "comment": self.data.comment, "elapsed": self.elapsed_ms, "swapped": self.assignment.swapped,
+            "number": number, "submission_id": self.data.submission_id or f"auto-{number}",
+        }  # fmt: skip
+
+
+def _single_statement(sql: str, params: dict) -> list[tuple]:
+    """Run one statement. Alone it is its own transaction (no BEGIN/COMMIT round trips); inside a caller's
+    transaction a savepoint keeps a failed statement from breaking it."""
+    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _tables() -> dict[str, str]:
+    return {
+        name: connection.ops.quote_name(model._meta.db_table)
+        for name, model in (("a", Assignment), ("j", Judgment), ("r", JudgmentRevision), ("s", JudgingSession))
+    }
+
+
+# The first judgment of a slot: close the slot, insert the judgment and its first revision, all only if
+# the slot still carries this judge's token and the session is open. One statement: the UPDATE takes the
+# slot's row lock (a concurrent lease or twin submit waits for it and then re-checks its own conditions).
+_FIRST_PG = """
+WITH slot AS (
+    UPDATE {a} SET submitted_at = %(now)s, lease_expires_at = NULL
+    WHERE id = %(slot)s AND token = %(token)s AND judge_id = %(judge)s
+      AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {a}.session_id AND {s}.is_open)
+    RETURNING id, session_id, item_id, system_a, system_b
+), judgment AS (
+    INSERT INTO {j} (assignment_id, session_id, item_id, judge_id, system_a, system_b, label_a, label_b,
+                     preference, comment, time_on_item_ms, revisions_count, created_at, updated_at)
+    SELECT id, session_id, item_id, %(judge)s, system_a, system_b, %(label_a)s, %(label_b)s,
+           %(preference)s, %(comment)s, %(elapsed)s, 1, %(now)s, %(now)s FROM slot
+    RETURNING id, assignment_id
+)
+INSERT INTO {r} (judgment_id, assignment_id, number, submission_id, label_a, label_b, preference, comment,
+                 swapped, ms_since_assigned, submitted_at)
+SELECT id, assignment_id, 1, %(submission_id)s, %(label_a)s, %(label_b)s, %(preference)s, %(comment)s,
+       %(swapped)s, %(elapsed)s, %(now)s FROM judgment
+RETURNING judgment_id
+"""
+
+# A revision: only if the judgment still has the revision count that was read (else another revision came
+# first and the submit is decided again) and the session is open.
+_REVISION_PG = """
+WITH judgment AS (
+    UPDATE {j} SET label_a = %(label_a)s, label_b = %(label_b)s, preference = %(preference)s,
+                   comment = %(comment)s, revisions_count = %(number)s, updated_at = %(now)s
+    WHERE id = %(judgment)s AND revisions_count = %(previous)s
+      AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {j}.session_id AND {s}.is_open)
+    RETURNING id
+)
+INSERT INTO {r} (judgment_id, assignment_id, number, submission_id, label_a, label_b, preference, comment,
+                 swapped, ms_since_assigned, submitted_at)
+SELECT id, %(slot)s, %(number)s, %(submission_id)s, %(label_a)s, %(label_b)s, %(preference)s, %(comment)s,
+       %(swapped)s, %(elapsed)s, %(now)s FROM judgment
+RETURNING judgment_id
+"""
+
+
+def _write_first(change: _Change) -> SubmitResult | None:
+    """Store the slot's first judgment; None when the slot is no longer this judge's (or the session closed)."""
+    assignment = change.assignment
+    if connection.vendor == "postgresql":
+        rows = _single_statement(_FIRST_PG.format(**_tables()), change.params(1))
+        if not rows:
+            return None
+        judgment = Judgment(
+            pk=rows[0][0], assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id,
+            judge=change.judge, system_a=assignment.system_a, system_b=assignment.system_b,
+            label_a=change.label_a, label_b=change.label_b, preference=change.preference,
+            comment=change.data.comment, time_on_item_ms=change.elapsed_ms, revisions_count=1,
+            created_at=change.now, updated_at=change.now,
+        )  # fmt: skip
+        judgment._state.adding, judgment._state.db = False, connection.alias
+    else:  # SQLite: three writes in one IMMEDIATE transaction, the slot's guard first
+        with transaction.atomic():
+            closed = Assignment.objects.filter(
+                pk=assignment.pk, token=assignment.token, judge_id=change.judge.pk, session__is_open=True
+            ).update(submitted_at=change.now, lease_expires_at=None)
+            if not closed:
+                return None
             judgment = Judgment.objects.create(
-                assignment=assignment,
-                session_id=assignment.session_id,
-                item_id=assignment.item_id,
-                judge=judge,
-                system_a=assignment.system_a,
-                system_b=assignment.system_b,
-                label_a=label_a,
-                label_b=label_b,
-                preference=preference,
-                comment=data.comment,
-                time_on_item_ms=elapsed_ms,
-                revisions_count=1,
-                created_at=now,
-                updated_at=now,
-            )
-            Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now, lease_expires_at=None)
-            assignment.submitted_at, assignment.lease_expires_at = now, None
-            number = 1
-        else:
-            unchanged = (judgment.label_a, judgment.label_b, judgment.preference, judgment.comment) == (
-                label_a,
-                label_b,
-                preference,
-                data.comment,
-            )
-            if unchanged:
-                return SubmitResult(judgment, created=False, changed=False)
-            number = judgment.revisions_count + 1
-            judgment.label_a, judgment.label_b = label_a, label_b
-            judgment.preference, judgment.comment = preference, data.comment
-            judgment.revisions_count = number
-            judgment.updated_at = now
-            judgment.save(
-                update_fields=["label_a", "label_b", "preference", "comment", "revisions_count", "updated_at"]
-            )
-        JudgmentRevision.objects.create(
-            judgment=judgment,
-            assignment=assignment,
-            number=number,
-            submission_id=data.submission_id or f"auto-{number}",
-            label_a=label_a,
-            label_b=label_b,
-            preference=preference,
-            comment=data.comment,
-            swapped=assignment.swapped,
-            ms_since_assigned=elapsed_ms,
-            submitted_at=now,
-        )
-        return SubmitResult(judgment, created=created, changed=True)
+                assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id,
+                judge=change.judge, system_a=assignment.system_a, system_b=assignment.system_b,
+                label_a=change.label_a, label_b=change.label_b, preference=change.preference,
+                comment=change.data.comment, time_on_item_ms=change.elapsed_ms, revisions_count=1,
+                created_at=change.now, updated_at=change.now,
+            )  # fmt: skip
+            _add_revision(change, judgment, 1)
+    assignment.submitted_at, assignment.lease_expires_at = change.now, None
+    return SubmitResult(judgment, created=True, changed=True)
+
+
+def _write_revision(change: _Change, judgment: Judgment) -> SubmitResult | None:
+    """Store a changed resubmit; None when another revision came first (or the session closed)."""
+    number = judgment.revisions_count + 1
+    if connection.vendor == "postgresql":
+        params = {**change.params(number), "judgment": judgment.pk, "previous": number - 1}
+        if not _single_statement(_REVISION_PG.format(**_tables()), params):
+            return None
+    else:
+        with transaction.atomic():
+            updated = Judgment.objects.filter(
+                pk=judgment.pk, revisions_count=number - 1, session__is_open=True
+            ).update(
+                label_a=change.label_a, label_b=change.label_b, preference=change.preference,
+                comment=change.data.comment, revisions_count=number, updated_at=change.now,
+            )  # fmt: skip
+            if not updated:
+                return None
+            _add_revision(change, judgment, number)
+    judgment.label_a, judgment.label_b = change.label_a, change.label_b
+    judgment.preference, judgment.comment = change.preference, change.data.comment
+    judgment.revisions_count, judgment.updated_at = number, change.now
+    return SubmitResult(judgment, created=False, changed=True)
+
+
+def _add_revision(change: _Change, judgment: Judgment, number: int) -> None:
+    JudgmentRevision.objects.create(
+        judgment=judgment, assignment=change.assignment, number=number,
+        submission_id=change.data.submission_id or f"auto-{number}", label_a=change.label_a,
+        label_b=change.label_b, preference=change.preference, comment=change.data.comment,
+        swapped=change.assignment.swapped, ms_since_assigned=change.elapsed_ms, submitted_at=change.now,
+    )  # fmt: skip
 
 
 # --- flagging and skipping ----------------------------------------------------------------------------
