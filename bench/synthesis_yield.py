@@ -178,6 +178,7 @@ def run_setting(
     chunk: int,
     state: dict[str, Any],
     save: Any,
+    extractive: bool = True,
 ) -> dict[str, Any]:
     from generation import synthesis
     from generation.engine.base import SamplingParams
@@ -228,12 +229,13 @@ def run_setting(
             repetition_penalty=lang["repetition_penalty"],
         )
         began = time.perf_counter()
-        results = synthesis.synthesize(inputs, template, options, config, renderer, generate, params)
+        score = generator.score if extractive else None
+        results = synthesis.synthesize(inputs, template, options, config, renderer, generate, params, score=score)
         state["generation_s"] += time.perf_counter() - began
         if not options.round_trip:  # measured, not enforced: its time is not part of this setting
             began = time.perf_counter()
             synthesis.check_round_trip(
-                results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=False
+                results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=False, score=score
             )
             state["round_trip_s"] += time.perf_counter() - began
         for r in results:
@@ -335,6 +337,13 @@ def main() -> None:
     parser.add_argument("--jsquad", type=Path, default=JSQUAD)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "synthesis_yield.json")
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a shared machine")
+    parser.add_argument(
+        "--reader",
+        choices=["extractive", "generative"],
+        default="extractive",
+        help="round-trip reader: the passage span the model scores highest (runs' default for local models), "
+        "or the model's own one-line answer",
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     args = parser.parse_args()
@@ -373,12 +382,15 @@ def main() -> None:
         tokenizer = generator.tokenizer
         for key in args.settings.split(","):
             setting = SETTINGS[key]
-            result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}"
+            suffix = "" if args.reader == "extractive" else ":generative"
+            result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}{suffix}"
             entry = results.setdefault(
                 result_key, {"language": language, "model": model_name, "setting": key, "label": setting.label}
             )
             if setting.derived_from:
-                source = results.get(f"{language}:{setting.derived_from}:n{args.passages}:N{args.n}:seed{args.seed}")
+                source = results.get(
+                    f"{language}:{setting.derived_from}:n{args.passages}:N{args.n}:seed{args.seed}{suffix}"
+                )
                 if source and source.get("state"):
                     entry["summary"] = summarise(source["state"], enforce_round_trip=True)
                     save()
@@ -389,7 +401,15 @@ def main() -> None:
                 continue
             print(f"{result_key}: {setting.label}", flush=True)
             entry["summary"] = run_setting(
-                setting, corpus, generator, tokenizer, n_pairs=args.n, chunk=args.chunk, state=state, save=save
+                setting,
+                corpus,
+                generator,
+                tokenizer,
+                n_pairs=args.n,
+                chunk=args.chunk,
+                state=state,
+                save=save,
+                extractive=args.reader == "extractive",
             )
             save()
     print_table(results)
