@@ -266,6 +266,45 @@ def run_setting(
     return summarise(state)
 
 
+def calibrate(corpus: Corpus, generator: Any, tokenizer: Any, *, pairs_per_passage: int = 2) -> dict[str, Any]:
+    """How well the round-trip reader itself does, on human pairs of the sampled passages: the share of gold
+    pairs it supports (its recall: a perfect reader supports all), and the share of mismatched pairs (a
+    question with the answer of another question about the same passage) it supports (false support). Both
+    readers are measured: extractive (the span the model scores highest) and generative (its own line)."""
+    from generation import round_trip as rt
+    from generation.answer_extraction import candidates
+    from generation.prompts import default_template, render_qa_prompt
+
+    template = default_template(corpus.language, 1)
+    level = corpus.language == "ja"
+    mode = LANGUAGE_SETTINGS[corpus.language]["prompt_mode"]
+    gold, wrong = [], []
+    for p in corpus.targets:
+        answers = [a for _, a in p["pairs"]]
+        spans = [c.text for c in sorted(candidates(p["text"], corpus.language), key=lambda c: -c.score)][:30]
+        for q, a in p["pairs"][:pairs_per_passage]:
+            prompt = render_qa_prompt(template, p["text"], q, tokenizer=tokenizer, mode=mode)
+            gold.append(rt.ExtractiveItem(prompt, a, spans + answers))
+            other = next((x for x in answers if rt.match_score(x, a, character_level=level) < 0.5), None)
+            if other is not None:
+                wrong.append(rt.ExtractiveItem(prompt, other, spans + answers))
+    out: dict[str, Any] = {"gold_pairs": len(gold), "mismatched_pairs": len(wrong)}
+    for name, items in (("gold", gold), ("mismatched", wrong)):
+        began = time.perf_counter()
+        verdicts = rt.check_extractive(items, generator.score, character_level=level)
+        out[f"extractive_{name}_supported"] = sum(v.supported for v in verdicts)
+        out["extractive_s"] = out.get("extractive_s", 0) + time.perf_counter() - began
+
+        def generate(prompts, params):
+            return generator.generate([x.text for x in prompts], params)
+
+        began = time.perf_counter()
+        verdicts = rt.check([(i.prompt, i.answer) for i in items], generate, character_level=level)
+        out[f"generative_{name}_supported"] = sum(v.supported for v in verdicts)
+        out["generative_s"] = out.get("generative_s", 0) + time.perf_counter() - began
+    return out
+
+
 def _enforced(pair: dict[str, Any]) -> list[str]:
     """A measured pair's reasons with the round-trip verdict enforced (for derived rows)."""
     verdict = pair["round_trip"]
@@ -344,6 +383,11 @@ def main() -> None:
         help="round-trip reader: the passage span the model scores highest (runs' default for local models), "
         "or the model's own one-line answer",
     )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure the round-trip readers on the sampled passages' human pairs instead of generating",
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     args = parser.parse_args()
@@ -380,6 +424,12 @@ def main() -> None:
         print(f"{language}: loading {model_name}", flush=True)
         generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size)
         tokenizer = generator.tokenizer
+        if args.calibrate:
+            found = calibrate(corpus, generator, tokenizer)
+            results[f"{language}:calibrate:n{args.passages}:seed{args.seed}"] = found
+            save()
+            print(json.dumps(found), flush=True)
+            continue
         for key in args.settings.split(","):
             setting = SETTINGS[key]
             suffix = "" if args.reader == "extractive" else ":generative"
