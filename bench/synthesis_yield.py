@@ -345,14 +345,75 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.0f}%" if b else "-"
 
 
+def entry_summary(key: str, entry: dict[str, Any], results: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of a (possibly still running) setting from its stored state; derived rows from their
+    source's state with the round trip enforced."""
+    setting = SETTINGS.get(entry.get("setting", ""))
+    if entry.get("state"):
+        return summarise(entry["state"])
+    if setting and setting.derived_from:
+        source = results.get(key.replace(f":{setting.key}:", f":{setting.derived_from}:", 1))
+        if source and source.get("state"):
+            return summarise(source["state"], enforce_round_trip=True)
+    return entry.get("summary")
+
+
+def rejudge_copies(results: dict[str, Any], corpus: Corpus, n_pairs: int) -> int:
+    """Re-apply the current exemplar-copy check to stored pairs (outputs generated under an older check):
+    the exemplar each passage was shown is drawn again (the draw is seeded). Returns the pairs changed.
+    A pair no longer counted a copy is accepted if it had no other reason (its round trip was not run)."""
+    from generation.exemplars import Exemplar, build_pool
+    from generation.prompts import default_template
+    from generation.validation import ValidationConfig, exemplar_copy
+
+    template = default_template(corpus.language, 1)
+    config = ValidationConfig.for_language(corpus.language)
+    pool = build_pool(
+        Exemplar(template.example_passage, template.example_pairs),
+        [
+            {"passage_id": p["id"], "passage": p["text"], "title": p["title"], "split": p["split"], "pairs": p["pairs"]}
+            for p in corpus.passages
+        ],
+        pairs_per_exemplar=n_pairs,
+    )
+    by_id = {p["id"]: p for p in corpus.passages}
+    changed = 0
+    for key, entry in results.items():
+        if not key.startswith(f"{corpus.language}:") or not entry.get("state"):
+            continue
+        for row in entry["state"]["passages"]:
+            passage = by_id[row["id"]]
+            if row["exemplar"] == "template" or not row["exemplar"]:
+                shown = Exemplar(template.example_passage, template.example_pairs)
+            else:
+                shown = pool.draw(passage["id"], passage["text"], passage["title"])
+                assert shown is not None and shown.source == row["exemplar"], "the exemplar draw changed"
+            for pair in row["pairs"]:
+                copy = exemplar_copy(
+                    pair["question"], pair["answer"], passage["text"], shown.passage, shown.pairs, config
+                )
+                had = "exemplar_copy" in pair["reasons"]
+                if copy != had:
+                    changed += 1
+                    pair["reasons"] = (
+                        (["exemplar_copy"] + pair["reasons"])
+                        if copy
+                        else [r for r in pair["reasons"] if r != "exemplar_copy"]
+                    )
+            row["copies_exemplar"] = any("exemplar_copy" in p["reasons"] for p in row["pairs"])
+    return changed
+
+
 def print_table(results: dict[str, Any]) -> None:
     print(
         "| language / model | setting | passages | with >= 1 pair | pairs/passage | exemplar copies | "
         "round-trip supported | s per accepted pair |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for _key, entry in results.items():
-        s = entry.get("summary")
+    for key, entry in results.items():
+        if "language" not in entry:
+            continue
+        s = entry_summary(key, entry, results)
         if not s or not s["passages"]:
             continue
         print(
@@ -388,6 +449,9 @@ def main() -> None:
         action="store_true",
         help="measure the round-trip readers on the sampled passages' human pairs instead of generating",
     )
+    parser.add_argument(
+        "--rejudge", action="store_true", help="with --table: also re-apply today's exemplar-copy check (ja)"
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     args = parser.parse_args()
@@ -397,6 +461,11 @@ def main() -> None:
         results = json.loads(args.out.read_text())
     if args.table:
         print_table(results)
+        if args.rejudge and args.jsquad.exists():
+            corpus = jsquad_corpus(args.jsquad, args.passages, args.seed)
+            changed = rejudge_copies(results, corpus, args.n)
+            print(f"\nexemplar copies re-judged with the current check: {changed} pairs changed")
+            print_table(results)
         return
     import torch
 
