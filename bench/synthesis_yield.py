@@ -18,6 +18,11 @@ Results are written to --out after every chunk of passages, and a rerun continue
 
     .venv/bin/python bench/synthesis_yield.py [--language ja|en|both] [--passages 16] [--chunk 8]
         [--settings paper,rotate,...] [--out var/bench/synthesis_yield.json] [--threads 2]
+        [--reader extractive|generative]     # the round-trip reader (local runs use extractive)
+    .venv/bin/python bench/synthesis_yield.py --calibrate --language ja --passages 8
+        # the readers on human pairs: how many gold pairs each supports, and how many mismatched ones
+    .venv/bin/python bench/synthesis_yield.py --table [--rejudge] --language ja --passages 60
+        # the table of what --out holds (runs still going included); --rejudge re-applies today's copy check
 """
 
 from __future__ import annotations
