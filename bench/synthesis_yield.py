@@ -271,7 +271,9 @@ def run_setting(
     return summarise(state)
 
 
-def calibrate(corpus: Corpus, generator: Any, tokenizer: Any, *, pairs_per_passage: int = 2) -> dict[str, Any]:
+def calibrate(
+    corpus: Corpus, generator: Any, tokenizer: Any, *, pairs_per_passage: int = 2, progress: Any = None
+) -> dict[str, Any]:
     """How well the round-trip reader itself does, on human pairs of the sampled passages: the share of gold
     pairs it supports (its recall: a perfect reader supports all), and the share of mismatched pairs (a
     question with the answer of another question about the same passage) it supports (false support). Both
@@ -294,19 +296,32 @@ def calibrate(corpus: Corpus, generator: Any, tokenizer: Any, *, pairs_per_passa
             if other is not None:
                 wrong.append(rt.ExtractiveItem(prompt, other, spans + answers))
     out: dict[str, Any] = {"gold_pairs": len(gold), "mismatched_pairs": len(wrong)}
-    for name, items in (("gold", gold), ("mismatched", wrong)):
-        began = time.perf_counter()
-        verdicts = rt.check_extractive(items, generator.score, character_level=level)
-        out[f"extractive_{name}_supported"] = sum(v.supported for v in verdicts)
-        out["extractive_s"] = out.get("extractive_s", 0) + time.perf_counter() - began
 
-        def generate(prompts, params):
-            return generator.generate([x.text for x in prompts], params)
+    def generate(prompts, params):
+        return generator.generate([x.text for x in prompts], params)
 
+    for name, items in (("gold", gold), ("mismatched", wrong)):  # the written answers first: they are cheap
         began = time.perf_counter()
         verdicts = rt.check([(i.prompt, i.answer) for i in items], generate, character_level=level)
         out[f"generative_{name}_supported"] = sum(v.supported for v in verdicts)
         out["generative_s"] = out.get("generative_s", 0) + time.perf_counter() - began
+        for item, v in zip(items, verdicts, strict=True):
+            print(f"  generative {name}: {item.answer!r} <- {v.model_answer!r} ({v.score})", flush=True)
+    for name in ("gold", "mismatched"):
+        out[f"extractive_{name}_checked"] = out[f"extractive_{name}_supported"] = 0
+    # extractive, one item at a time and gold/mismatched interleaved, so a stopped run still says something
+    for k in range(max(len(gold), len(wrong))):
+        for name, items in (("gold", gold), ("mismatched", wrong)):
+            if k >= len(items):
+                continue
+            began = time.perf_counter()
+            [v] = rt.check_extractive([items[k]], generator.score, character_level=level)
+            out["extractive_s"] = out.get("extractive_s", 0) + time.perf_counter() - began
+            out[f"extractive_{name}_checked"] += 1
+            out[f"extractive_{name}_supported"] += v.supported
+            print(f"  extractive {name}: {items[k].answer!r} <- {v.model_answer!r} ({v.score})", flush=True)
+        if progress is not None:
+            progress(out)
     return out
 
 
@@ -499,9 +514,15 @@ def main() -> None:
         generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size)
         tokenizer = generator.tokenizer
         if args.calibrate:
-            found = calibrate(corpus, generator, tokenizer)
-            results[f"{language}:calibrate:n{args.passages}:seed{args.seed}"] = found
-            save()
+
+            def keep(
+                found: dict[str, Any], key: str = f"{language}:calibrate:n{args.passages}:seed{args.seed}"
+            ) -> None:
+                results[key] = dict(found)
+                save()
+
+            found = calibrate(corpus, generator, tokenizer, progress=keep)
+            keep(found)
             print(json.dumps(found), flush=True)
             continue
         for key in args.settings.split(","):
