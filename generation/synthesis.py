@@ -279,11 +279,11 @@ ROUND_TRIP_SPANS = 30  # candidate spans per passage the extractive reader choos
 
 def round_trip_spans(result: PassageResult) -> list[str]:
     """The spans the extractive round-trip reader chooses among: the passage's best-scored candidate answers
-    (names, numbers, noun phrases) plus every answer generated for the passage, so a generated answer
-    competes with the passage's other answers and with its siblings."""
+    (names, numbers, noun phrases) plus the accepted answers generated for it (spans of the passage, by
+    validation), so a generated answer competes with the passage's other answers and with its siblings."""
     found = answer_extraction.candidates(result.passage.text, result.template.language)
     best = sorted(found, key=lambda c: -c.score)[:ROUND_TRIP_SPANS]
-    return [c.text for c in sorted(best, key=lambda c: c.start)] + [p.answer for p in result.pairs if p.answer]
+    return [c.text for c in sorted(best, key=lambda c: c.start)] + [p.answer for p in result.accepted]
 
 
 def keep_best(results: list[PassageResult], n: int) -> None:
