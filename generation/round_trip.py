@@ -21,6 +21,7 @@ threshold, SQuAD-normalised, on characters for Japanese (no spaces). This module
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,10 +42,19 @@ class RoundTripVerdict:
     supported: bool
 
 
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def match_score(predicted: str, answer: str, *, character_level: bool) -> float:
-    """1.0 for an exact (normalised) match, else SQuAD token F1 (characters for ja/zh)."""
+    """1.0 for an exact (normalised) match, else SQuAD token F1 (characters for ja/zh); 0 when the two name
+    different numbers (neither's numbers all occur in the other): character F1 gives "629年" for "630年"
+    0.5, and token F1 "in 1890" for "in 1889" 0.5, yet a number is right or wrong as a whole."""
     if normalise(predicted) == normalise(answer) and normalise(answer):
         return 1.0
+    pred_numbers = set(_NUMBER_RE.findall(normalise(predicted)))
+    gold_numbers = set(_NUMBER_RE.findall(normalise(answer)))
+    if (pred_numbers or gold_numbers) and not (pred_numbers <= gold_numbers or gold_numbers <= pred_numbers):
+        return 0.0
     pred = tokens(predicted, character_level=character_level)
     gold = tokens(answer, character_level=character_level)
     if not pred or not gold:

@@ -161,3 +161,20 @@ def test_scores_equal_a_full_forward_pass_with_a_shared_prefix_and_padding(gener
         assert got == pytest.approx(want, abs=1e-4)
     assert len({round(s, 3) for s in scores[0]}) == 3  # random weights: the spans score differently
     assert len(prefills) == 1 and prefills[0] >= 64  # the two questions about one passage shared its prefill
+
+
+@pytest.mark.parametrize(
+    ("predicted", "answer", "character_level"),
+    [("629年", "630年", True), ("629年（貞観3年）", "630年", True), ("in 1890", "in 1889", False)],
+)
+def test_a_different_number_is_no_match_whatever_characters_it_shares(predicted, answer, character_level):
+    from generation.round_trip import match_score
+
+    assert match_score(predicted, answer, character_level=character_level) == 0.0
+
+
+def test_a_more_or_less_specific_number_still_matches_by_f1():
+    from generation.round_trip import match_score
+
+    assert match_score("2016年7月10日", "2016年7月", character_level=True) == pytest.approx(0.8235, abs=1e-4)
+    assert match_score("670平方キロメートル", "約670平方キロメートル", character_level=True) > 0.9
