@@ -18,6 +18,11 @@ Results are written to --out after every chunk of passages, and a rerun continue
 
     .venv/bin/python bench/synthesis_yield.py [--language ja|en|both] [--passages 16] [--chunk 8]
         [--settings paper,rotate,...] [--out var/bench/synthesis_yield.json] [--threads 2]
+        [--reader extractive|generative]     # the round-trip reader (local runs use extractive)
+    .venv/bin/python bench/synthesis_yield.py --calibrate --language ja --passages 8
+        # the readers on human pairs: how many gold pairs each supports, and how many mismatched ones
+    .venv/bin/python bench/synthesis_yield.py --table [--rejudge] --language ja --passages 60
+        # the table of what --out holds (runs still going included); --rejudge re-applies today's copy check
 """
 
 from __future__ import annotations
@@ -178,6 +183,8 @@ def run_setting(
     chunk: int,
     state: dict[str, Any],
     save: Any,
+    extractive: bool = True,
+    measure_round_trip: bool = True,
 ) -> dict[str, Any]:
     from generation import synthesis
     from generation.engine.base import SamplingParams
@@ -228,12 +235,13 @@ def run_setting(
             repetition_penalty=lang["repetition_penalty"],
         )
         began = time.perf_counter()
-        results = synthesis.synthesize(inputs, template, options, config, renderer, generate, params)
+        score = generator.score if extractive else None
+        results = synthesis.synthesize(inputs, template, options, config, renderer, generate, params, score=score)
         state["generation_s"] += time.perf_counter() - began
-        if not options.round_trip:  # measured, not enforced: its time is not part of this setting
+        if not options.round_trip and measure_round_trip:  # measured, not enforced: not this setting's time
             began = time.perf_counter()
             synthesis.check_round_trip(
-                results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=False
+                results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=False, score=score
             )
             state["round_trip_s"] += time.perf_counter() - began
         for r in results:
@@ -262,6 +270,60 @@ def run_setting(
             f"  {setting.key}: {len(done)}/{len(corpus.targets)} passages ({state['generation_s']:.0f} s)", flush=True
         )
     return summarise(state)
+
+
+def calibrate(
+    corpus: Corpus, generator: Any, tokenizer: Any, *, pairs_per_passage: int = 2, progress: Any = None
+) -> dict[str, Any]:
+    """How well the round-trip reader itself does, on human pairs of the sampled passages: the share of gold
+    pairs it supports (its recall: a perfect reader supports all), and the share of mismatched pairs (a
+    question with the answer of another question about the same passage) it supports (false support). Both
+    readers are measured: extractive (the span the model scores highest) and generative (its own line)."""
+    from generation import round_trip as rt
+    from generation.answer_extraction import candidates
+    from generation.prompts import default_template, render_qa_prompt
+
+    template = default_template(corpus.language, 1)
+    level = corpus.language == "ja"
+    mode = LANGUAGE_SETTINGS[corpus.language]["prompt_mode"]
+    gold, wrong = [], []
+    for p in corpus.targets:
+        answers = [a for _, a in p["pairs"]]
+        spans = [c.text for c in sorted(candidates(p["text"], corpus.language), key=lambda c: -c.score)][:30]
+        for q, a in p["pairs"][:pairs_per_passage]:
+            prompt = render_qa_prompt(template, p["text"], q, tokenizer=tokenizer, mode=mode)
+            gold.append(rt.ExtractiveItem(prompt, a, spans + answers))
+            other = next((x for x in answers if rt.match_score(x, a, character_level=level) < 0.5), None)
+            if other is not None:
+                wrong.append(rt.ExtractiveItem(prompt, other, spans + answers))
+    out: dict[str, Any] = {"gold_pairs": len(gold), "mismatched_pairs": len(wrong)}
+
+    def generate(prompts, params):
+        return generator.generate([x.text for x in prompts], params)
+
+    for name, items in (("gold", gold), ("mismatched", wrong)):  # the written answers first: they are cheap
+        began = time.perf_counter()
+        verdicts = rt.check([(i.prompt, i.answer) for i in items], generate, character_level=level)
+        out[f"generative_{name}_supported"] = sum(v.supported for v in verdicts)
+        out["generative_s"] = out.get("generative_s", 0) + time.perf_counter() - began
+        for item, v in zip(items, verdicts, strict=True):
+            print(f"  generative {name}: {item.answer!r} <- {v.model_answer!r} ({v.score})", flush=True)
+    for name in ("gold", "mismatched"):
+        out[f"extractive_{name}_checked"] = out[f"extractive_{name}_supported"] = 0
+    # extractive, one item at a time and gold/mismatched interleaved, so a stopped run still says something
+    for k in range(max(len(gold), len(wrong))):
+        for name, items in (("gold", gold), ("mismatched", wrong)):
+            if k >= len(items):
+                continue
+            began = time.perf_counter()
+            [v] = rt.check_extractive([items[k]], generator.score, character_level=level)
+            out["extractive_s"] = out.get("extractive_s", 0) + time.perf_counter() - began
+            out[f"extractive_{name}_checked"] += 1
+            out[f"extractive_{name}_supported"] += v.supported
+            print(f"  extractive {name}: {items[k].answer!r} <- {v.model_answer!r} ({v.score})", flush=True)
+        if progress is not None:
+            progress(out)
+    return out
 
 
 def _enforced(pair: dict[str, Any]) -> list[str]:
@@ -304,14 +366,75 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.0f}%" if b else "-"
 
 
+def entry_summary(key: str, entry: dict[str, Any], results: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of a (possibly still running) setting from its stored state; derived rows from their
+    source's state with the round trip enforced."""
+    setting = SETTINGS.get(entry.get("setting", ""))
+    if entry.get("state"):
+        return summarise(entry["state"])
+    if setting and setting.derived_from:
+        source = results.get(key.replace(f":{setting.key}:", f":{setting.derived_from}:", 1))
+        if source and source.get("state"):
+            return summarise(source["state"], enforce_round_trip=True)
+    return entry.get("summary")
+
+
+def rejudge_copies(results: dict[str, Any], corpus: Corpus, n_pairs: int) -> int:
+    """Re-apply the current exemplar-copy check to stored pairs (outputs generated under an older check):
+    the exemplar each passage was shown is drawn again (the draw is seeded). Returns the pairs changed.
+    A pair no longer counted a copy is accepted if it had no other reason (its round trip was not run)."""
+    from generation.exemplars import Exemplar, build_pool
+    from generation.prompts import default_template
+    from generation.validation import ValidationConfig, exemplar_copy
+
+    template = default_template(corpus.language, 1)
+    config = ValidationConfig.for_language(corpus.language)
+    pool = build_pool(
+        Exemplar(template.example_passage, template.example_pairs),
+        [
+            {"passage_id": p["id"], "passage": p["text"], "title": p["title"], "split": p["split"], "pairs": p["pairs"]}
+            for p in corpus.passages
+        ],
+        pairs_per_exemplar=n_pairs,
+    )
+    by_id = {p["id"]: p for p in corpus.passages}
+    changed = 0
+    for key, entry in results.items():
+        if not key.startswith(f"{corpus.language}:") or not entry.get("state"):
+            continue
+        for row in entry["state"]["passages"]:
+            passage = by_id[row["id"]]
+            if row["exemplar"] == "template" or not row["exemplar"]:
+                shown = Exemplar(template.example_passage, template.example_pairs)
+            else:
+                shown = pool.draw(passage["id"], passage["text"], passage["title"])
+                assert shown is not None and shown.source == row["exemplar"], "the exemplar draw changed"
+            for pair in row["pairs"]:
+                copy = exemplar_copy(
+                    pair["question"], pair["answer"], passage["text"], shown.passage, shown.pairs, config
+                )
+                had = "exemplar_copy" in pair["reasons"]
+                if copy != had:
+                    changed += 1
+                    pair["reasons"] = (
+                        (["exemplar_copy"] + pair["reasons"])
+                        if copy
+                        else [r for r in pair["reasons"] if r != "exemplar_copy"]
+                    )
+            row["copies_exemplar"] = any("exemplar_copy" in p["reasons"] for p in row["pairs"])
+    return changed
+
+
 def print_table(results: dict[str, Any]) -> None:
     print(
         "| language / model | setting | passages | with >= 1 pair | pairs/passage | exemplar copies | "
         "round-trip supported | s per accepted pair |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for _key, entry in results.items():
-        s = entry.get("summary")
+    for key, entry in results.items():
+        if "language" not in entry:
+            continue
+        s = entry_summary(key, entry, results)
         if not s or not s["passages"]:
             continue
         print(
@@ -335,6 +458,26 @@ def main() -> None:
     parser.add_argument("--jsquad", type=Path, default=JSQUAD)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "synthesis_yield.json")
     parser.add_argument("--threads", type=int, default=1, help="1 is faster on a shared machine")
+    parser.add_argument(
+        "--reader",
+        choices=["extractive", "generative"],
+        default="extractive",
+        help="round-trip reader: the passage span the model scores highest (runs' default for local models), "
+        "or the model's own one-line answer",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure the round-trip readers on the sampled passages' human pairs instead of generating",
+    )
+    parser.add_argument(
+        "--rejudge", action="store_true", help="with --table: also re-apply today's exemplar-copy check (ja)"
+    )
+    parser.add_argument(
+        "--skip-round-trip-measure",
+        action="store_true",
+        help="settings without the filter do not measure round-trip support (faster: yield and copies only)",
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     args = parser.parse_args()
@@ -344,6 +487,11 @@ def main() -> None:
         results = json.loads(args.out.read_text())
     if args.table:
         print_table(results)
+        if args.rejudge and args.jsquad.exists():
+            corpus = jsquad_corpus(args.jsquad, args.passages, args.seed)
+            changed = rejudge_copies(results, corpus, args.n)
+            print(f"\nexemplar copies re-judged with the current check: {changed} pairs changed")
+            print_table(results)
         return
     import torch
 
@@ -371,14 +519,29 @@ def main() -> None:
         print(f"{language}: loading {model_name}", flush=True)
         generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size)
         tokenizer = generator.tokenizer
+        if args.calibrate:
+
+            def keep(
+                found: dict[str, Any], key: str = f"{language}:calibrate:n{args.passages}:seed{args.seed}"
+            ) -> None:
+                results[key] = dict(found)
+                save()
+
+            found = calibrate(corpus, generator, tokenizer, progress=keep)
+            keep(found)
+            print(json.dumps(found), flush=True)
+            continue
         for key in args.settings.split(","):
             setting = SETTINGS[key]
-            result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}"
+            suffix = "" if args.reader == "extractive" else ":generative"
+            result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}{suffix}"
             entry = results.setdefault(
                 result_key, {"language": language, "model": model_name, "setting": key, "label": setting.label}
             )
             if setting.derived_from:
-                source = results.get(f"{language}:{setting.derived_from}:n{args.passages}:N{args.n}:seed{args.seed}")
+                source = results.get(
+                    f"{language}:{setting.derived_from}:n{args.passages}:N{args.n}:seed{args.seed}{suffix}"
+                )
                 if source and source.get("state"):
                     entry["summary"] = summarise(source["state"], enforce_round_trip=True)
                     save()
@@ -389,7 +552,16 @@ def main() -> None:
                 continue
             print(f"{result_key}: {setting.label}", flush=True)
             entry["summary"] = run_setting(
-                setting, corpus, generator, tokenizer, n_pairs=args.n, chunk=args.chunk, state=state, save=save
+                setting,
+                corpus,
+                generator,
+                tokenizer,
+                n_pairs=args.n,
+                chunk=args.chunk,
+                state=state,
+                save=save,
+                extractive=args.reader == "extractive",
+                measure_round_trip=not args.skip_round_trip_measure,
             )
             save()
     print_table(results)

@@ -298,6 +298,10 @@ class BatchDecoder:
             pad = self.eos_ids[0]
         self.pad_id = int(pad)
         self.cache_kwarg = cache_argument(model)
+        try:
+            self._takes_logits_to_keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+        except (TypeError, ValueError):
+            self._takes_logits_to_keep = False
         self.static_cache = self.options.static_cache
         self.static_fallback_reason: str | None = None
 
@@ -381,6 +385,58 @@ class BatchDecoder:
                 torch.cuda.synchronize(self.device)
             done += len(batch)
             yield DecodedBatch(completions, time.perf_counter() - began, done, len(plan.rows))
+
+    @torch.inference_mode()
+    def continuation_logprobs(
+        self,
+        prompt: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        *,
+        batch_size: int = 16,
+        prefix: tuple[int, Any] | None = None,
+    ) -> list[list[float]]:
+        """Log-probability of every token of each continuation after `prompt` (teacher forcing), for choosing
+        among given answers (extractive QA with a causal LM). The prompt is run once; the continuations run
+        in right-padded batches on copies of its key/value cache (padding after a row's last token changes
+        nothing before it under the causal mask). `prefix` = (length, cache) of a prefill of the prompt's
+        first `length` tokens (see `prefix_cache`), shared by prompts about one passage."""
+        conts = [list(c) for c in continuations]
+        if not conts:
+            return []
+        if any(not c for c in conts):
+            raise ValueError("every continuation needs at least one token")
+        done, cache = (0, None) if prefix is None else prefix
+        if not 0 <= done < len(prompt):
+            raise ValueError("the shared prefix must be shorter than the prompt")
+        cache_arg = {self.cache_kwarg: copy.deepcopy(cache)} if cache is not None else {}
+        ids = torch.tensor([list(prompt[done:])], device=self.device)
+        last_only = {"logits_to_keep": 1} if self._takes_logits_to_keep else {}  # not [prompt x vocab] logits
+        attention = torch.ones((1, len(prompt)), dtype=torch.long, device=self.device)
+        output = self.model(input_ids=ids, attention_mask=attention, use_cache=True, **cache_arg, **last_only)
+        first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
+        cache = output_cache(output)
+        scores: list[list[float]] = []
+        for start in range(0, len(conts), batch_size):
+            chunk = conts[start : start + batch_size]
+            width = max(len(c) for c in chunk)
+            rows = copy.deepcopy(cache)
+            if len(chunk) > 1:
+                rows.batch_repeat_interleave(len(chunk))
+            input_ids = torch.tensor([c + [self.pad_id] * (width - len(c)) for c in chunk], device=self.device)
+            mask = torch.tensor(
+                [[1] * (len(prompt) + len(c)) + [0] * (width - len(c)) for c in chunk], device=self.device
+            )
+            out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=True, **{self.cache_kwarg: rows})
+            logp = torch.log_softmax(out.logits.float(), dim=-1)
+            for row, c in enumerate(chunk):
+                values = [float(first[c[0]])]
+                values += [float(logp[row, j - 1, c[j]]) for j in range(1, len(c))]
+                scores.append(values)
+        return scores
+
+    def prefix_cache(self, prefix: Sequence[int]) -> tuple[int, Any]:
+        """(length, key/value cache) of `prefix`, for `continuation_logprobs(prefix=...)`."""
+        return len(prefix), self._prefix_cache(list(prefix))
 
     @torch.inference_mode()
     def _prefix_cache(self, prefix: list[int]) -> Any:

@@ -152,8 +152,9 @@ class GenerationRunForm(forms.Form):
     round_trip = forms.BooleanField(
         required=False,
         label="Round-trip filter (deviation from the paper)",
-        help_text="The model answers each accepted question from the passage; the pair is kept only if that "
-        "answer matches (EM or token F1, characters for Japanese).",
+        help_text="The model answers each accepted question from the passage (local models: the passage span "
+        "it scores highest; endpoints: its own one-line answer); the pair is kept only if that answer matches "
+        "(EM or token F1 >= the threshold, characters for Japanese).",
     )
     round_trip_threshold = forms.FloatField(
         required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"

@@ -251,19 +251,41 @@ def check_round_trip(
     *,
     threshold: float,
     enforce: bool,
+    score: rt.Score | None = None,
 ) -> None:
     """Ask the model every accepted question; store its answer and score on the pair, and with `enforce`
-    reject the pairs it does not support."""
+    reject the pairs it does not support. With `score` (local models) the model answers extractively: it
+    picks the passage span it rates highest (rt.check_extractive); without, it writes an answer."""
     items, targets = [], []
     for result in results:
+        spans = round_trip_spans(result) if score is not None else []
         for pair in result.accepted:
-            items.append((renderer.qa(result.template, result.passage, pair.question), pair.answer))
+            prompt = renderer.qa(result.template, result.passage, pair.question)
+            items.append(rt.ExtractiveItem(prompt, pair.answer, spans) if score is not None else (prompt, pair.answer))
             targets.append(pair)
-    verdicts = rt.check(items, generate, character_level=config.character_level, threshold=threshold)
+    if score is not None:
+        eos = getattr(renderer.tokenizer, "eos_token", None) or "\n"
+        verdicts = rt.check_extractive(
+            items, score, character_level=config.character_level, threshold=threshold, end=eos
+        )
+    else:
+        verdicts = rt.check(items, generate, character_level=config.character_level, threshold=threshold)
     for pair, verdict in zip(targets, verdicts, strict=True):
         pair.round_trip = verdict
         if enforce and not verdict.supported:
             pair.reasons.append(RejectionReason.ROUND_TRIP)
+
+
+ROUND_TRIP_SPANS = 30  # candidate spans per passage the extractive reader chooses among (cost: one short row each)
+
+
+def round_trip_spans(result: PassageResult) -> list[str]:
+    """The spans the extractive round-trip reader chooses among: the passage's best-scored candidate answers
+    (names, numbers, noun phrases) plus the accepted answers generated for it (spans of the passage, by
+    validation), so a generated answer competes with the passage's other answers and with its siblings."""
+    found = answer_extraction.candidates(result.passage.text, result.template.language)
+    best = sorted(found, key=lambda c: -c.score)[:ROUND_TRIP_SPANS]
+    return [c.text for c in sorted(best, key=lambda c: c.start)] + [p.answer for p in result.accepted]
 
 
 def keep_best(results: list[PassageResult], n: int) -> None:
@@ -287,13 +309,17 @@ def synthesize(
     renderer: Renderer,
     generate: Generate,
     params: SamplingParams,
+    score: rt.Score | None = None,
 ) -> list[PassageResult]:
-    """Prompts -> samples -> judged pairs for one batch of passages."""
+    """Prompts -> samples -> judged pairs for one batch of passages. `score` (local models) makes the
+    round trip extractive (see check_round_trip)."""
     results = plan(inputs, template, options, renderer)
     generate_samples(results, generate, params)
     judge(results, config, options)
     if options.round_trip:
-        check_round_trip(results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=True)
+        check_round_trip(
+            results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=True, score=score
+        )
     if options.samples > 1:
         keep_best(results, template.pairs_per_passage)
     return results

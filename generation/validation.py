@@ -210,7 +210,10 @@ def exemplar_copy(
     question, or most of what it mentions occurs in the example (passage or pairs) but not in the passage.
 
     Units present in both the example and the passage do not count either way, so a passage that happens
-    to share the example's topic is not penalised for it."""
+    to share the example's topic is not penalised for it. Neither do units that occur only in the example's
+    questions (not its passage or answers): those are question phrasing ("は何", "およそ", "ですか", "how
+    many"), which a question about any passage may share: counting them made a short honest question
+    ("およそ何年ですか？" -> "607年", about a passage on 法隆寺) a copy of the 琵琶湖 example."""
     if not exemplar_passage and not exemplar_pairs:
         return False
     norm_q = duplicate_key(question)
@@ -220,9 +223,12 @@ def exemplar_copy(
     mentioned = (_grams(question, character_level=level) | _grams(answer, character_level=level)) - _FUNCTION_GRAMS
     if not mentioned:
         return False
-    example = _grams(exemplar_passage, character_level=level)
-    for q, a in exemplar_pairs:
-        example |= _grams(q, character_level=level) | _grams(a, character_level=level)
+    content = _grams(exemplar_passage, character_level=level)
+    for _, a in exemplar_pairs:
+        content |= _grams(a, character_level=level)
+    example = set(content)
+    for q, _ in exemplar_pairs:
+        example |= _grams(q, character_level=level) & content  # question phrasing alone is no copy
     target = _grams(passage, character_level=level)
     from_example = mentioned & example - target
     from_passage = mentioned & target

@@ -104,3 +104,39 @@ class LocalGenerator:
         encoded = [self._encode(p) for p in prompts]
         completions = self.decoder.decode(encoded, decode_params(params), batch_size=batch_size, on_batch=on_batch)
         return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
+
+    def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """For each (prompt, continuations): the mean log-probability per token of each continuation (higher
+        = the model prefers it); the round-trip check's extractive answer is the span that scores highest.
+        Consecutive prompts that share a long start (the questions about one passage) prefill it once."""
+        encoded = [self._encode(prompt) for prompt, _ in items]
+        results: list[list[float]] = []
+        prefix: tuple[int, Any] | None = None
+        prefix_ids: list[int] = []
+        for i, (ids, (_, continuations)) in enumerate(zip(encoded, items, strict=True)):
+            if prefix is None or ids[: len(prefix_ids)] != prefix_ids or len(ids) <= len(prefix_ids):
+                prefix, prefix_ids = None, []
+                shared = _common_prefix(encoded[i : i + 8])
+                if shared:
+                    prefix_ids = ids[:shared]
+                    prefix = self.decoder.prefix_cache(prefix_ids)
+            conts = [list(self.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in continuations]
+            logprobs = self.decoder.continuation_logprobs(ids, conts, prefix=prefix)
+            results.append([sum(v) / len(v) for v in logprobs])
+        return results
+
+
+def _common_prefix(encoded: Sequence[Sequence[int]], minimum: int = 64) -> int:
+    """Tokens the first prompt shares with the next ones that share at least `minimum` with it (the
+    questions about one passage); 0 when the next prompt shares less (nothing to reuse)."""
+    first = encoded[0]
+    length = len(first) - 1
+    shared_with = 0
+    for ids in encoded[1:]:
+        k = 0
+        while k < min(length, len(ids) - 1) and ids[k] == first[k]:
+            k += 1
+        if k < minimum:
+            break
+        length, shared_with = k, shared_with + 1
+    return length if shared_with else 0

@@ -247,6 +247,10 @@ class LocalBackend:
     ) -> list[GenerationOutput]:
         return self.generator.generate([p.text for p in prompts], params)
 
+    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        """Mean token log-probability of each continuation (the extractive round-trip reader)."""
+        return self.generator.score(items)
+
     def close(self) -> None:
         self.generator = None  # type: ignore[assignment]
 
@@ -470,7 +474,10 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
                 except EndpointError as exc:
                     raise JobError(f"generation failed: {exc}") from exc
 
-            results = synthesize(inputs, template, options, config, _renderer(backend, by_id), generate, params)
+            score = getattr(backend, "score", None)  # local models: an extractive round-trip reader
+            results = synthesize(
+                inputs, template, options, config, _renderer(backend, by_id), generate, params, score=score
+            )
             rows = [_rows_for_result(run, by_id[r.passage.key], r) for r in results]
             written = _store_batch(run, rows)
             for _, pairs in written:

@@ -160,3 +160,40 @@ def test_bad_option_combinations_are_refused_with_a_reason():
     with pytest.raises(RunSetupError, match="one-shot template"):
         create_run(corpus, generator, default_template_for("en", 0), settings=RunSettings(rotate_exemplars=True),
                    enqueue=False)  # fmt: skip
+
+
+class ScoringBackend(ScriptedBackend):
+    """A local-model-like backend: it can score continuations, so the run's round trip is extractive. It
+    prefers the span the question asks about when that is a capitalised name, and "1901"-style years never."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scored: list[tuple[str, list[str]]] = []
+
+    def generate(self, prompts, params, reporter):
+        assert not any(p.text.rstrip().endswith("Answer:") for p in prompts), "a scorer must answer by spans"
+        return super().generate(prompts, params, reporter)
+
+    def score(self, items):
+        self.scored.extend(items)
+        out = []
+        for prompt, continuations in items:
+            asked = prompt.rstrip().splitlines()[-2].removeprefix("Question: Which item is ").rstrip("?")
+            want = asked if asked[:1].isupper() else ""
+            out.append([0.0 if c.strip() == want else -1.0 - i for i, c in enumerate(continuations)])
+        return out
+
+
+def test_a_backend_that_scores_answers_the_round_trip_with_passage_spans():
+    corpus = _corpus()
+    run = create_run(corpus, endpoint_model("http://127.0.0.1:9/v1"), default_template_for("en", 1),
+                     settings=SETTINGS, split="train", enqueue=False)  # fmt: skip
+    backend = ScoringBackend()
+    execute_run(run, FakeContext(), backend=backend)
+
+    assert backend.scored  # the round trip went through the scorer, not a written answer
+    pairs = SyntheticPair.objects.filter(run=run).exclude(round_trip_supported=None).select_related("passage")
+    assert pairs.exists()
+    for pair in pairs:
+        assert pair.round_trip_answer in pair.passage.text  # the reader can only answer with a passage span
+        assert pair.round_trip_supported == (pair.answer[:1].isupper())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,6 +137,22 @@ def test_a_pair_about_the_passage_is_not_an_exemplar_copy_even_on_a_shared_topic
     en = "Paris is the capital of France. The Eiffel Tower was built in 1889."
     assert not exemplar_copy("When was the Eiffel Tower built?", "1889", en, EN.example_passage,
                              EN.example_pairs, EN_CONFIG)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "passage"),
+    [
+        ("およそ何年ですか？", "607年", "法隆寺は奈良県にある寺で、607年に建てられた。"),
+        ("その川は何ですか？", "利根川", "利根川は関東地方を流れる。"),
+        ("どの県にありますか？", "奈良県", "法隆寺は奈良県にある寺で、607年に建てられた。"),
+    ],
+)
+def test_sharing_only_the_example_questions_phrasing_is_not_a_copy(question, answer, passage):
+    # "およそ", "は何", "ありますか" occur in the 琵琶湖 example's questions, not in its passage or answers
+    assert not exemplar_copy(question, answer, passage, JA.example_passage, JA.example_pairs, JA_CONFIG)
+    # the example's content still counts: its entities asked about another passage are a copy
+    assert exemplar_copy("琵琶湖の面積はおよそ何平方キロメートルですか？", "約670平方キロメートル", passage,
+                         JA.example_passage, JA.example_pairs, JA_CONFIG)  # fmt: skip
 
 
 def test_without_an_exemplar_no_copy_check_runs():
