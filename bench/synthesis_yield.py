@@ -194,7 +194,7 @@ def run_setting(
 
     lang = LANGUAGE_SETTINGS[corpus.language]
     template = default_template(corpus.language, 1)
-    template = type(template).from_dict({**template.to_dict(), "n_pairs": n_pairs})
+    template = type(template).from_dict({**template.to_dict(), "pairs_per_passage": n_pairs})
     options = synthesis.SynthesisOptions.from_dict(setting.options)
     config = ValidationConfig.for_language(corpus.language)
     pool = build_pool(

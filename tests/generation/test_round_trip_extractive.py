@@ -107,7 +107,7 @@ def test_synthesis_uses_the_extractive_reader_when_given_a_scorer():
 
     reader = ScriptedReader({"What is the capital of France?": "France", "Which country is Paris in?": "France",
                              "Which river flows through Paris?": "Seine"})  # fmt: skip
-    template = EN.__class__.from_dict({**EN.to_dict(), "n_pairs": 3})
+    template = EN.__class__.from_dict({**EN.to_dict(), "pairs_per_passage": 3})
     [result] = synthesize(
         [PassageInput(1, passage)],
         template,
