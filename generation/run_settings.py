@@ -15,7 +15,40 @@ SYNTHESIS_FIELDS = ("rotate_exemplars", "answer_aware", "samples", "round_trip",
 
 
 @dataclass(frozen=True)
-class RunSettings(RunParams):
+class DecodingSettings(RunParams):
+    """What every run that drives a model shares (generation runs, LLM judging runs): sampling, batching and how
+    many requests an endpoint gets at once. Written once here; each run kind adds its own fields and may give
+    these other defaults (a judge writes a short verdict: fewer new tokens)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int = 0
+    batch_size: int = 8
+    concurrency: int = 4
+
+    def sampling_params(self, **more: Any) -> SamplingParams:
+        """The engine's sampling parameters (raises ValueError naming every bad value)."""
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p, seed=self.seed,
+            **more,
+        )  # fmt: skip
+
+    def decoding_errors(self, **more: Any) -> list[str]:
+        problems = []
+        if self.batch_size < 1:
+            problems.append("batch size must be at least 1")
+        if self.concurrency < 1:
+            problems.append("concurrency must be at least 1")
+        try:
+            self.sampling_params(**more)
+        except ValueError as exc:
+            problems.append(str(exc))
+        return problems
+
+
+@dataclass(frozen=True)
+class RunSettings(DecodingSettings):
     """Sampling, batching and validation settings of a run (the defaults suit a small instruct model)."""
 
     # N, the pairs asked for per passage. Stored params from before the rename say n_pairs (runs, templates,
@@ -24,13 +57,7 @@ class RunSettings(RunParams):
 
     pairs_per_passage: int = 3
     prompt_mode: str = "auto"
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 256
     repetition_penalty: float = 1.0
-    seed: int = 0
-    batch_size: int = 8
-    concurrency: int = 4
     # Beyond the paper's method (generation.synthesis); the defaults reproduce the paper.
     rotate_exemplars: bool = False
     answer_aware: bool = False
@@ -47,20 +74,7 @@ class RunSettings(RunParams):
             problems.append("pairs per passage must be between 1 and 50")
         if self.prompt_mode not in ("auto", "chat", "plain"):
             problems.append("prompt mode must be auto, chat or plain")
-        if self.batch_size < 1:
-            problems.append("batch size must be at least 1")
-        if self.concurrency < 1:
-            problems.append("concurrency must be at least 1")
-        try:
-            SamplingParams(
-                max_new_tokens=self.max_new_tokens,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                seed=self.seed,
-                repetition_penalty=self.repetition_penalty,
-            )
-        except ValueError as exc:
-            problems.append(str(exc))
+        problems += self.decoding_errors(repetition_penalty=self.repetition_penalty)
         return problems
 
     @classmethod

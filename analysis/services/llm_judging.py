@@ -47,6 +47,7 @@ from decoding.lazy import choice_scorer
 from generation.engine.base import SamplingParams
 from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
+from generation.run_settings import DecodingSettings
 
 JOB_KIND = "analysis.llm_judge"
 JSON_PREFIX = '{"answer_1": "'
@@ -67,14 +68,12 @@ class Reporter(Protocol):
 
 
 @dataclass(frozen=True)
-class JudgeSettings:
-    votes: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
+class JudgeSettings(DecodingSettings):
+    """An LLM judging run's settings: the decoding every model run shares (a verdict is short, hence fewer new
+    tokens by default), plus votes, prompt form and verdict mode."""
+
     max_new_tokens: int = 48
-    seed: int = 0
-    batch_size: int = 8
-    concurrency: int = 4
+    votes: int = 1
     prompt_mode: str = "chat"
     response_prefix: str | None = None  # None: JSON_PREFIX for local models, none for endpoints
     verdict_mode: str = "generate"  # or "choice" (local models, one vote): see analysis/engine/choice.py
@@ -82,17 +81,10 @@ class JudgeSettings:
     def errors(self) -> list[str]:
         problems = []
         try:
-            check_votes(self.votes, SamplingParams(temperature=self.temperature))
+            check_votes(self.votes, SamplingParams(temperature=max(self.temperature, 0.0)))
         except ValueError as exc:
             problems.append(str(exc))
-        if self.temperature < 0:
-            problems.append("temperature must be 0 or more")
-        if not 0 < self.top_p <= 1:
-            problems.append("top_p must be in (0, 1]")
-        if not 1 <= self.max_new_tokens <= 4096:
-            problems.append("max new tokens must be between 1 and 4096")
-        if self.batch_size < 1 or self.concurrency < 1:
-            problems.append("batch size and concurrency must be at least 1")
+        problems += self.decoding_errors()
         if self.prompt_mode not in ("chat", "plain"):
             problems.append(f"prompt mode must be 'chat' or 'plain', got {self.prompt_mode!r}")
         if self.verdict_mode not in VERDICT_MODES:

@@ -144,35 +144,9 @@ def _share_intervals(session: JudgingSession, result: dict) -> None:
 
 
 @dataclass
-class RankingState:
-    """What a page, export or API call can show now: a stored result (maybe stale) and the job computing a newer
-    one. The same states as the two-system statistics (statistics.StatisticsState)."""
-
-    session: JudgingSession
-    row: SessionStatistics | None
-    fresh: bool
-    job: Job | None
-    n_judgments: int
-
-    @property
-    def result(self) -> dict | None:
-        return self.row.result if self.row is not None else None
-
-    @property
-    def computing(self) -> bool:
-        return self.job is not None and self.job.status not in FINISHED_STATUSES
-
-    @property
-    def failed(self) -> bool:
-        return not self.fresh and self.job is not None and self.job.status in FINISHED_STATUSES
-
-    @property
-    def status(self) -> str:
-        if self.fresh:
-            return "ready"
-        if self.computing:
-            return "computing"
-        return "failed" if self.failed else "stale"
+class RankingState(statistics.StoredResultState):
+    """The K-system ranking's stored result and the job computing a newer one: the same states as the two-system
+    statistics."""
 
 
 def _stored(session: JudgingSession, n_boot: int) -> SessionStatistics | None:

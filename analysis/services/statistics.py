@@ -645,11 +645,11 @@ def compute_and_store(
 
 
 @dataclass
-class StatisticsState:
-    """What a page or the API can show now: a result (maybe stale) and the job computing a newer one."""
+class StoredResultState:
+    """What a page, export or API call can show now of a result computed by a job: the stored result (maybe
+    stale) and the job computing a newer one. Shared by the two-system statistics and the K-system ranking."""
 
     session: JudgingSession
-    variant: Variant
     row: SessionStatistics | None
     fresh: bool
     job: Job | None
@@ -658,10 +658,6 @@ class StatisticsState:
     @property
     def result(self) -> dict | None:
         return self.row.result if self.row is not None else None
-
-    @property
-    def plots(self) -> dict[str, str]:
-        return (self.row.plots or {}) if self.row is not None else {}
 
     @property
     def computing(self) -> bool:
@@ -680,6 +676,17 @@ class StatisticsState:
         return "failed" if self.failed else "stale"
 
 
+@dataclass
+class StatisticsState(StoredResultState):
+    """The two-system statistics of one variant (judges left out or not, bootstrap size)."""
+
+    variant: Variant
+
+    @property
+    def plots(self) -> dict[str, str]:
+        return (self.row.plots or {}) if self.row is not None else {}
+
+
 def _stored(session: JudgingSession, variant: Variant) -> SessionStatistics | None:
     return SessionStatistics.objects.filter(session=session, variant=variant.key).select_related("job").first()
 
@@ -694,17 +701,17 @@ def statistics_for(
     row = _stored(session, variant)
     if inline and (row is None or row.result is None):  # nothing to compare with: no fingerprint query
         row = compute_and_store(session, variant)
-        return StatisticsState(session, variant, row, True, row.job, row.n_judgments)
+        return StatisticsState(session, row, True, row.job, row.n_judgments, variant)
     fp = fingerprint(session)
     if row is not None and row.result is not None and row.fingerprint == fp.key:
-        return StatisticsState(session, variant, row, True, row.job, fp.n_judgments)
+        return StatisticsState(session, row, True, row.job, fp.n_judgments, variant)
     run_inline = inline if inline is not None else cheap_enough(session, fp, variant)
     if run_inline:
         row = compute_and_store(session, variant)
-        return StatisticsState(session, variant, row, True, row.job, row.n_judgments)
+        return StatisticsState(session, row, True, row.job, row.n_judgments, variant)
     job = ensure_job(session, variant, fp, user=user)
     row = _stored(session, variant)
-    return StatisticsState(session, variant, row, False, job, fp.n_judgments)
+    return StatisticsState(session, row, False, job, fp.n_judgments, variant)
 
 
 def ensure_job(session: JudgingSession, variant: Variant, fp: Fingerprint, *, user=None) -> Job:
