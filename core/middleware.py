@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
@@ -40,6 +40,11 @@ class DatabaseUnavailableMiddleware:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         logger.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
+        # A connection the server dropped is useless: close it now, so this thread's next query opens a new one
+        # (whatever the request cycle's own clean-up does; a persistent connection would otherwise stay dead).
+        for alias in connections:
+            if not connections[alias].is_usable():
+                connections[alias].close()
         if wants_json(request):
             response: HttpResponse = JsonResponse({"error": MESSAGE}, status=503)
         else:

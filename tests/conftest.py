@@ -215,6 +215,18 @@ def worker(_session_worker: SharedWorker, transactional_db) -> Iterator[ProcessH
     wait_for(lambda: not Job.objects.filter(status="running").exists(), timeout=30, what="running jobs to stop")
 
 
+def keep_jobs_here(monkeypatch, *kinds: str) -> None:
+    """Jobs of these kinds go to a queue no worker consumes, so the test runs them itself (core.services.jobs
+    .run_job) even while the shared worker, started by an earlier test in this process, is up: it would
+    otherwise receive the message and win the lease."""
+    import dataclasses
+
+    from core.services import jobs
+
+    for kind in kinds:
+        monkeypatch.setitem(jobs._HANDLERS, kind, dataclasses.replace(jobs.handler_for(kind), queue="no-worker-here"))
+
+
 @pytest.fixture
 def wait() -> Callable:
     return wait_for

@@ -13,9 +13,15 @@ from core.models import Job, JobStatus
 from core.services.jobs import retry_job, run_job
 from generation.models import Corpus, Import, Passage, ReferenceQA
 from generation.services.imports import PRECHECK_RECORDS
+from tests.conftest import keep_jobs_here
 from tests.generation.synth_helpers import jsonl, make_corpus
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def imports_run_here(monkeypatch):
+    keep_jobs_here(monkeypatch, "generation.import")
 
 # Good records beyond the upload-time check, then a cut line: only the full import finds it.
 BAD_LATE = (jsonl([{"text": f"passage number {i}"} for i in range(PRECHECK_RECORDS + 20)]) + '{"text": "cut\n').encode()

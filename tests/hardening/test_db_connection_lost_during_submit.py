@@ -1,6 +1,6 @@
-"""The PostgreSQL connection dies in the middle of a judge's submit (after the judgment row was inserted,
-before its revision): the judge gets a clear 503 page or JSON error, nothing of the submit is stored, and
-sending the same form again stores it exactly once."""
+"""The PostgreSQL connection dies in the middle of a judge's submit (as its write runs: the one statement that
+closes the slot and inserts the judgment and its revision): the judge gets a clear 503 page or JSON error,
+nothing of the submit is stored, and sending the same form again stores it exactly once."""
 
 from __future__ import annotations
 
@@ -17,25 +17,19 @@ from tests.annotation.helpers import make_session
 from tests.hardening.dbfaults import require_postgres, terminate_current_backend
 
 
-class _DropBeforeRevision:
-    """Stands in for JudgmentRevision in the judging service: the first create() finds its connection gone."""
+def lose_the_connection_at_the_write(monkeypatch) -> None:
+    """The connection dies as the submit writes: on PostgreSQL the write is one statement (close the slot, insert
+    the judgment and its first revision), and the backend is terminated just before it runs."""
+    real = judging._single_statement
+    fired = []
 
-    def __init__(self) -> None:
-        self.fired = 0
-        real = JudgmentRevision.objects
-        outer = self
+    def dying(sql: str, params: dict) -> list[tuple]:
+        if not fired:
+            fired.append(sql)
+            terminate_current_backend()
+        return real(sql, params)
 
-        class Manager:
-            def __getattr__(self, name):
-                return getattr(real, name)
-
-            def create(self, **kwargs):
-                if not outer.fired:
-                    outer.fired += 1
-                    terminate_current_backend()
-                return real.create(**kwargs)
-
-        self.objects = Manager()
+    monkeypatch.setattr(judging, "_single_statement", dying)
 
 
 @pytest.fixture
@@ -53,7 +47,7 @@ FORM = {"left_label": "correct", "right_label": "incorrect", "preference": "left
 def test_a_page_submit_that_loses_the_database_gets_a_clear_503_and_stores_nothing(judge_world, bob, monkeypatch):
     session, client = judge_world
     token = assigning.next_assignment(session, bob).token
-    monkeypatch.setattr(judging, "JudgmentRevision", _DropBeforeRevision())
+    lose_the_connection_at_the_write(monkeypatch)
 
     response = client.post(reverse("annotation:judge-item", args=[token]), FORM)
 
@@ -62,7 +56,7 @@ def test_a_page_submit_that_loses_the_database_gets_a_clear_503_and_stores_nothi
     assert "database" in body.lower() and "try again" in body.lower()
     assert "Traceback" not in body and "OperationalError" not in body
     assert response["Retry-After"]
-    assert Judgment.objects.count() == 0 and JudgmentRevision.objects.count() == 0  # the insert was rolled back
+    assert Judgment.objects.count() == 0 and JudgmentRevision.objects.count() == 0  # nothing half-written
 
     monkeypatch.undo()
     again = client.post(reverse("annotation:judge-item", args=[token]), FORM)
@@ -74,7 +68,7 @@ def test_a_page_submit_that_loses_the_database_gets_a_clear_503_and_stores_nothi
 def test_an_api_submit_that_loses_the_database_gets_a_json_503_and_a_retry_stores_once(judge_world, bob, monkeypatch):
     session, client = judge_world
     token = assigning.next_assignment(session, bob).token
-    monkeypatch.setattr(judging, "JudgmentRevision", _DropBeforeRevision())
+    lose_the_connection_at_the_write(monkeypatch)
     url = reverse("annotation:api-assignment", args=[token])
 
     response = client.post(url, json.dumps(FORM), content_type="application/json")
