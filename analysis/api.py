@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from analysis.models import LLMJudgeRun
 from analysis.services import exports, llm_judging, ranking, statistics
 from analysis.services.experiment_summary import experiment_summary
-from analysis.services.judge_policy import excluded_judges
+from analysis.services.judge_policy import counted_judgments, excluded_judges
 from analysis.services.pseudonyms import display_names, session_judge_ids
 from annotation.models import JudgingSession, Judgment, SessionItem
 from core.models import JobStatus
@@ -60,16 +60,36 @@ class Pages(PageNumberPagination):
 
 
 class SessionSerializer(serializers.ModelSerializer):
+    """A session with its counts. ``n_judgments`` counts what the statistics count: judgments of judges they
+    leave out (``judge_policy.excluded_judges``) are not in it, and ``n_excluded_judges`` says how many judges
+    that is (their rows come back with ``?excluded=include`` on the judgments pages and exports)."""
+
     n_items = serializers.IntegerField(read_only=True)
-    n_judgments = serializers.IntegerField(read_only=True)
+    n_judgments = serializers.SerializerMethodField()
+    n_excluded_judges = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
         model = JudgingSession
         fields = [
             "id", "name", "system_a", "system_b", "judges_per_item", "accuracy_labels", "ask_preference", "is_open",
-            "is_demo", "source", "created_at", "n_items", "n_judgments", "links",
+            "is_demo", "source", "created_at", "n_items", "n_judgments", "n_excluded_judges", "links",
         ]  # fmt: skip
+
+    def _excluded(self, session: JudgingSession) -> dict[int, str]:
+        found = getattr(session, "_excluded_judges", None)
+        if found is None:
+            found = session._excluded_judges = excluded_judges(session)
+        return found
+
+    def get_n_judgments(self, session: JudgingSession) -> int:
+        excluded = self._excluded(session)
+        if not excluded:
+            return session.n_judgments  # annotated by sessions_with_counts(): no query of its own
+        return counted_judgments(session, excluded).count()
+
+    def get_n_excluded_judges(self, session: JudgingSession) -> int:
+        return len(self._excluded(session))
 
     def get_links(self, session: JudgingSession) -> dict[str, str]:
         request = self.context.get("request")

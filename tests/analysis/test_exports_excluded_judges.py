@@ -76,6 +76,23 @@ def test_judges_the_statistics_exclude_are_left_out_of_the_raw_exports(world, al
     assert len(arrays["item"]) == n_good and set(arrays["judge"].tolist()) == {0}
 
 
+def test_the_sessions_judgment_count_in_the_api_counts_what_the_statistics_count(world, alice_client):
+    session, good, sloppy = world
+    detail = reverse("api:session-detail", args=[session.pk])
+    screened = Judgment.objects.filter(session=session).exclude(judge__in=[good, sloppy]).count()
+    every = Judgment.objects.filter(session=session).count()
+
+    row = json.loads(alice_client.get(detail).content)
+    assert (row["n_judgments"], row["n_excluded_judges"]) == (every - screened, 1)  # the screened-out judge
+
+    _exclude_below_threshold(session)
+    row = json.loads(alice_client.get(detail).content)
+    n_good = Judgment.objects.filter(session=session, judge=good).count()
+    assert (row["n_judgments"], row["n_excluded_judges"]) == (n_good, 2)
+    listed = json.loads(alice_client.get(reverse("api:session-list")).content)["results"]
+    assert [(r["n_judgments"], r["n_excluded_judges"]) for r in listed if r["id"] == session.pk] == [(n_good, 2)]
+
+
 def test_asking_for_excluded_judges_brings_their_rows_back_flagged(world, alice_client):
     session, good, sloppy = world
     _exclude_below_threshold(session)
