@@ -141,23 +141,25 @@ class FakeOpenAIServer:
                 try:
                     time.sleep(server_self.delay)
                     content = server_self.answer(body)
-                    payload = {
-                        "id": "cmpl-1",
-                        "object": "chat.completion",
-                        "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 20},
-                    }
-                    data = json.dumps(payload).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
                 finally:
+                    # Done before the reply is sent: the client may send its next request the moment it has
+                    # the reply, and on a loaded machine this thread may run again only after that.
                     with lock:
                         server_self.in_flight -= 1
+                payload = {
+                    "id": "cmpl-1",
+                    "object": "chat.completion",
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 20},
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -51,14 +51,23 @@ class FakeServer:
                     step = server.script[min(len(server.requests) - 1, len(server.script) - 1)]
                     server.in_flight += 1
                     server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                self.counted = True
                 try:
                     time.sleep(server.delay)
                     self._answer(step, body)
                 finally:
+                    self._done()
+
+            def _done(self) -> None:
+                """No longer in flight: called before the reply is sent (the client may send its next request
+                the moment it has the reply, before this thread runs again on a loaded machine)."""
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
             def _send(self, status: int, payload: bytes, content_type="application/json"):
+                self._done()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
