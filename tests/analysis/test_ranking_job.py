@@ -15,8 +15,8 @@ from annotation.services.assignment import next_assignment
 from annotation.services.judging import Submission, submit
 from annotation.services.sessions import ItemData, create_session
 from core.models import Job
-from core.services import jobs
 from core.services.jobs import run_job
+from tests.conftest import keep_jobs_here
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the job runs with its own heartbeat connection
 
@@ -26,8 +26,7 @@ SYSTEMS = [f"cell-{s}" for s in range(4)]
 @pytest.fixture
 def in_process(monkeypatch):
     """Ranking jobs go to a queue no worker consumes, so this test runs them itself (as the statistics job tests do)."""
-    spec = jobs.handler_for(ranking.JOB_KIND)
-    monkeypatch.setitem(jobs._HANDLERS, ranking.JOB_KIND, dataclasses.replace(spec, queue="no-worker-here"))
+    keep_jobs_here(monkeypatch, ranking.JOB_KIND)
 
 
 def judged_k_session(alice, *, n: int = 4):

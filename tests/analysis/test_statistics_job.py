@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from django.urls import reverse
 
 from analysis.models import SessionStatistics
 from analysis.services import statistics
 from core.models import Job
-from core.services import jobs
 from core.services.jobs import run_job
 from tests.analysis.stats_helpers import judge_session, make_judges
 from tests.annotation.helpers import make_session
+from tests.conftest import keep_jobs_here
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the job runs with its own heartbeat connection
 
@@ -28,8 +26,7 @@ def small_inline_limit(settings):
 def in_process(monkeypatch):
     """Statistics jobs go to a queue no worker consumes, so this test runs them itself even while the suite's
     shared worker (started by other tests) is up: its beat would otherwise publish them and win the lease."""
-    spec = jobs.handler_for(statistics.JOB_KIND)
-    monkeypatch.setitem(jobs._HANDLERS, statistics.JOB_KIND, dataclasses.replace(spec, queue="no-worker-here"))
+    keep_jobs_here(monkeypatch, statistics.JOB_KIND)
 
 
 def judged(n_items: int = 6, n_judges: int = 2):
