@@ -25,8 +25,8 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, Mod
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from annotation.models import (
@@ -39,8 +39,8 @@ from annotation.models import (
     new_seed,
     new_token,
 )
+from annotation.services import hot_queries
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
-from core.permissions import JUDGES_GROUP, judging_group_rows
 from qasynth_lib.matchups import next_pair
 
 RETRIES = 5
@@ -212,27 +212,9 @@ def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
 def membership(session_pk: int, judge: User) -> SessionJudge | None:
     """The judge's membership with its session and everything the next lease needs, in ONE query: whether
     they may still judge here (named, or a judge in a session open to all judges), their last sequence
-    number, their judged count and the assignment they hold, if any. None on a first visit."""
-    mine = Assignment.objects.filter(session_id=OuterRef("session_id"), judge_id=judge.pk).order_by()
-    in_group = User.groups.through.objects.filter(user_id=judge.pk, group__name=JUDGES_GROUP)
-    named = JudgingSession.judges.through.objects.filter(judgingsession_id=OuterRef("session_id"), user_id=judge.pk)
-    done = mine.filter(submitted_at__isnull=False).values("judge_id").annotate(n=Count("pk")).values("n")
-    return (
-        SessionJudge.objects.filter(session_id=session_pk, judge_id=judge.pk)
-        .select_related("session")
-        .annotate(
-            in_group=Exists(in_group),
-            judging=Exists(judging_group_rows(judge.pk)),
-            named=Exists(named),
-            last_sequence=Coalesce(
-                Subquery(mine.order_by("-sequence").values("sequence")[:1]), 0, output_field=IntegerField()
-            ),
-            done=Coalesce(Subquery(done), 0, output_field=IntegerField()),
-            pending_id=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("pk")[:1]),
-            pending_token=Subquery(mine.filter(submitted_at__isnull=True).order_by("sequence").values("token")[:1]),
-        )
-        .first()
-    )
+    number, their judged count and the assignment they hold, if any. None on a first visit. (The statement
+    is written out in hot_queries: compiling it as an ORM query cost ten times what running it does.)"""
+    return hot_queries.membership(session_pk, judge.pk)
 
 
 def member_may_judge(member: SessionJudge, judge: User) -> bool:
@@ -248,7 +230,7 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
 
     Everything is decided before the statement (token, seed, placement, sequence), so the write lock is held
     for one UPDATE: on SQLite an autocommit write statement takes the write lock at its start, as IMMEDIATE
-    does; on PostgreSQL the slot is locked with SKIP LOCKED inside it. The statement's own guard (the judge
+    does; on PostgreSQL the UPDATE locks the slot's row and re-checks it. The statement's own guard (the judge
     holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did."""
     session = member.session
     if not session.is_open:
@@ -258,42 +240,20 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     now = now or timezone.now()
     expires = now + timedelta(seconds=session.lease_seconds)
     if member.pending_id is not None:
-        renewed = Assignment.objects.filter(pk=member.pending_id, judge_id=judge.pk, submitted_at__isnull=True).update(
-            assigned_at=Case(
-                When(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now), then=Value(now)),
-                default=F("assigned_at"),
-            ),
-            lease_expires_at=expires,
-        )
-        return member.pending_token if renewed else None
-    open_slots = free_slots(session, now).exclude(item_id__in=items_of(session, judge))
-    first_block = open_slots.order_by("block").values("block")[:1]
-    window = open_slots.filter(block__lte=Subquery(first_block) + 1)
-    pick = (
-        window.annotate(order=Mod(F("item__shuffle_key") * member.perm_a + member.perm_c, PERMUTATION_PRIME))
-        .order_by("block", "order", "slot")
-        .values("pk")[:1]
-    )
-    holds_one = Assignment.objects.filter(session=session, judge_id=judge.pk, submitted_at__isnull=True)
+        return member.pending_token if hot_queries.renew(member.pending_id, judge.pk, now, expires) else None
     token, seed = new_token(), new_seed()
-    changes = dict(
-        judge_id=judge.pk, token=token, seed=seed, swapped=placement_for(seed), sequence=member.last_sequence + 1,
-        assigned_at=now, lease_expires_at=expires,
-        times_released=Case(
-            When(judge__isnull=False, then=F("times_released") + 1), default=F("times_released"),
-            output_field=IntegerField(),
-        ),
-    )  # fmt: skip
     # One autocommit statement is its own transaction: no BEGIN/COMMIT round trips around it. The slot's
     # freedom is checked again by the UPDATE itself: on PostgreSQL a judge who picked the slot another judge
     # just took waits for that row, re-reads it, finds it taken and updates nothing (then the long way,
     # with SKIP LOCKED, finds another); permutations differ per judge, so such collisions are rare.
-    target = free_slots(session, now).filter(pk=Subquery(pick)).exclude(Exists(holds_one))
     try:
-        updated = target.update(**changes)
+        leased = hot_queries.lease_new(
+            member, token=token, seed=seed, swapped=placement_for(seed), now=now, expires=expires,
+            prime=PERMUTATION_PRIME,
+        )  # fmt: skip
     except IntegrityError:  # (item, judge) or (session, judge, sequence) raced: the long way sorts it out
         return None
-    return token if updated else None
+    return token if leased else None
 
 
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:

@@ -13,8 +13,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists
 from django.utils import timezone
 
 from annotation.models import (
@@ -26,9 +25,11 @@ from annotation.models import (
     Judgment,
     JudgmentRevision,
 )
+from annotation.services import hot_queries
 from annotation.services.sessions import render_instructions
 from core.permissions import judging_group_rows
 from core.services.text import unstorable_reason
+from core.sql_rows import db_datetime
 
 SIDES = ("left", "right")
 PREFERENCES = ("left", "tie", "right")
@@ -130,20 +131,7 @@ def page_assignment(token: str, judge: User) -> Assignment:
     """own_assignment() for the judging page, with what the page and its checks need in the same query: the
     judges-only rule (judge_in_group), the judge's judged count in this session (judged) and whether they
     hold an unjudged item there (holding), for the progress line."""
-    mine = Assignment.objects.filter(session_id=OuterRef("session_id"), judge_id=judge.pk).order_by()
-    done = mine.filter(submitted_at__isnull=False).values("judge_id").annotate(n=Count("pk")).values("n")
-    assignment = (
-        Assignment.objects.select_related("session", "item", "judgment")
-        .annotate(
-            judge_in_group=_in_judging_group(judge),
-            judged=Coalesce(Subquery(done), 0),
-            holding=Exists(mine.filter(submitted_at__isnull=True)),
-        )
-        .filter(token=token, judge=judge)
-        .first()
-        if token
-        else None
-    )
+    assignment = hot_queries.page_assignment(token, judge.pk) if token else None
     if assignment is None:
         raise AssignmentGone(GONE_MESSAGE)
     if not (assignment.judge_in_group or judge.is_staff):
@@ -228,17 +216,8 @@ def _submit_target(token: str, judge: User, submission_id: str) -> Assignment | 
     if not token:
         return None
     storable = len(submission_id) <= MAX_SUBMISSION_ID_CHARS and not unstorable_reason(submission_id)
-    repeated = (  # an id the database cannot hold is refused by validate(), after the ownership check
-        Exists(JudgmentRevision.objects.filter(assignment=OuterRef("pk"), submission_id=submission_id))
-        if submission_id and storable
-        else Value(False)
-    )
-    return (
-        Assignment.objects.select_related("session", "judgment")
-        .annotate(judge_in_group=_in_judging_group(judge), repeated=repeated)
-        .filter(token=token, judge=judge)
-        .first()
-    )
+    # an id the database cannot hold is refused by validate(), after the ownership check
+    return hot_queries.submit_target(token, judge.pk, submission_id if submission_id and storable else None)
 
 
 @dataclass(frozen=True)
@@ -256,7 +235,8 @@ class _Change:
 
     def params(self, number: int) -> dict:
         return {
-            "slot": self.assignment.pk, "token": self.assignment.token, "judge": self.judge.pk, "now": self.now,
+            "slot": self.assignment.pk, "token": self.assignment.token, "judge": self.judge.pk,
+            "now": db_datetime(self.now),
             "label_a": self.label_a, "label_b": self.label_b, "preference": self.preference,
             "comment": self.data.comment, "elapsed": self.elapsed_ms, "swapped": self.assignment.swapped,
             "number": number, "submission_id": self.data.submission_id or f"auto-{number}",
@@ -320,6 +300,33 @@ RETURNING judgment_id
 """
 
 
+# SQLite has no data-modifying CTE: the same writes as three statements in one IMMEDIATE transaction (BEGIN
+# IMMEDIATE takes the write lock first, so nothing can come between the guard and the inserts).
+_CLOSE_SLOT_SQLITE = """
+UPDATE {a} SET submitted_at = %(now)s, lease_expires_at = NULL
+WHERE id = %(slot)s AND token = %(token)s AND judge_id = %(judge)s
+  AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {a}.session_id AND {s}.is_open)
+"""
+_INSERT_JUDGMENT_SQLITE = """
+INSERT INTO {j} (assignment_id, session_id, item_id, judge_id, system_a, system_b, label_a, label_b,
+                 preference, comment, time_on_item_ms, revisions_count, created_at, updated_at)
+SELECT id, session_id, item_id, %(judge)s, system_a, system_b, %(label_a)s, %(label_b)s,
+       %(preference)s, %(comment)s, %(elapsed)s, 1, %(now)s, %(now)s FROM {a} WHERE id = %(slot)s
+"""
+_UPDATE_JUDGMENT_SQLITE = """
+UPDATE {j} SET label_a = %(label_a)s, label_b = %(label_b)s, preference = %(preference)s,
+               comment = %(comment)s, revisions_count = %(number)s, updated_at = %(now)s
+WHERE id = %(judgment)s AND revisions_count = %(previous)s
+  AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {j}.session_id AND {s}.is_open)
+"""
+_INSERT_REVISION_SQLITE = """
+INSERT INTO {r} (judgment_id, assignment_id, number, submission_id, label_a, label_b, preference, comment,
+                 swapped, ms_since_assigned, submitted_at)
+VALUES (%(judgment)s, %(slot)s, %(number)s, %(submission_id)s, %(label_a)s, %(label_b)s, %(preference)s,
+        %(comment)s, %(swapped)s, %(elapsed)s, %(now)s)
+"""
+
+
 def _write_first(change: _Change) -> SubmitResult | None:
     """Store the slot's first judgment; None when the slot is no longer this judge's (or the session closed)."""
     assignment = change.assignment
@@ -327,29 +334,17 @@ def _write_first(change: _Change) -> SubmitResult | None:
         rows = _single_statement(_FIRST_PG.format(**_tables()), change.params(1))
         if not rows:
             return None
-        judgment = Judgment(
-            pk=rows[0][0], assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id,
-            judge=change.judge, system_a=assignment.system_a, system_b=assignment.system_b,
-            label_a=change.label_a, label_b=change.label_b, preference=change.preference,
-            comment=change.data.comment, time_on_item_ms=change.elapsed_ms, revisions_count=1,
-            created_at=change.now, updated_at=change.now,
-        )  # fmt: skip
-        judgment._state.adding, judgment._state.db = False, connection.alias
+        judgment = _stored_judgment(rows[0][0], change)
     else:  # SQLite: three writes in one IMMEDIATE transaction, the slot's guard first
-        with transaction.atomic():
-            closed = Assignment.objects.filter(
-                pk=assignment.pk, token=assignment.token, judge_id=change.judge.pk, session__is_open=True
-            ).update(submitted_at=change.now, lease_expires_at=None)
-            if not closed:
+        params, tables = change.params(1), _tables()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CLOSE_SLOT_SQLITE.format(**tables), params)
+            if cursor.rowcount != 1:
                 return None
-            judgment = Judgment.objects.create(
-                assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id,
-                judge=change.judge, system_a=assignment.system_a, system_b=assignment.system_b,
-                label_a=change.label_a, label_b=change.label_b, preference=change.preference,
-                comment=change.data.comment, time_on_item_ms=change.elapsed_ms, revisions_count=1,
-                created_at=change.now, updated_at=change.now,
-            )  # fmt: skip
-            _add_revision(change, judgment, 1)
+            cursor.execute(_INSERT_JUDGMENT_SQLITE.format(**tables), params)
+            judgment_pk = cursor.lastrowid
+            cursor.execute(_INSERT_REVISION_SQLITE.format(**tables), {**params, "judgment": judgment_pk})
+        judgment = _stored_judgment(judgment_pk, change)
     assignment.submitted_at, assignment.lease_expires_at = change.now, None
     return SubmitResult(judgment, created=True, changed=True)
 
@@ -362,29 +357,30 @@ def _write_revision(change: _Change, judgment: Judgment) -> SubmitResult | None:
         if not _single_statement(_REVISION_PG.format(**_tables()), params):
             return None
     else:
-        with transaction.atomic():
-            updated = Judgment.objects.filter(
-                pk=judgment.pk, revisions_count=number - 1, session__is_open=True
-            ).update(
-                label_a=change.label_a, label_b=change.label_b, preference=change.preference,
-                comment=change.data.comment, revisions_count=number, updated_at=change.now,
-            )  # fmt: skip
-            if not updated:
+        params = {**change.params(number), "judgment": judgment.pk, "previous": number - 1}
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_UPDATE_JUDGMENT_SQLITE.format(**_tables()), params)
+            if cursor.rowcount != 1:
                 return None
-            _add_revision(change, judgment, number)
+            cursor.execute(_INSERT_REVISION_SQLITE.format(**_tables()), params)
     judgment.label_a, judgment.label_b = change.label_a, change.label_b
     judgment.preference, judgment.comment = change.preference, change.data.comment
     judgment.revisions_count, judgment.updated_at = number, change.now
     return SubmitResult(judgment, created=False, changed=True)
 
 
-def _add_revision(change: _Change, judgment: Judgment, number: int) -> None:
-    JudgmentRevision.objects.create(
-        judgment=judgment, assignment=change.assignment, number=number,
-        submission_id=change.data.submission_id or f"auto-{number}", label_a=change.label_a,
-        label_b=change.label_b, preference=change.preference, comment=change.data.comment,
-        swapped=change.assignment.swapped, ms_since_assigned=change.elapsed_ms, submitted_at=change.now,
+def _stored_judgment(pk: int, change: _Change) -> Judgment:
+    """The Judgment the write just stored, as an instance (no read back)."""
+    assignment = change.assignment
+    judgment = Judgment(
+        pk=pk, assignment=assignment, session_id=assignment.session_id, item_id=assignment.item_id,
+        judge=change.judge, system_a=assignment.system_a, system_b=assignment.system_b,
+        label_a=change.label_a, label_b=change.label_b, preference=change.preference,
+        comment=change.data.comment, time_on_item_ms=change.elapsed_ms, revisions_count=1,
+        created_at=change.now, updated_at=change.now,
     )  # fmt: skip
+    judgment._state.adding, judgment._state.db = False, connection.alias
+    return judgment
 
 
 # --- flagging and skipping ----------------------------------------------------------------------------

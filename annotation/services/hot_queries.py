@@ -1,0 +1,206 @@
+"""The judging hot path's statements, written out: a returning judge's membership, the item page's read,
+a submit's read and the one-statement lease (renewal or a new slot).
+
+Each is the statement the ORM version of the same query emitted (kept behind the same names in
+assignment.py and judging.py), written once because compiling it cost more CPU than running it (see
+core.sql_rows). Same rules, same guards: tests/annotation/test_hot_path_queries.py and the race tests hold
+both databases to them. Plain SQL that PostgreSQL and SQLite both read; parameters are named.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+from annotation.models import (
+    Assignment,
+    JudgingSession,
+    Judgment,
+    JudgmentRevision,
+    SessionItem,
+    SessionJudge,
+)
+from core.permissions import JUDGES_GROUP, JUDGING_GROUPS
+from core.sql_rows import RowReader, cache_related, columns, db_datetime, execute, fetch_one, table
+
+
+@cache
+def _names(vendor: str) -> dict[str, str]:
+    """Quoted table names and column lists (vendor: one cache entry per database kind)."""
+    user_groups = User.groups.through
+    named = JudgingSession.judges.through
+    return {
+        "a": table(Assignment), "s": table(JudgingSession), "i": table(SessionItem), "j": table(Judgment),
+        "r": table(JudgmentRevision), "sj": table(SessionJudge), "ug": table(user_groups), "g": table(Group),
+        "named": table(named),
+        "sj_cols": columns(SessionJudge, "sj"), "s_cols": columns(JudgingSession, "s"),
+        "a_cols": columns(Assignment, "a"), "i_cols": columns(SessionItem, "i"), "j_cols": columns(Judgment, "j"),
+        "judging_groups": ", ".join(f"%(judging_group_{n})s" for n in range(len(JUDGING_GROUPS))),
+    }  # fmt: skip
+
+
+def _sql(template: str) -> str:
+    return template.format(**_names(connection.vendor))
+
+
+def _group_params() -> dict[str, str]:
+    return {f"judging_group_{n}": name for n, name in enumerate(JUDGING_GROUPS)}
+
+
+# The judges-only rule (core.permissions.judging_group_rows) for the user %(judge)s.
+_JUDGING = """EXISTS (SELECT 1 FROM {ug} ug JOIN {g} g ON g.id = ug.group_id
+                      WHERE ug.user_id = %(judge)s AND g.name IN ({judging_groups}))"""
+
+_MEMBERSHIP = f"""
+SELECT {{sj_cols}}, {{s_cols}},
+    EXISTS (SELECT 1 FROM {{ug}} ug JOIN {{g}} g ON g.id = ug.group_id
+            WHERE ug.user_id = %(judge)s AND g.name = %(judges_group)s) AS in_group,
+    {_JUDGING} AS judging,
+    EXISTS (SELECT 1 FROM {{named}} n WHERE n.judgingsession_id = sj.session_id AND n.user_id = %(judge)s) AS named,
+    COALESCE((SELECT MAX(m.sequence) FROM {{a}} m
+              WHERE m.session_id = sj.session_id AND m.judge_id = %(judge)s), 0) AS last_sequence,
+    (SELECT COUNT(*) FROM {{a}} m
+     WHERE m.session_id = sj.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NOT NULL) AS done,
+    p.id AS pending_id, p.token AS pending_token
+FROM {{sj}} sj
+JOIN {{s}} s ON s.id = sj.session_id
+LEFT JOIN {{a}} p ON p.id = (
+    SELECT m.id FROM {{a}} m WHERE m.session_id = sj.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NULL
+    ORDER BY m.sequence LIMIT 1)
+WHERE sj.session_id = %(session)s AND sj.judge_id = %(judge)s
+"""
+
+
+def membership(session_pk: int, judge_pk: int) -> SessionJudge | None:
+    """SessionJudge with its session and, as attributes: in_group, judging, named, last_sequence, done,
+    pending_id, pending_token (assignment.membership() says what each is for)."""
+    row = fetch_one(
+        _sql(_MEMBERSHIP),
+        {"session": session_pk, "judge": judge_pk, "judges_group": JUDGES_GROUP, **_group_params()},
+    )
+    if row is None:
+        return None
+    read = RowReader(row)
+    member = read.model(SessionJudge)
+    cache_related(member, "session", read.model(JudgingSession))
+    member.in_group, member.judging, member.named = read.flag(), read.flag(), read.flag()
+    member.last_sequence, member.done = int(read.value()), int(read.value())
+    member.pending_id, member.pending_token = read.value(), read.value()
+    return member
+
+
+_PAGE = f"""
+SELECT {{a_cols}}, {{s_cols}}, {{i_cols}}, {{j_cols}},
+    {_JUDGING} AS judge_in_group,
+    (SELECT COUNT(*) FROM {{a}} m
+     WHERE m.session_id = a.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NOT NULL) AS judged,
+    EXISTS (SELECT 1 FROM {{a}} m
+            WHERE m.session_id = a.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NULL) AS holding
+FROM {{a}} a
+JOIN {{s}} s ON s.id = a.session_id
+JOIN {{i}} i ON i.id = a.item_id
+LEFT JOIN {{j}} j ON j.assignment_id = a.id
+WHERE a.token = %(token)s AND a.judge_id = %(judge)s
+"""
+
+
+def page_assignment(token: str, judge_pk: int) -> Assignment | None:
+    """The judge's assignment with session, item and judgment (or None), and judge_in_group, judged, holding."""
+    row = fetch_one(_sql(_PAGE), {"token": token, "judge": judge_pk, **_group_params()})
+    if row is None:
+        return None
+    read = RowReader(row)
+    assignment = read.model(Assignment)
+    cache_related(assignment, "session", read.model(JudgingSession))
+    cache_related(assignment, "item", read.model(SessionItem))
+    _cache_judgment(assignment, read.model(Judgment, nullable=True))
+    assignment.judge_in_group, assignment.judged, assignment.holding = read.flag(), int(read.value()), read.flag()
+    return assignment
+
+
+_SUBMIT_TARGET = f"""
+SELECT {{a_cols}}, {{s_cols}}, {{j_cols}},
+    {_JUDGING} AS judge_in_group,
+    EXISTS (SELECT 1 FROM {{r}} r WHERE r.assignment_id = a.id AND r.submission_id = %(submission_id)s) AS repeated
+FROM {{a}} a
+JOIN {{s}} s ON s.id = a.session_id
+LEFT JOIN {{j}} j ON j.assignment_id = a.id
+WHERE a.token = %(token)s AND a.judge_id = %(judge)s
+"""
+
+
+def submit_target(token: str, judge_pk: int, submission_id: str | None) -> Assignment | None:
+    """The assignment with session and judgment (or None), judge_in_group, and whether submission_id was
+    stored already (None: not looked up, False)."""
+    params = {"token": token, "judge": judge_pk, "submission_id": submission_id, **_group_params()}
+    row = fetch_one(_sql(_SUBMIT_TARGET), params)
+    if row is None:
+        return None
+    read = RowReader(row)
+    assignment = read.model(Assignment)
+    cache_related(assignment, "session", read.model(JudgingSession))
+    _cache_judgment(assignment, read.model(Judgment, nullable=True))
+    assignment.judge_in_group = read.flag()
+    assignment.repeated = read.flag() if submission_id is not None else False
+    return assignment
+
+
+def _cache_judgment(assignment: Assignment, judgment: Judgment | None) -> None:
+    cache_related(assignment, "judgment", judgment)
+    if judgment is not None:
+        cache_related(judgment, "assignment", assignment)
+
+
+_RENEW = """
+UPDATE {a} SET
+    assigned_at = CASE WHEN lease_expires_at IS NULL OR lease_expires_at < %(now)s THEN %(now)s ELSE assigned_at END,
+    lease_expires_at = %(expires)s
+WHERE id = %(pending)s AND judge_id = %(judge)s AND submitted_at IS NULL
+"""
+
+
+def renew(pending_pk: int, judge_pk: int, now: datetime, expires: datetime) -> bool:
+    """Extend the lease of the judge's unjudged assignment (a lease that ran out restarts its clock)."""
+    params = {"pending": pending_pk, "judge": judge_pk, "now": db_datetime(now), "expires": db_datetime(expires)}
+    return execute(_sql(_RENEW), params) == 1
+
+
+# A free slot: unjudged, and never leased or its lease ran out. The slot is the first free one, in the
+# judge's own permutation, among the first block that has one for this judge and the block after it, of an
+# item the judge has not had; the UPDATE checks the slot's freedom again and that the judge holds no
+# unjudged slot (two tabs cannot take two slots).
+_FREE = """{t}.session_id = %(session)s AND {t}.submitted_at IS NULL
+    AND ({t}.judge_id IS NULL OR {t}.lease_expires_at < %(now)s)"""
+_NOT_HAD = (
+    "{t}.item_id NOT IN (SELECT m.item_id FROM {{a}} m WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s)"
+)
+_LEASE = f"""
+UPDATE {{a}} SET
+    judge_id = %(judge)s, token = %(token)s, seed = %(seed)s, swapped = %(swapped)s, sequence = %(sequence)s,
+    assigned_at = %(now)s, lease_expires_at = %(expires)s,
+    times_released = CASE WHEN judge_id IS NOT NULL THEN times_released + 1 ELSE times_released END
+WHERE {_FREE.format(t="{a}")} AND id = (
+    SELECT w.id FROM {{a}} w JOIN {{i}} it ON it.id = w.item_id
+    WHERE {_FREE.format(t="w")} AND {_NOT_HAD.format(t="w")}
+      AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND {_NOT_HAD.format(t="v")}
+                      ORDER BY v.block LIMIT 1) + 1
+    ORDER BY w.block, (it.shuffle_key * %(perm_a)s + %(perm_c)s) %% %(prime)s, w.slot
+    LIMIT 1)
+AND NOT EXISTS (SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
+                AND h.submitted_at IS NULL)
+"""
+
+
+def lease_new(
+    member: SessionJudge, *, token: str, seed: int, swapped: bool, now: datetime, expires: datetime, prime: int
+) -> bool:
+    """Give the judge the next free slot in one statement; False when it found none (or lost a race)."""
+    params = {
+        "session": member.session_id, "judge": member.judge_id, "token": token, "seed": seed, "swapped": swapped,
+        "sequence": member.last_sequence + 1, "now": db_datetime(now), "expires": db_datetime(expires),
+        "perm_a": member.perm_a, "perm_c": member.perm_c, "prime": prime,
+    }  # fmt: skip
+    return execute(_sql(_LEASE), params) == 1
