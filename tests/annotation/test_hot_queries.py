@@ -1,0 +1,109 @@
+"""The hot path's hand-written reads and lease (annotation.services.hot_queries) give what the ORM gives.
+
+The statements replace ORM queries for CPU's sake (issue 12), so the instances they build must be the ORM's,
+value for value (datetimes aware, booleans as booleans, JSON decoded), and their counts and guards must follow
+the same rules. Run on SQLite and, under .ci/run, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotation.models import Assignment, JudgingSession, SessionItem
+from annotation.services import assignment as assigning
+from annotation.services import hot_queries, judging
+from tests.annotation.helpers import answer, make_session
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+@pytest.fixture
+def judged_session():
+    judge = make_user("hq-judge", judge=True)
+    session = make_session(n=4, k=1, judges=[judge])
+    first = assigning.next_assignment(session, judge)
+    judging.submit(first.token, judge, answer(comment="ünïcode 日本語", submission_id="s-1"))
+    second = assigning.next_assignment(session, judge)
+    return session, judge, first, second
+
+
+def test_the_page_read_builds_the_instances_the_orm_builds(judged_session):
+    session, judge, first, second = judged_session
+    for held in (first, second):
+        expected = Assignment.objects.select_related("session", "item", "judgment").get(pk=held.pk)
+        got = hot_queries.page_assignment(held.token, judge.pk)
+        assert _fields(got) == _fields(expected)
+        assert _fields(got.session) == _fields(expected.session)
+        assert _fields(got.item) == _fields(expected.item)
+        assert got.session.accuracy_labels == expected.session.accuracy_labels  # JSON decoded, not text
+        assert isinstance(got.session.is_open, bool) and got.assigned_at.tzinfo is not None
+        if held is first:
+            assert _fields(got.judgment) == _fields(expected.judgment)
+            assert got.judgment.assignment is got
+        else:
+            assert getattr(got, "judgment", None) is None
+        assert (got.judge_in_group, got.judged, got.holding) == (True, 1, True)
+
+
+def test_the_page_read_finds_only_the_judges_own_token(judged_session):
+    _session, judge, first, _second = judged_session
+    other = make_user("hq-other", judge=True)
+    assert hot_queries.page_assignment(first.token, other.pk) is None
+    assert hot_queries.page_assignment("no-such-token", judge.pk) is None
+
+
+def test_the_submit_read_knows_a_stored_submission_id(judged_session):
+    _session, judge, first, second = judged_session
+    assert hot_queries.submit_target(first.token, judge.pk, "s-1").repeated is True
+    assert hot_queries.submit_target(first.token, judge.pk, "s-2").repeated is False
+    assert hot_queries.submit_target(first.token, judge.pk, None).repeated is False
+    fresh = hot_queries.submit_target(second.token, judge.pk, "s-1")
+    assert fresh.repeated is False and getattr(fresh, "judgment", None) is None
+
+
+def test_membership_counts_what_the_judge_did_and_holds(judged_session):
+    session, judge, first, second = judged_session
+    member = hot_queries.membership(session.pk, judge.pk)
+    assert (member.done, member.last_sequence) == (1, 2)
+    assert (member.pending_id, member.pending_token) == (second.pk, second.token)
+    assert (member.in_group, member.judging, member.named) == (True, True, True)
+    assert _fields(member.session) == _fields(JudgingSession.objects.get(pk=session.pk))
+    stranger = make_user("hq-stranger")
+    assert hot_queries.membership(session.pk, stranger.pk) is None  # never joined
+
+
+def test_the_lease_takes_a_free_slot_once_and_never_a_second_one(judged_session):
+    session, judge, _first, second = judged_session
+    member = hot_queries.membership(session.pk, judge.pk)
+    now = timezone.now()
+    lease = {"seed": 7, "swapped": False, "now": now, "expires": now + timedelta(minutes=5), "prime": 2_147_483_647}
+    # The judge still holds `second`: the statement's own guard refuses a second slot.
+    assert not hot_queries.lease_new(member, token="t-guarded", **lease)
+    judging.submit(second.token, judge, answer(submission_id="s-2"))
+    member = hot_queries.membership(session.pk, judge.pk)
+    assert hot_queries.lease_new(member, token="t-third", **lease)
+    third = Assignment.objects.get(token="t-third")
+    assert (third.judge_id, third.sequence, third.submitted_at) == (judge.pk, 3, None)
+    assert third.item_id not in {_first.item_id, second.item_id}
+    assert SessionItem.objects.filter(session=session).count() == 4
+
+
+def test_renewal_restarts_the_clock_only_of_a_lease_that_ran_out(judged_session):
+    _session, judge, _first, second = judged_session
+    assigned = Assignment.objects.get(pk=second.pk).assigned_at
+    later = timezone.now() + timedelta(seconds=5)
+    assert hot_queries.renew(second.pk, judge.pk, later, later + timedelta(minutes=10))
+    assert Assignment.objects.get(pk=second.pk).assigned_at == assigned  # lease still running: clock kept
+    expired = later + timedelta(hours=2)
+    assert hot_queries.renew(second.pk, judge.pk, expired, expired + timedelta(minutes=10))
+    assert Assignment.objects.get(pk=second.pk).assigned_at == expired
+    other = make_user("hq-renew-other", judge=True)
+    assert not hot_queries.renew(second.pk, other.pk, expired, expired)  # not theirs
