@@ -161,7 +161,7 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
         if slot.judge_id is not None:
             slot.times_released += 1
         last = Assignment.objects.filter(session=session, judge=judge).aggregate(n=Max("sequence"))["n"] or 0
-        if session.matchup_design == MatchupDesign.ADAPTIVE and session.n_systems > 2 and slot.judge_id is None:
+        if _adaptive(session) and slot.judge_id is None and not slot.times_released:  # its first lease
             choose_adaptive_pair(session, slot, judge)
         slot.judge = judge
         slot.token = new_token()
@@ -231,12 +231,12 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     Everything is decided before the statement (token, seed, placement, sequence), so the write lock is held
     for one UPDATE: on SQLite an autocommit write statement takes the write lock at its start, as IMMEDIATE
     does; on PostgreSQL the UPDATE locks the slot's row and re-checks it. The statement's own guard (the judge
-    holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did."""
+    holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did.
+    With K > 2 systems a slot shows the pair it was scheduled with; under the adaptive design its first lease
+    decides the pair afterwards (_first_lease_decides_pair), while the slot is already this judge's."""
     session = member.session
     if not session.is_open:
         raise SessionClosed(f"Session {session.name!r} is closed.")
-    if session.n_systems > 2:  # which pair a slot shows is decided the long way (matchup designs)
-        return None
     now = now or timezone.now()
     expires = now + timedelta(seconds=session.lease_seconds)
     if member.pending_id is not None:
@@ -253,7 +253,28 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
         )  # fmt: skip
     except IntegrityError:  # (item, judge) or (session, judge, sequence) raced: the long way sorts it out
         return None
-    return token if leased else None
+    if not leased:
+        return None
+    if _adaptive(session):
+        _first_lease_decides_pair(session, token, judge)
+    return token
+
+
+def _adaptive(session: JudgingSession) -> bool:
+    return session.matchup_design == MatchupDesign.ADAPTIVE and session.n_systems > 2
+
+
+def _first_lease_decides_pair(session: JudgingSession, token: str, judge: User) -> None:
+    """Adaptive design: a slot leased for the first time (never leased before: times_released is still 0 after
+    the lease, which counts a lease that ran out) gets its pair from choose_adaptive_pair; a slot leased
+    again keeps the pair it was given."""
+    slot = Assignment.objects.only("pk", "item_id", "system_a", "system_b", "times_released").get(token=token)
+    if slot.times_released:
+        return
+    scheduled = (slot.system_a, slot.system_b)
+    choose_adaptive_pair(session, slot, judge)
+    if (slot.system_a, slot.system_b) != scheduled:
+        Assignment.objects.filter(pk=slot.pk, token=token).update(system_a=slot.system_a, system_b=slot.system_b)
 
 
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:

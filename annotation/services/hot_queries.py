@@ -17,6 +17,7 @@ from django.db import connection
 
 from annotation.models import (
     Assignment,
+    ItemFlag,
     JudgingSession,
     Judgment,
     JudgmentRevision,
@@ -35,7 +36,7 @@ def _names(vendor: str) -> dict[str, str]:
     return {
         "a": table(Assignment), "s": table(JudgingSession), "i": table(SessionItem), "j": table(Judgment),
         "r": table(JudgmentRevision), "sj": table(SessionJudge), "ug": table(user_groups), "g": table(Group),
-        "named": table(named),
+        "named": table(named), "flag": table(ItemFlag),
         "sj_cols": columns(SessionJudge, "sj"), "s_cols": columns(JudgingSession, "s"),
         "a_cols": columns(Assignment, "a"), "i_cols": columns(SessionItem, "i"), "j_cols": columns(Judgment, "j"),
         "judging_groups": ", ".join(f"%(judging_group_{n})s" for n in range(len(JUDGING_GROUPS))),
@@ -174,18 +175,29 @@ def renew(pending_pk: int, judge_pk: int, now: datetime, expires: datetime) -> b
 # unjudged slot (two tabs cannot take two slots).
 _FREE = """{t}.session_id = %(session)s AND {t}.submitted_at IS NULL
     AND ({t}.judge_id IS NULL OR {t}.lease_expires_at < %(now)s)"""
-_NOT_HAD = (
-    "{t}.item_id NOT IN (SELECT m.item_id FROM {{a}} m WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s)"
-)
-_LEASE = f"""
+# Not had by this judge: with two systems, an item they have had; with K > 2 (a slot shows one pair of the
+# item's systems), the same item with the same pair, or an item they flagged (assignment.not_seen_by).
+_NOT_HAD = {
+    False: """{t}.item_id NOT IN (SELECT m.item_id FROM {{a}} m
+                              WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s)""",
+    True: """NOT EXISTS (SELECT 1 FROM {{a}} m WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s
+                       AND m.item_id = {t}.item_id AND m.system_a = {t}.system_a AND m.system_b = {t}.system_b)
+      AND {t}.item_id NOT IN (SELECT f.item_id FROM {{flag}} f
+                              WHERE f.session_id = %(session)s AND f.judge_id = %(judge)s)""",
+}
+
+
+@cache
+def _lease_sql(pairs: bool) -> str:
+    return f"""
 UPDATE {{a}} SET
     judge_id = %(judge)s, token = %(token)s, seed = %(seed)s, swapped = %(swapped)s, sequence = %(sequence)s,
     assigned_at = %(now)s, lease_expires_at = %(expires)s,
     times_released = CASE WHEN judge_id IS NOT NULL THEN times_released + 1 ELSE times_released END
 WHERE {_FREE.format(t="{a}")} AND id = (
     SELECT w.id FROM {{a}} w JOIN {{i}} it ON it.id = w.item_id
-    WHERE {_FREE.format(t="w")} AND {_NOT_HAD.format(t="w")}
-      AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND {_NOT_HAD.format(t="v")}
+    WHERE {_FREE.format(t="w")} AND {_NOT_HAD[pairs].format(t="w")}
+      AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND {_NOT_HAD[pairs].format(t="v")}
                       ORDER BY v.block LIMIT 1) + 1
     ORDER BY w.block, (it.shuffle_key * %(perm_a)s + %(perm_c)s) %% %(prime)s, w.slot
     LIMIT 1)
@@ -203,4 +215,4 @@ def lease_new(
         "sequence": member.last_sequence + 1, "now": db_datetime(now), "expires": db_datetime(expires),
         "perm_a": member.perm_a, "perm_c": member.perm_c, "prime": prime,
     }  # fmt: skip
-    return execute(_sql(_LEASE), params) == 1
+    return execute(_sql(_lease_sql(member.session.n_systems > 2)), params) == 1

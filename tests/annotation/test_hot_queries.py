@@ -107,3 +107,65 @@ def test_renewal_restarts_the_clock_only_of_a_lease_that_ran_out(judged_session)
     assert Assignment.objects.get(pk=second.pk).assigned_at == expired
     other = make_user("hq-renew-other", judge=True)
     assert not hot_queries.renew(second.pk, other.pk, expired, expired)  # not theirs
+
+
+# --- K > 2 systems: the same one-statement lease, with (item, pair) as what a judge must not see twice --------
+
+
+def _fast_next(session, judge):
+    """The hot path's next item: membership, then the one-statement lease (None: it found nothing)."""
+    member = assigning.membership(session.pk, judge)
+    return assigning.lease_for_member(member, judge)
+
+
+def _k_session(judge, design, n=3, k=3, **settings):
+    from annotation.services.sessions import ItemData, create_session
+
+    items = [ItemData.from_answers(f"Question {i}?", [f"s{s} on {i}" for s in range(k)]) for i in range(n)]
+    names = [f"grid-run-{s}" for s in range(k)]
+    return create_session(
+        name="grid", system_a=names[0], system_b=names[1], more_systems=names[2:], items=items, judges=[judge],
+        matchup_design=design, judges_per_item=1, **settings,
+    )  # fmt: skip
+
+
+def test_k_systems_lease_every_item_pair_once_and_skip_flagged_items():
+    judge = make_user("hq-k-judge", judge=True)
+    session = _k_session(judge, "all_pairs", n=3, k=3)
+    assigning.next_assignment(session, judge)  # first visit joins the long way; the rest is the hot path
+    flagged = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    judging.flag(flagged.token, judge, "unanswerable")
+    seen = []
+    while (token := _fast_next(session, judge)) is not None:
+        slot = Assignment.objects.get(token=token)
+        seen.append((slot.item_id, slot.system_a, slot.system_b))
+        judging.submit(token, judge, answer(submission_id=token))
+    assert len(seen) == len(set(seen)) == 2 * 3  # the two unflagged items x 3 pairs, each once
+    assert flagged.item_id not in {item for item, _a, _b in seen}
+    assert assigning.next_assignment(session, judge) is None  # the long way agrees nothing is left
+
+
+def test_adaptive_first_lease_decides_the_pair_and_a_second_lease_keeps_it(monkeypatch):
+    judge = make_user("hq-adaptive-judge", judge=True)
+    session = _k_session(judge, "adaptive", n=4, k=4, pairs_per_item=1)
+    assigning.next_assignment(session, judge)
+    held = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    judging.submit(held.token, judge, answer(submission_id="first"))
+    decided = []
+
+    def choose(session, slot, judge):
+        slot.system_a, slot.system_b = (1, 3) if (slot.system_a, slot.system_b) != (1, 3) else (0, 2)
+        decided.append(slot.pk)
+
+    monkeypatch.setattr(assigning, "choose_adaptive_pair", choose)
+    token = _fast_next(session, judge)
+    slot = Assignment.objects.get(token=token)
+    assert decided == [slot.pk] and (slot.system_a, slot.system_b) in {(1, 3), (0, 2)}
+    # A slot that was leased before (times_released counts a lease that ran out or was given back) keeps its pair.
+    judging.submit(token, judge, answer(submission_id="second"))
+    again = _fast_next(session, judge)  # a first lease too: decided
+    Assignment.objects.filter(token=again).update(times_released=1, system_a=0, system_b=1)
+    before = list(decided)
+    assigning._first_lease_decides_pair(session, again, judge)
+    assert decided == before and len(before) == 2
+    assert Assignment.objects.filter(token=again, system_a=0, system_b=1).exists()
