@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 
-from annotation.models import Assignment, InvitedJudge, Recruitment
-from annotation.services import recruiting
+from annotation.models import Assignment, InvitedJudge
+from annotation.services import hot_queries, recruiting
 
 CONTINUE = "annotation:invite-continue"
 FINISH = "annotation:invite-finish"
@@ -28,7 +28,7 @@ def invited_judge(request: HttpRequest) -> InvitedJudge | None:
         user = getattr(request, "user", None)
         judge = None
         if user is not None and user.is_authenticated and not user.has_usable_password():
-            judge = InvitedJudge.objects.select_related("session", "link", "user").filter(user_id=user.pk).first()
+            judge = hot_queries.invited_judge(user)  # with its session, link and the session's Recruitment
         request._invited_judge = judge
     return request._invited_judge
 
@@ -64,7 +64,7 @@ class InvitedJudgeGate:
 
     def _judging(self, request: HttpRequest, judge: InvitedJudge, name: str, kwargs: dict) -> HttpResponse | None:
         api = name.startswith("api-")
-        recruitment = Recruitment.objects.filter(session_id=judge.session_id).first()
+        recruitment = getattr(judge.session, "recruitment", None)  # read with the judge
         step = recruiting.next_step(judge, recruitment, has_instructions=bool(judge.session.instructions.strip()))
         if step != recruiting.JUDGING:
             if api:

@@ -17,10 +17,13 @@ from django.db import connection
 
 from annotation.models import (
     Assignment,
+    InvitationLink,
+    InvitedJudge,
     ItemFlag,
     JudgingSession,
     Judgment,
     JudgmentRevision,
+    Recruitment,
     SessionItem,
     SessionJudge,
 )
@@ -36,7 +39,9 @@ def _names(vendor: str) -> dict[str, str]:
     return {
         "a": table(Assignment), "s": table(JudgingSession), "i": table(SessionItem), "j": table(Judgment),
         "r": table(JudgmentRevision), "sj": table(SessionJudge), "ug": table(user_groups), "g": table(Group),
-        "named": table(named), "flag": table(ItemFlag),
+        "named": table(named), "flag": table(ItemFlag), "ij": table(InvitedJudge), "l": table(InvitationLink),
+        "rc": table(Recruitment), "ij_cols": columns(InvitedJudge, "ij"), "l_cols": columns(InvitationLink, "l"),
+        "rc_cols": columns(Recruitment, "rc"),
         "sj_cols": columns(SessionJudge, "sj"), "s_cols": columns(JudgingSession, "s"),
         "a_cols": columns(Assignment, "a"), "i_cols": columns(SessionItem, "i"), "j_cols": columns(Judgment, "j"),
         "judging_groups": ", ".join(f"%(judging_group_{n})s" for n in range(len(JUDGING_GROUPS))),
@@ -216,3 +221,29 @@ def lease_new(
         "perm_a": member.perm_a, "perm_c": member.perm_c, "prime": prime,
     }  # fmt: skip
     return execute(_sql(_lease_sql(member.session.n_systems > 2)), params) == 1
+
+
+_INVITED = """
+SELECT {ij_cols}, {s_cols}, {l_cols}, {rc_cols}
+FROM {ij} ij
+JOIN {s} s ON s.id = ij.session_id
+JOIN {l} l ON l.id = ij.link_id
+LEFT JOIN {rc} rc ON rc.session_id = ij.session_id
+WHERE ij.user_id = %(user)s
+"""
+
+
+def invited_judge(user: User) -> InvitedJudge | None:
+    """The user's InvitedJudge row with its session, link and the session's Recruitment (or None) in one read:
+    what the invitation gate checks on every request of an invited judge."""
+    row = fetch_one(_sql(_INVITED), {"user": user.pk})
+    if row is None:
+        return None
+    read = RowReader(row)
+    judge = read.model(InvitedJudge)
+    session, link = read.model(JudgingSession), read.model(InvitationLink)
+    cache_related(session, "recruitment", read.model(Recruitment, nullable=True))
+    cache_related(judge, "session", session)
+    cache_related(judge, "link", link)
+    cache_related(judge, "user", user)
+    return judge

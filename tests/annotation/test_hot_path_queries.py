@@ -97,3 +97,44 @@ def test_html_next_page_and_post_stay_within_the_api_budget(judge_client, django
         assert posted["Location"] != location
         location = posted["Location"]
     assert judge.judgments.count() == 3
+
+
+def test_an_invited_judge_pays_one_read_for_the_gate(transactional_db, django_assert_max_num_queries, monkeypatch):
+    """The invitation gate reads the judge, their link, session and the session's recruitment settings in one
+    query (two before), so an invited judge's page and POST cost one query more than an account judge's."""
+    from annotation.services import invitations
+    from tests.annotation.invite_helpers import PROLIFIC, open_url, session_with_recruitment, through_consent, visitor
+
+    monkeypatch.setattr("annotation.views.PROGRESS_CACHE_SECONDS", 600)
+    session = session_with_recruitment(n=6, k=2)
+    link = invitations.create_link(session, "open", platform="prolific", completion_code="DONE-1")
+    client = visitor()
+    assert client.get(open_url(link, PROLIFIC)).status_code in (200, 302)
+    through_consent(client)
+    next_url = reverse("annotation:judge-next", args=[session.pk])
+    location = client.get(next_url)["Location"]
+    client.get(location)
+    for i in range(2):
+        with django_assert_max_num_queries(PAGE_MAX + 1):
+            page = client.get(location)
+        assert page.status_code == 200
+        with django_assert_max_num_queries(HTML_POST_MAX[connection.vendor] + 1):
+            posted = client.post(location, {**VOTE, "submission_id": f"inv{i}", "session": session.pk})
+        assert posted.status_code == 302 and "/annotation/j/" in posted["Location"]
+        location = posted["Location"]
+
+
+def test_a_k_system_session_takes_the_same_hot_path(judge_client, django_assert_max_num_queries):
+    from tests.annotation.test_hot_queries import _k_session
+
+    client, judge = judge_client
+    session = _k_session(judge, "all_pairs", n=4, k=3)
+    next_url = reverse("annotation:judge-next", args=[session.pk])
+    location = client.get(next_url)["Location"]
+    client.get(location)
+    for i in range(3):
+        with django_assert_max_num_queries(HTML_POST_MAX[connection.vendor]):
+            posted = client.post(location, {**VOTE, "submission_id": f"k{i}", "session": session.pk})
+        assert posted.status_code == 302 and "/annotation/j/" in posted["Location"]
+        location = posted["Location"]
+    assert judge.judgments.count() == 3
