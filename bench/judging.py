@@ -40,6 +40,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -408,17 +409,14 @@ def run_backend(args, backend: str) -> dict:
         database_url = create_postgres(args.pg_url, args.db_name)
         created = True
     env = server_env(database_url, data_dir)
-    # As ./run does before anything starts: settings only read the data dir's secret key file.
-    subprocess.run(
-        [PYTHON, "-m", "qasynth_lib.secret_key", str(data_dir / "secret_key")], cwd=repo, env=env, check=True
-    )
     if args.workers:
         env["WEB_WORKERS"] = str(args.workers)
     if args.threads:
         env["WEB_THREADS"] = str(args.threads)
     env["QASYNTH_INVITE_OPENS_PER_MINUTE"] = "1000000"  # every simulated worker comes from 127.0.0.1
-    if not env.get("SECRET_KEY"):  # as ./run does: settings only read the key, they never make one
-        subprocess.run([PYTHON, "-m", "qasynth_lib.secret_key", str(data_dir / "secret_key")], cwd=repo, check=True)
+    # ./run writes a key file into the data dir before anything starts; a key in the environment serves every
+    # tree the bench may measure (--repo: an older checkout may not have that helper).
+    env.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     results: dict = {"backend": backend, "judges": judges, "repo": str(repo)}
     server = None
     try:
