@@ -268,15 +268,23 @@ for i in range(judges_n):
         user = User.objects.create_user(f"bench{i:03d}", password=password)
         user.groups.add(group)
     judges.append(user)
-items = [ItemData.from_answers(f"Question {i}: which year is mentioned in passage {i}?",
-                               [str(1850 + i % 150), *(f"in {1850 + s + i % 150}" for s in range(1, n_systems))],
-                               context=f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after "
-                               "six years.", gold_answers=[str(1850 + i % 150)], external_id=f"bench-{i}")
-         for i in range(items_n)]
-# K > 2: the adaptive design, one pair per item (each lease decides its pair from the session's counts).
-design = {} if n_systems == 2 else {"matchup_design": "adaptive", "pairs_per_item": 1}
+def answers(i):
+    return [str(1850 + i % 150), *(f"in {1850 + s + i % 150}" for s in range(1, n_systems))]
+def passage(i):
+    return f"Passage {i}. The bridge over the river was opened in {1850 + i % 150} after six years."
+question = "Question {}: which year is mentioned in passage {}?"
+if n_systems == 2:  # the two-system form every tree has (--repo may measure one from before K systems)
+    items = [ItemData(question=question.format(i, i), context=passage(i), gold_answers=[str(1850 + i % 150)],
+                      answer_a=answers(i)[0], answer_b=answers(i)[1], external_id=f"bench-{i}")
+             for i in range(items_n)]
+    design = {}
+else:  # K > 2: the adaptive design, one pair per item (each lease decides its pair from the session's counts)
+    items = [ItemData.from_answers(question.format(i, i), answers(i), context=passage(i),
+                                   gold_answers=[str(1850 + i % 150)], external_id=f"bench-{i}")
+             for i in range(items_n)]
+    design = {"matchup_design": "adaptive", "pairs_per_item": 1,
+              "more_systems": [f"bench-system-{s}" for s in range(2, n_systems)]}
 session = create_session(name=name, system_a="bench-system-0", system_b="bench-system-1", items=items,
-                         more_systems=[f"bench-system-{s}" for s in range(2, n_systems)],
                          judges_per_item=k, judges=judges, block_size=20, **design)
 print(session.pk)
 """
@@ -300,17 +308,23 @@ print(session.pk, invitations.link_path(link))
 CHECK_SCRIPT = """
 import json, sys
 from django.db.models import Count
-from annotation.models import InvitedJudge, Judgment, JudgingSession
+from annotation.models import Judgment, JudgingSession
+try:
+    from annotation.models import InvitedJudge
+except ImportError:  # a tree from before invitations (--repo)
+    InvitedJudge = None
 session = JudgingSession.objects.get(pk=int(sys.argv[1]))
 k = session.judges_per_item
 # A comparison is (item, pair of systems): with two systems that is the item.
-shown = ("item_id", "system_a", "system_b")
+fields = {f.name for f in Judgment._meta.fields}
+shown = ("item_id", "system_a", "system_b") if "system_a" in fields else ("item_id",)
+invited = InvitedJudge.objects.filter(session=session).count() if InvitedJudge else 0
 per_item = Judgment.objects.filter(session=session).values(*shown).annotate(n=Count("id"))
 over = [row for row in per_item if row["n"] > k]
 pairs = Judgment.objects.filter(session=session).values(*shown, "judge_id").annotate(n=Count("id")).filter(n__gt=1)
 print(json.dumps({"judgments": Judgment.objects.filter(session=session).count(), "items_over_k": len(over),
                   "max_per_item": max([row["n"] for row in per_item], default=0), "duplicate_pairs": pairs.count(),
-                  "k": k, "invited_judges": InvitedJudge.objects.filter(session=session).count()}))
+                  "k": k, "invited_judges": invited}))
 """
 
 
