@@ -3,7 +3,8 @@
 A stopwatch is put between every two middlewares of settings.MIDDLEWARE (and around the view), and a judge
 walks the HTML flow in process through Django's test client (no network, no server: only Django's own
 request handling): the item page (GET), the submit (POST, which leases the next item and redirects) and a
-renewal of the item in hand (GET next). A layer's cost is its time on the way in plus its time on the way out
+renewal of the item in hand (GET next). It also prints each request's mean process CPU time and, from them, the
+CPU of one judged item (page + submit). A layer's cost is its time on the way in plus its time on the way out
 (everything inside it, the view included, subtracted). Median over --rounds rounds, on a fresh SQLite
 database under a temporary data dir, with the settings a deployment gets (DEBUG off, axes on).
 
@@ -96,6 +97,7 @@ def main() -> int:
     interleaved.append(f"{__name__}.stopwatch_{len(names)}")
     sys.modules[__name__] = sys.modules["__main__"]
     costs: dict[str, dict[str, list[float]]] = {"page": {}, "submit": {}, "next (renew)": {}}
+    cpu: dict[str, float] = {"page": 0.0, "submit": 0.0, "next (renew)": 0.0}  # process CPU seconds, summed
     with override_settings(MIDDLEWARE=interleaved, DEBUG=False):
         client = Client(enforce_csrf_checks=True)
         client.force_login(judge)  # the login view is not under test (axes wants a request to authenticate)
@@ -105,18 +107,24 @@ def main() -> int:
         for n in range(args.rounds):
             steps = []
             MARKS.clear()
+            began = time.process_time()
             page = client.get(location)
+            cpu["page"] += time.process_time() - began
             steps.append(("page", layer_costs(names)))
             token = page.cookies.get("csrftoken") or client.cookies["csrftoken"]
             MARKS.clear()
+            began = time.process_time()
             posted = client.post(location, {"left_label": "correct", "right_label": "incorrect",
                                             "preference": "left", "submission_id": f"mw{n}", "session": session.pk,
                                             "csrfmiddlewaretoken": token.value})  # fmt: skip
+            cpu["submit"] += time.process_time() - began
             assert posted.status_code == 302, posted.status_code
             steps.append(("submit", layer_costs(names)))
             location = posted["Location"]
             MARKS.clear()
+            began = time.process_time()
             assert client.get(next_url)["Location"] == location
+            cpu["next (renew)"] += time.process_time() - began
             steps.append(("next (renew)", layer_costs(names)))
             for kind, layer in steps:
                 for name, us in layer.items():
@@ -129,6 +137,9 @@ def main() -> int:
         print(f"{name:58s} " + " ".join(f"{v:9.0f}" for v in row))
     totals = [sum(statistics.median(v) for v in costs[kind].values()) for kind in costs]
     print(f"{'total (sum of medians)':58s} " + " ".join(f"{v:9.0f}" for v in totals))
+    means = [1e6 * cpu[kind] / args.rounds for kind in costs]
+    print(f"{'process CPU, mean (the test client included)':58s} " + " ".join(f"{v:9.0f}" for v in means))
+    print(f"CPU per judged item (page + submit, which leases the next item): {(means[0] + means[1]) / 1000:.1f} ms")
     return 0
 
 
