@@ -20,7 +20,8 @@ def test_a_real_worker_on_redis_takes_a_job_from_queued_to_succeeded(worker, wai
     assert "redis://" in worker.log()
     with transaction.atomic():
         job = create_job("countdown", {"steps": 2, "step_seconds": 0.5})
-    statuses = {Job.objects.get(pk=job.pk).status}
+        # Read before the commit publishes it: after it, the worker may start the job before this test runs again.
+        statuses = {Job.objects.get(pk=job.pk).status}
     wait(lambda: statuses.add(Job.objects.get(pk=job.pk).status) or "succeeded" in statuses, timeout=30,
          interval=0.05, what="the job to succeed on Redis")  # fmt: skip
     assert {"queued", "running", "succeeded"} <= statuses
