@@ -61,7 +61,13 @@ def restart(redis: PrivateRedis) -> float:
 
 def test_generation_runs_complete_after_redis_loses_every_message(transactional_db, private_redis):
     # It also reads "default" on that Redis, where its beat sends the sweep that re-publishes what Redis lost.
-    worker = start_worker("hardening-redis", queues=f"default,{QUEUE}", beat=True, CELERY_BROKER_URL=private_redis.url)
+    # The shared worker's beat sweeps the same database but publishes to the shared broker, where no worker reads
+    # this queue: a job it re-publishes is lost again, and its backoff then delays this worker's sweep. Re-publishing
+    # four times sooner (1 s, doubling, against the suite's 4 s) makes this worker's sweep the one that republishes.
+    worker = start_worker(
+        "hardening-redis", queues=f"default,{QUEUE}", beat=True, CELERY_BROKER_URL=private_redis.url,
+        QASYNTH_REQUEUE_AFTER_SECONDS="1",
+    )  # fmt: skip
     try:
         with FakeOpenAIServer(delay=0.3) as server, publishing_to(private_redis.url):
             corpus = make_corpus(passages=[f"Harbour{i} handles ship number {i} every day." for i in range(PASSAGES)])
