@@ -11,6 +11,7 @@ the instances are the ones a queryset with `select_related` would give.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,18 +38,30 @@ def db_datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-_CONVERTERS: dict[tuple[str, str], list[tuple[Any, list[Converter]]]] = {}
+@dataclass(frozen=True)
+class _Layout:
+    """How a model's row reads: field attnames in column order, where the pk is, each column's converters."""
+
+    names: list[str]
+    pk_index: int
+    columns: list[tuple[Any, list[Converter]]]
 
 
-def _converters(model: type[models.Model]) -> list[tuple[Any, list[Converter]]]:
+_LAYOUTS: dict[tuple[str, str], _Layout] = {}
+
+
+def _layout(model: type[models.Model]) -> _Layout:
     key = (connection.vendor, model._meta.label)
-    found = _CONVERTERS.get(key)
+    found = _LAYOUTS.get(key)
     if found is None:
-        found = []
-        for field in model._meta.concrete_fields:
-            col = field.get_col(model._meta.db_table)
-            found.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
-        _CONVERTERS[key] = found
+        fields = model._meta.concrete_fields
+        cols, ops = [f.get_col(model._meta.db_table) for f in fields], connection.ops
+        found = _Layout(
+            names=[f.attname for f in fields],
+            pk_index=list(fields).index(model._meta.pk),
+            columns=[(col, [*ops.get_db_converters(col), *col.get_db_converters(connection)]) for col in cols],
+        )
+        _LAYOUTS[key] = found
     return found
 
 
@@ -61,16 +74,15 @@ class RowReader:
 
     def model(self, model: type[models.Model], *, nullable: bool = False) -> models.Model | None:
         """The next model's columns as an instance; None for an outer join that found no row (null pk)."""
-        fields = _converters(model)
-        values = list(self.row[self.at : self.at + len(fields)])
-        self.at += len(fields)
-        if nullable and values[model._meta.concrete_fields.index(model._meta.pk)] is None:
+        layout = _layout(model)
+        values = list(self.row[self.at : self.at + len(layout.names)])
+        self.at += len(layout.names)
+        if nullable and values[layout.pk_index] is None:
             return None
-        for i, (col, converters) in enumerate(fields):
+        for i, (col, converters) in enumerate(layout.columns):
             for convert in converters:
                 values[i] = convert(values[i], col, connection)
-        names = [f.attname for f in model._meta.concrete_fields]
-        return model.from_db(connection.alias, names, values)
+        return model.from_db(connection.alias, layout.names, values)
 
     def value(self) -> Any:
         found = self.row[self.at]

@@ -48,8 +48,13 @@ def _names(vendor: str) -> dict[str, str]:
     }  # fmt: skip
 
 
+def names() -> dict[str, str]:
+    """Quoted table names and column lists for this connection's database kind (also judging.py's writes)."""
+    return _names(connection.vendor)
+
+
 def _sql(template: str) -> str:
-    return template.format(**_names(connection.vendor))
+    return template.format(**names())
 
 
 def _group_params() -> dict[str, str]:

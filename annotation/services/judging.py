@@ -13,7 +13,6 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists
 from django.utils import timezone
 
 from annotation.models import (
@@ -23,11 +22,9 @@ from annotation.models import (
     ItemFlag,
     JudgingSession,
     Judgment,
-    JudgmentRevision,
 )
 from annotation.services import hot_queries
 from annotation.services.sessions import render_instructions
-from core.permissions import judging_group_rows
 from core.services.text import unstorable_reason
 from core.sql_rows import db_datetime
 
@@ -139,12 +136,6 @@ def page_assignment(token: str, judge: User) -> Assignment:
     return assignment
 
 
-def _in_judging_group(judge: User) -> Exists:
-    """The judges-only rule (core.permissions.JUDGING_GROUPS) as a subquery, so the hot paths check it without a
-    query of their own."""
-    return Exists(judging_group_rows(judge.pk))
-
-
 GONE_MESSAGE = "This item is no longer yours: its reservation ran out and it went to another judge."
 LATE_MESSAGE = (
     "Your judgment of this item was not stored: your reservation ran out and the item went to another judge. "
@@ -253,10 +244,8 @@ def _single_statement(sql: str, params: dict) -> list[tuple]:
 
 
 def _tables() -> dict[str, str]:
-    return {
-        name: connection.ops.quote_name(model._meta.db_table)
-        for name, model in (("a", Assignment), ("j", Judgment), ("r", JudgmentRevision), ("s", JudgingSession))
-    }
+    """Quoted table names ({a} assignment, {j} judgment, {r} revision, {s} session), one cache with the reads'."""
+    return hot_queries.names()
 
 
 # The first judgment of a slot: close the slot, insert the judgment and its first revision, all only if
