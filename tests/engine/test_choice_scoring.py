@@ -78,3 +78,24 @@ def test_progress_counts_prompts_after_each_batch_and_bad_steps_are_refused():
     with pytest.raises(ValueError, match="at least one token"):
         ChoiceStep((), ((5,), ()))
     assert tokenizer() is tok
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (bench/gpu_device_check.sh)")
+@pytest.mark.parametrize("arch", ["llama", "gpt_neox"])
+def test_on_cuda_in_bf16_batched_choices_match_one_prompt_at_a_time(arch):
+    """The LLM judge's choice mode on a GPU: bf16 as inference resolves it there, batched with the shared
+    prefix; bf16 rounding may move a log-probability a little, so scores agree loosely and choices by
+    majority (a near tie may flip), and every probability row still sums to 1."""
+    from decoding.loading import inference_placement
+
+    device, dtype = inference_placement("cuda", "auto")
+    assert dtype in (torch.bfloat16, torch.float16)
+    model, tok = tiny_model(arch, device="cuda", dtype=dtype)
+    alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(PROMPTS, STEPS)
+    batched = ChoiceScorer(model, tok, batch_size=8, share_prefix=True).choose_text(PROMPTS, STEPS)
+    assert sum(a.choices == b.choices for a, b in zip(alone, batched, strict=True)) >= len(PROMPTS) - 1
+    for a, b in zip(alone, batched, strict=True):
+        if a.choices[0] == b.choices[0]:
+            assert b.logprobs[0] == pytest.approx(a.logprobs[0], abs=0.15)
+        for k in range(len(STEPS)):
+            assert sum(b.probabilities(k)) == pytest.approx(1.0)
