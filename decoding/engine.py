@@ -176,6 +176,21 @@ def static_cache_support(model: Any) -> tuple[bool, str]:
     return True, ""
 
 
+STATIC_WIDTH_STEP = 64
+"""Prompt widths on the static path are padded up to a multiple of this many tokens."""
+
+
+def static_shape(width: int, rows: int) -> tuple[int, int]:
+    """(padded prompt width, filler rows) for a static-cache batch. `generate` compiles its decoding step for
+    each distinct batch shape and static cache length (prompt width + new tokens): a judging run decoding
+    chunk after chunk of prompts of every length, or one prompt at a time, recompiled at almost every batch
+    (1.5 s each on an H200, slower than not compiling at all). Widths rounded up to a step and row counts to a
+    power of two (with copies of a row whose outputs are dropped) leave a handful of shapes; left padding is
+    masked out, so the real rows decode as before."""
+    padded = -(-width // STATIC_WIDTH_STEP) * STATIC_WIDTH_STEP
+    return padded, (1 << (rows - 1).bit_length()) - rows
+
+
 def kv_bytes_per_token(model: Any) -> int:
     """Bytes of key/value cache one token takes in this model (all layers), from its config."""
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
@@ -471,6 +486,9 @@ class BatchDecoder:
         prefix = batch[0].ids[:prefix_len]
         suffixes = [row.ids[prefix_len:] for row in batch]
         width = max(len(s) for s in suffixes)
+        if static:  # one compiled decoding step per (rows, cache length): keep the shapes few
+            width, fillers = static_shape(width, len(batch))
+            suffixes += [suffixes[-1]] * fillers
         input_ids = torch.tensor([prefix + [self.pad_id] * (width - len(s)) + s for s in suffixes])
         attention = torch.tensor([[1] * prefix_len + [0] * (width - len(s)) + [1] * len(s) for s in suffixes])
         total = prefix_len + width
@@ -487,7 +505,7 @@ class BatchDecoder:
         with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
             torch.manual_seed(params.seed + batch_no)
             output = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
-        new_tokens = output[:, total:].tolist()
+        new_tokens = output[: len(batch), total:].tolist()  # filler rows, if any, are dropped
         return [self._completion(row, ids, params, eos_ids) for row, ids in zip(batch, new_tokens, strict=True)]
 
     def _generate_kwargs(

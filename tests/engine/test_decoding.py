@@ -173,6 +173,31 @@ def test_the_static_cache_path_gives_the_dynamic_paths_greedy_output(model):
     assert static.static_cache and static.static_fallback_reason is None
 
 
+def test_the_static_path_decodes_few_shapes_and_the_same_tokens(model, monkeypatch):
+    """Each (rows, prompt width) compiles the decoding step again on CUDA: prompts of every length, one at a
+    time or in a partial batch, reach generate() as a power-of-two row count and a width padded to a step,
+    and the padding (masked, or filler rows whose output is dropped) changes no row's tokens."""
+    shapes: list[tuple[int, int]] = []
+    generate = model.generate
+
+    def recording(*args, **kwargs):
+        shapes.append(tuple(kwargs["input_ids"].shape))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    params = DecodeParams(max_new_tokens=6)
+    prompts = encode(PROMPTS)
+    for batch_size in (1, 3):
+        shapes.clear()
+        static = decoder(model, static_cache=True, batch_size=batch_size).decode(prompts, params)
+        assert static == decoder(model, batch_size=batch_size).decode(prompts, params)
+        static_shapes = shapes[: len(shapes) // 2]  # the dynamic run's calls come after
+        assert all(rows & (rows - 1) == 0 and width % engine.STATIC_WIDTH_STEP == 0 for rows, width in static_shapes)
+        assert len(set(static_shapes)) == 1, "these short prompts all fit one width step"
+    assert engine.static_shape(65, 5) == (128, 3)
+    assert engine.static_shape(64, 8) == (64, 0)
+
+
 def test_a_failing_static_path_falls_back_once_and_says_why(model, monkeypatch, caplog):
     real = model.generate
     calls = []
