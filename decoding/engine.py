@@ -133,6 +133,7 @@ class DecoderOptions:
     share_prefix: bool = True  # prefill a long common prompt prefix once (dynamic cache only)
     min_prefix_tokens: int = 16  # shorter common prefixes are not worth splitting off
     static_cache: bool = False  # static KV cache (+ compiled decoding step on CUDA)
+    static_min_tokens: int = 0  # a decode call with fewer new tokens (rows x max_new_tokens) stays dynamic
     stop_check_every: int = 1  # steps between stop-string checks
 
     def __post_init__(self) -> None:
@@ -142,12 +143,16 @@ class DecoderOptions:
             raise ValueError("token_budget must be at least 1")
         if self.stop_check_every < 1:
             raise ValueError("stop_check_every must be at least 1")
+        if self.static_min_tokens < 0:
+            raise ValueError("static_min_tokens must be at least 0")
 
     @classmethod
     def for_device(cls, model: Any, *, batch_size: int = 16, **overrides: Any) -> DecoderOptions:
         """CPU: `batch_size` rows, shared prefix, stop strings checked every step (what measured fastest on
         2 cores). CUDA: up to max(batch_size, 256) rows within a token budget from the free memory, static
-        cache unless QASYNTH_STATIC_CACHE=0 or the architecture cannot compile, stop checks every 4 steps."""
+        cache unless QASYNTH_STATIC_CACHE=0 or the architecture cannot compile (and only for calls that
+        decode at least QASYNTH_STATIC_MIN_TOKENS new tokens, see STATIC_MIN_TOKENS), stop checks every 4
+        steps."""
         device = next(model.parameters()).device
         if device.type != "cuda":
             return cls(batch_size=batch_size, **overrides)
@@ -158,6 +163,7 @@ class DecoderOptions:
             "batch_size": max(batch_size, int(os.environ.get("QASYNTH_GPU_MAX_BATCH", "256"))),
             "token_budget": cuda_token_budget(model),
             "static_cache": static,
+            "static_min_tokens": int(os.environ.get("QASYNTH_STATIC_MIN_TOKENS", str(STATIC_MIN_TOKENS))),
             "stop_check_every": 4,
         }
         values.update(overrides)
@@ -175,6 +181,12 @@ def static_cache_support(model: Any) -> tuple[bool, str]:
         return False, f"{type(model).__name__} does not declare torch.compile support"
     return True, ""
 
+
+STATIC_MIN_TOKENS = 131_072
+"""On CUDA, a decode call that makes fewer new tokens than this takes the dynamic cache: on an H200 (SmolLM2
+architecture, bf16) the first compile of the static path cost 30-40 s, and the dynamic cache decoded at
+3.8k tokens/s against the static path's 21k, so compiling pays back after about 140k new tokens. A QA
+generation run over thousands of passages compiles; a judging chunk or a demo does not."""
 
 STATIC_WIDTH_STEP = 64
 """Prompt widths on the static path are padded up to a multiple of this many tokens."""
@@ -295,6 +307,7 @@ class _Row:
 class _Plan:
     rows: list[_Row]
     prefix_len: int
+    static: bool
     batches: list[list[_Row]] = field(default_factory=list)
 
 
@@ -319,6 +332,10 @@ class BatchDecoder:
             self._takes_logits_to_keep = False
         self.static_cache = self.options.static_cache
         self.static_fallback_reason: str | None = None
+        self.expected_new_tokens = 0
+        """New tokens the caller expects this decoder to make over its life (a generation run sets it from its
+        remaining passages): a job decoding in small chunks still compiles when the whole job will pay."""
+        self._compiled = False
 
     @property
     def device(self) -> torch.device:
@@ -327,10 +344,11 @@ class BatchDecoder:
 
     # --- planning -------------------------------------------------------------------------------------
 
-    def shared_prefix_length(self, encoded: Sequence[Sequence[int]]) -> int:
+    def shared_prefix_length(self, encoded: Sequence[Sequence[int]], *, static: bool | None = None) -> int:
         """Tokens all prompts start with, leaving each at least one token of its own; 0 if too short to pay
-        or if this decoder does not split prefixes (static cache, or turned off)."""
-        if not self.options.share_prefix or self.static_cache or not encoded:
+        or if the prefix is not split (static cache, or turned off)."""
+        static = self.static_cache if static is None else static
+        if not self.options.share_prefix or static or not encoded:
             return 0
         first = encoded[0]
         length = min(len(ids) for ids in encoded) - 1
@@ -341,23 +359,25 @@ class BatchDecoder:
             length = k
         return length if length >= self.options.min_prefix_tokens else 0
 
-    def _rows_for(self, width: int, max_new_tokens: int, batch_size: int | None = None) -> int:
+    def _rows_for(self, width: int, max_new_tokens: int, batch_size: int | None, static: bool) -> int:
         rows = batch_size or self.options.batch_size
         if self.options.token_budget is not None:
             rows = min(rows, max(1, self.options.token_budget // (width + max_new_tokens)))
-            if self.static_cache:  # few distinct batch shapes: each one compiles the decoding step again
+            if static:  # few distinct batch shapes: each one compiles the decoding step again
                 rows = 1 << (rows.bit_length() - 1)
         return rows
 
     def _plan(self, prompts: Sequence[Sequence[int]], params: DecodeParams, batch_size: int | None) -> _Plan:
         rows = [_Row(i, s, list(ids)) for i, ids in enumerate(prompts) for s in range(params.num_return_sequences)]
-        prefix_len = self.shared_prefix_length([list(p) for p in prompts])
-        plan = _Plan(rows, prefix_len)
+        work = max(len(rows) * params.max_new_tokens, self.expected_new_tokens)
+        static = self.static_cache and (self._compiled or work >= self.options.static_min_tokens)
+        prefix_len = self.shared_prefix_length([list(p) for p in prompts], static=static)
+        plan = _Plan(rows, prefix_len, static)
         # longest first: less padding per batch, and an out-of-memory error shows at once
         order = sorted(rows, key=lambda r: -len(r.ids))
         start = 0
         while start < len(order):
-            size = self._rows_for(len(order[start].ids), params.max_new_tokens, batch_size)
+            size = self._rows_for(len(order[start].ids), params.max_new_tokens, batch_size, static)
             plan.batches.append(order[start : start + size])
             start += size
         return plan
@@ -395,7 +415,7 @@ class BatchDecoder:
         done = 0
         for batch_no, batch in enumerate(plan.batches):
             began = time.perf_counter()
-            completions = self._run_batch(batch, plan.prefix_len, prefix_cache, params, batch_no)
+            completions = self._run_batch(batch, plan.prefix_len, prefix_cache, params, batch_no, plan.static)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             done += len(batch)
@@ -460,12 +480,20 @@ class BatchDecoder:
         return output_cache(output)
 
     def _run_batch(
-        self, batch: list[_Row], prefix_len: int, prefix_cache: Any, params: DecodeParams, batch_no: int
+        self,
+        batch: list[_Row],
+        prefix_len: int,
+        prefix_cache: Any,
+        params: DecodeParams,
+        batch_no: int,
+        static: bool,
     ) -> list[Completion]:
-        if not self.static_cache:
+        if not (static and self.static_cache):  # a failure earlier in this call turned it off
             return self._generate(batch, prefix_len, prefix_cache, params, batch_no, static=False)
         try:
-            return self._generate(batch, prefix_len, prefix_cache, params, batch_no, static=True)
+            completions = self._generate(batch, prefix_len, prefix_cache, params, batch_no, static=True)
+            self._compiled = True  # paid for: later calls, however small, keep the static path
+            return completions
         except Exception as exc:  # any failure of the optional fast path: fall back, say why, keep going
             self.static_fallback_reason = f"{type(exc).__name__}: {exc}"
             log.warning("static-cache decoding failed (%s); using the dynamic cache from now on", exc)

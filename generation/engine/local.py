@@ -82,6 +82,11 @@ class LocalGenerator:
         add_special = not (bos and prompt.startswith(bos))
         return list(self.tokenizer(prompt, add_special_tokens=add_special)["input_ids"])
 
+    def expect(self, new_tokens: int) -> None:
+        """Tell the decoder how many new tokens the caller will ask for in all (see
+        decoding.engine.STATIC_MIN_TOKENS): on CUDA it compiles only when that much work pays for it."""
+        self.decoder.expected_new_tokens = max(0, int(new_tokens))
+
     def generate(
         self,
         prompts: Sequence[str],

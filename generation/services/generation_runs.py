@@ -438,6 +438,8 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
     if done:
         reporter.log(f"resuming: {done} of {total} passages already have output")
     backend = backend or make_backend(run, reporter)
+    if isinstance(backend, LocalBackend):  # a large run compiles the CUDA static path, a small one does not
+        backend.generator.expect((total - done) * max(1, options.samples) * run.max_new_tokens)
     # Cancellation is checked between batches only: a batch that was generated is always stored, so a
     # cancelled and resumed run sends no passage to the model twice.
     write_size = run.batch_size if run.generator.kind != ModelKind.OPENAI else max(run.batch_size, run.concurrency)

@@ -198,6 +198,51 @@ def test_the_static_path_decodes_few_shapes_and_the_same_tokens(model, monkeypat
     assert engine.static_shape(64, 8) == (64, 0)
 
 
+def test_a_call_too_small_to_pay_for_compiling_takes_the_dynamic_cache(model, monkeypatch):
+    """Compiling the static path costs 30-40 s once (H200); a call making fewer new tokens than
+    static_min_tokens (rows x max_new_tokens) decodes with the dynamic cache and its shared prefix."""
+    implementations: list[str | None] = []
+    generate = model.generate
+
+    def recording(*args, **kwargs):
+        implementations.append(kwargs.get("cache_implementation"))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    params = DecodeParams(max_new_tokens=4)
+    prompts = encode(PROMPTS)  # 6 rows x 4 new tokens = 24
+    small = decoder(model, static_cache=True, static_min_tokens=25)
+    assert small.decode(prompts, params) == decoder(model).decode(prompts, params)
+    assert set(implementations) == {None}
+    implementations.clear()
+    decoder(model, static_cache=True, static_min_tokens=24).decode(prompts, params)
+    assert set(implementations) == {"static"}
+
+
+def test_a_job_that_will_pay_for_compiling_says_so_and_keeps_the_static_path(model, monkeypatch):
+    """A generation run decodes a few passages per call; the work it announces (expected_new_tokens) decides,
+    and once compiled the decoder keeps the static path for every later call."""
+    implementations: list[str | None] = []
+    generate = model.generate
+
+    def recording(*args, **kwargs):
+        implementations.append(kwargs.get("cache_implementation"))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    params = DecodeParams(max_new_tokens=4)
+    job = decoder(model, static_cache=True, static_min_tokens=1000)
+    job.decode(encode(PROMPTS[:2]), params)
+    assert implementations == [None]
+    job.expected_new_tokens = 1000
+    job.decode(encode(PROMPTS[:2]), params)
+    job.expected_new_tokens = 0
+    job.decode(encode(PROMPTS[2:3]), params)
+    assert implementations == [None, "static", "static"]
+    with pytest.raises(ValueError, match="static_min_tokens"):
+        DecoderOptions(static_min_tokens=-1)
+
+
 def test_a_failing_static_path_falls_back_once_and_says_why(model, monkeypatch, caplog):
     real = model.generate
     calls = []
@@ -231,6 +276,8 @@ def test_cuda_defaults_use_bf16_a_token_budget_and_the_static_path(arch):
     model, tok = tiny_model(arch, device="cuda", dtype=dtype)
     options = DecoderOptions.for_device(model, batch_size=8)
     assert options.token_budget and options.batch_size >= 256 and options.static_cache
+    assert options.static_min_tokens == engine.STATIC_MIN_TOKENS
+    options = replace(options, static_min_tokens=0)  # these few prompts would otherwise stay dynamic
     params = DecodeParams(max_new_tokens=16, stop=("\n\n",))
     static = BatchDecoder(model, tok, options).decode(encode(PROMPTS), params)
     dynamic = BatchDecoder(model, tok, replace(options, static_cache=False)).decode(encode(PROMPTS), params)

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from generation.models import RawOutput, SyntheticPair
-from generation.services.generation_runs import RunSettings, create_run, execute_run, pending_passages
+from generation.services.generation_runs import (
+    LocalBackend,
+    RunSettings,
+    create_run,
+    execute_run,
+    pending_passages,
+)
 from generation.services.prompt_templates import default_template_for
 from tests.generation.synth_helpers import FakeContext, hf_model, make_corpus
 from tests.support.tiny_models import tiny_model_dir
@@ -88,3 +94,17 @@ def test_the_stored_prompt_is_the_chat_templated_text(tiny_generator):
     assert "Thames Barrier" in raw.prompt  # the one-shot example
     assert raw.prompt.rstrip().endswith("<|im_start|>assistant")
     assert raw.finish_reason in ("stop", "length") and raw.completion_tokens is not None
+
+
+def test_a_local_run_tells_its_decoder_how_much_work_is_left(tiny_generator):
+    """On CUDA the decoder compiles its static path only when the work pays for it
+    (decoding.engine.STATIC_MIN_TOKENS); a run decodes a batch per call, so it announces what remains."""
+    corpus = make_corpus(passages=PASSAGES)
+    run = create_run(corpus, tiny_generator, default_template_for("en", 0), settings=SETTINGS, enqueue=False)
+    with pytest.raises(FakeContext.Crash):
+        execute_run(run, FakeContext(crash_after_batches=1))
+    ctx = FakeContext()
+    backend = LocalBackend(run.generator, run, ctx)
+    decoder = backend.generator.decoder
+    execute_run(run, ctx, backend=backend)
+    assert decoder.expected_new_tokens == (len(PASSAGES) - 2) * SETTINGS.max_new_tokens
