@@ -18,6 +18,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,13 +34,12 @@ from annotation.models import (
     Assignment,
     ItemFlag,
     JudgingSession,
-    Judgment,
     MatchupDesign,
     SessionJudge,
     new_seed,
     new_token,
 )
-from annotation.services import hot_queries
+from annotation.services import hot_queries, pair_counts
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
 from qasynth_lib.matchups import next_pair
 
@@ -177,24 +177,24 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
 def choose_adaptive_pair(session: JudgingSession, slot: Assignment, judge: User) -> None:
     """Adaptive design: re-decide a never-leased slot's pair with matchups.next_pair (its documented rule: never
     compared pairs first, then overlapping strength intervals, then fewest comparisons, then a seeded draw).
-    Counts come from one aggregate over the session's judgments; intervals from the last stored ranking. Pairs
-    already on this item (other slots, any judge) are left out only for this judge, so k judges still share a
-    pair; when no other pair is left the scheduled pair stays."""
-    k = session.n_systems
-    counts = np.zeros((k, k))
-    for a, b, n in (
-        Judgment.objects.filter(session=session).values_list("system_a", "system_b").annotate(n=Count("pk")).order_by()
-    ):
-        counts[a, b] += n
-        counts[b, a] += n
-    shown = np.zeros((k, k), dtype=bool)
-    for a, b in Assignment.objects.filter(session=session, item_id=slot.item_id, judge=judge).values_list(
-        "system_a", "system_b"
-    ):
-        shown[a, b] = shown[b, a] = True
-    pair = next_pair(counts, adaptive_intervals(session), shown_on_item=shown, seed=[session.seed % 2**63, slot.pk])
+    Counts of judgments per pair come from pair_counts (kept per process, brought up to date by a delta read);
+    intervals from the last stored ranking. Pairs this judge already has on this item are left out, so k
+    judges still share a pair; when no other pair is left the scheduled pair stays."""
+    shown = Assignment.objects.filter(session=session, item_id=slot.item_id, judge=judge).exclude(pk=slot.pk)
+    pair = _adaptive_pair(
+        session, slot.pk, pair_counts.session_counts(session), shown.values_list("system_a", "system_b")
+    )
     if pair is not None:
         slot.system_a, slot.system_b = pair
+
+
+def _adaptive_pair(
+    session: JudgingSession, slot_pk: int, counts: np.ndarray, shown_pairs: Iterable[tuple[int, int]]
+) -> tuple[int, int] | None:
+    shown = np.zeros((session.n_systems,) * 2, dtype=bool)
+    for a, b in shown_pairs:
+        shown[a, b] = shown[b, a] = True
+    return next_pair(counts, adaptive_intervals(session), shown_on_item=shown, seed=[session.seed % 2**63, slot_pk])
 
 
 def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
@@ -268,13 +268,14 @@ def _first_lease_decides_pair(session: JudgingSession, token: str, judge: User) 
     """Adaptive design: a slot leased for the first time (never leased before: times_released is still 0 after
     the lease, which counts a lease that ran out) gets its pair from choose_adaptive_pair; a slot leased
     again keeps the pair it was given."""
-    slot = Assignment.objects.only("pk", "item_id", "system_a", "system_b", "times_released").get(token=token)
-    if slot.times_released:
+    after = pair_counts.watermark(session)
+    slot, shown, new_counts = hot_queries.adaptive_inputs(token, judge.pk, session.pk, after)
+    if slot is None or slot[3]:  # gone meanwhile, or leased before
         return
-    scheduled = (slot.system_a, slot.system_b)
-    choose_adaptive_pair(session, slot, judge)
-    if (slot.system_a, slot.system_b) != scheduled:
-        Assignment.objects.filter(pk=slot.pk, token=token).update(system_a=slot.system_a, system_b=slot.system_b)
+    counts = pair_counts.counts_after(session, after, new_counts)
+    pair = _adaptive_pair(session, slot[0], counts, shown)
+    if pair is not None and pair != (slot[1], slot[2]):
+        hot_queries.set_pair(slot[0], token, *pair)
 
 
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:

@@ -252,3 +252,42 @@ def invited_judge(user: User) -> InvitedJudge | None:
     cache_related(judge, "link", link)
     cache_related(judge, "user", user)
     return judge
+
+
+# The adaptive design's first lease (assignment._first_lease_decides_pair) in one read: the slot (kind 0), the
+# pairs this judge already has on its item, this slot left out (kind 1), and the session's judgments per
+# pair newer than a watermark (kind 2: count and the newest id), so counts kept in memory are brought up to
+# date without scanning every judgment of the session.
+_ADAPTIVE = """
+SELECT 0, a.id, a.system_a, a.system_b, a.times_released FROM {a} a WHERE a.token = %(token)s
+UNION ALL
+SELECT 1, 0, h.system_a, h.system_b, 0 FROM {a} h
+WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s AND h.token <> %(token)s
+  AND h.item_id = (SELECT t.item_id FROM {a} t WHERE t.token = %(token)s)
+UNION ALL
+SELECT 2, MAX(j.id), j.system_a, j.system_b, COUNT(*) FROM {j} j
+WHERE j.session_id = %(session)s AND j.id > %(after)s
+GROUP BY j.system_a, j.system_b
+"""
+
+
+def adaptive_inputs(
+    token: str, judge_pk: int, session_pk: int, after_judgment: int
+) -> tuple[tuple[int, int, int, int] | None, list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+    """(slot as (id, system_a, system_b, times_released) or None, pairs the judge has on the slot's item,
+    (system_a, system_b, count, newest id) of the session's judgments with id > after_judgment)."""
+    params = {"token": token, "judge": judge_pk, "session": session_pk, "after": after_judgment}
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_ADAPTIVE), params)
+        rows = cursor.fetchall()
+    slot = next(((r[1], r[2], r[3], r[4]) for r in rows if r[0] == 0), None)
+    shown = [(r[2], r[3]) for r in rows if r[0] == 1]
+    counts = [(r[2], r[3], r[4], r[1]) for r in rows if r[0] == 2]
+    return slot, shown, counts
+
+
+_SET_PAIR = "UPDATE {a} SET system_a = %(a)s, system_b = %(b)s WHERE id = %(slot)s AND token = %(token)s"
+
+
+def set_pair(slot_pk: int, token: str, system_a: int, system_b: int) -> None:
+    execute(_sql(_SET_PAIR), {"slot": slot_pk, "token": token, "a": system_a, "b": system_b})

@@ -153,11 +153,12 @@ def test_adaptive_first_lease_decides_the_pair_and_a_second_lease_keeps_it(monke
     judging.submit(held.token, judge, answer(submission_id="first"))
     decided = []
 
-    def choose(session, slot, judge):
-        slot.system_a, slot.system_b = (1, 3) if (slot.system_a, slot.system_b) != (1, 3) else (0, 2)
-        decided.append(slot.pk)
+    def choose(session, slot_pk, counts, shown):
+        scheduled = Assignment.objects.values_list("system_a", "system_b").get(pk=slot_pk)
+        decided.append(slot_pk)
+        return (1, 3) if scheduled != (1, 3) else (0, 2)
 
-    monkeypatch.setattr(assigning, "choose_adaptive_pair", choose)
+    monkeypatch.setattr(assigning, "_adaptive_pair", choose)
     token = _fast_next(session, judge)
     slot = Assignment.objects.get(token=token)
     assert decided == [slot.pk] and (slot.system_a, slot.system_b) in {(1, 3), (0, 2)}
@@ -169,3 +170,32 @@ def test_adaptive_first_lease_decides_the_pair_and_a_second_lease_keeps_it(monke
     assigning._first_lease_decides_pair(session, again, judge)
     assert decided == before and len(before) == 2
     assert Assignment.objects.filter(token=again, system_a=0, system_b=1).exists()
+
+
+def test_adaptive_leases_see_every_judgment_counted_by_pair_as_a_full_count_would(monkeypatch):
+    """The adaptive rule's counts are kept in memory and brought up to date by a delta read at each first
+    lease (annotation.services.pair_counts); on both paths they equal counting every judgment afresh."""
+    from annotation.services import pair_counts
+
+    judge, other = make_user("hq-count-judge", judge=True), make_user("hq-count-other", judge=True)
+    session = _k_session(judge, "adaptive", n=5, k=4, pairs_per_item=2)
+    session.judges.add(other)
+    real = assigning._adaptive_pair
+    checked = []
+
+    def compare(session, slot_pk, counts, shown):
+        assert (counts == pair_counts.count_all(session)).all()
+        checked.append(int(counts.sum()) // 2)
+        return real(session, slot_pk, counts, shown)
+
+    monkeypatch.setattr(assigning, "_adaptive_pair", compare)
+    for i in range(6):
+        for who in (judge, other):
+            token = _fast_next(session, who) if i % 2 == 1 else None
+            slot = Assignment.objects.get(token=token) if token else assigning.next_assignment(session, who)
+            if slot is None:
+                continue
+            judging.submit(slot.token, who, answer(submission_id=f"{who.pk}-{i}"))
+    assert len(checked) >= 8 and checked[-1] > checked[0]  # first leases on both paths, the counts grew
+    pair_counts.forget()
+    assert (pair_counts.session_counts(session) == pair_counts.count_all(session)).all()
