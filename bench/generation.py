@@ -156,7 +156,7 @@ def main() -> None:
     params = SamplingParams(max_new_tokens=args.max_new_tokens, stop=prompts[0].stop)
     encoded = [generator._encode(p.text) for p in prompts]
     prompt_tokens = [len(ids) for ids in encoded]
-    shared = generator._shared_prefix_length(encoded)
+    shared = generator.decoder.shared_prefix_length(encoded)
     print(
         f"{len(passages)} passages, template {template.name} ({prompts[0].mode} prompt, "
         f"{min(prompt_tokens)}-{max(prompt_tokens)} tokens, {shared} shared and prefilled once), greedy, "

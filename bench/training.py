@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["training", "evaluation", "bertscore"])
+    parser.add_argument("--model-dir", type=Path, default=None, help="a saved HF model directory (default: SmolLM2)")
     args = parser.parse_args()
 
     import torch
@@ -185,7 +186,7 @@ def main() -> None:
     )
     items = demo_items("en")
     if "training" not in args.skip or "evaluation" not in args.skip:
-        model_dir = smollm2_dir()
+        model_dir = args.model_dir or smollm2_dir()
         if "training" not in args.skip:
             bench_training(model_dir, items, args.steps, args.batch_size, args.seq_len)
         if "evaluation" not in args.skip:
