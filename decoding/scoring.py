@@ -27,6 +27,51 @@ import torch
 
 from decoding.engine import BatchDecoder, DecoderOptions, output_cache
 
+MIN_GROUP_TOKENS = 16
+"""Prompts sharing at least this many tokens after the common prefix are prefilled once as a group."""
+
+
+@dataclass
+class _Group:
+    shared: int  # tokens every member starts with (the common prefix included); 0 for no group prefill
+    members: list[int]
+
+
+def _common(a: Sequence[int], b: Sequence[int], limit: int) -> int:
+    k = 0
+    while k < limit and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int) -> list[_Group]:
+    """Prompts that share a long start beyond the prefix common to all: a judging prompt's passage and
+    question, the same in both orders of a pair and in every pair of an item's systems, before the answers.
+    Each such group's shared tokens are prefilled once; every member keeps at least one token of its own.
+    Neighbours in sorted order are grouped while they share MIN_GROUP_TOKENS beyond the prefix and joining
+    saves more prefill than it costs."""
+    order = sorted(range(len(encoded)), key=lambda i: encoded[i][prefix_len:])
+    groups: list[_Group] = []
+    for i in order:
+        if groups:
+            last = groups[-1]
+            first = encoded[last.members[0]]
+            limit = min(last.shared if len(last.members) > 1 else len(first) - 1, len(encoded[i]) - 1)
+            shared = _common(first, encoded[i], limit)
+            # Joining shortens what the group shares for its other members; it pays when they lose fewer
+            # tokens than the newcomer saves (a prompt sharing just the rubric with a passage's group does not
+            # join it: every member would prefill the passage again).
+            lost = (len(last.members) - 1) * (last.shared - shared)
+            if shared - prefix_len >= MIN_GROUP_TOKENS and lost < shared - prefix_len:
+                last.members.append(i)
+                last.shared = shared
+                continue
+        groups.append(_Group(len(encoded[i]) - 1, [i]))
+    for group in groups:
+        if len(group.members) == 1:
+            group.shared = prefix_len  # a prompt alone: nothing to share
+    return groups
+
 
 @dataclass(frozen=True)
 class ChoiceStep:
@@ -68,6 +113,7 @@ class ChoiceScorer:
         self.model = self.decoder.model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.share_prefix = share_prefix
 
     def encode_prompt(self, prompt: str) -> list[int]:
         """A chat-templated prompt already starts with BOS; plain prompts get the tokenizer's special tokens."""
@@ -114,16 +160,36 @@ class ChoiceScorer:
             encoded = [p + list(steps[0].lead) for p in encoded]
         prefix_len = self.decoder.shared_prefix_length(encoded)
         prefix_cache = self.decoder._prefix_cache(encoded[0][:prefix_len]) if prefix_len else None
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # longest first: less padding
         results: dict[int, ChainResult] = {}
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            scored = self._batch([encoded[i] for i in batch], prefix_len, prefix_cache, steps)
-            for index, (choices, logprobs) in zip(batch, scored, strict=True):
+        done = 0
+        for batch in self._batches(encoded, prefix_len):
+            scored = self._batch(encoded, batch, prefix_len, prefix_cache, steps)
+            members = [i for group in batch for i in group.members]
+            for index, (choices, logprobs) in zip(members, scored, strict=True):
                 results[index] = ChainResult(index, choices, logprobs, len(encoded[index]))
+            done += len(members)
             if progress is not None:
-                progress(min(start + self.batch_size, len(order)), len(order))
+                progress(done, len(encoded))
         return [results[i] for i in range(len(encoded))]
+
+    def _batches(self, encoded: list[list[int]], prefix_len: int) -> list[list[_Group]]:
+        """Whole groups (split only when one is larger than a batch) packed into batches of batch_size rows."""
+        groups = (
+            group_by_prefix(encoded, prefix_len) if self.share_prefix else [_Group(0, [i]) for i in range(len(encoded))]
+        )
+        groups.sort(key=lambda g: -len(encoded[g.members[0]]))  # longest first: less padding
+        batches: list[list[_Group]] = [[]]
+        room = self.batch_size
+        for group in groups:
+            members = group.members
+            while members:
+                if room == 0:
+                    batches.append([])
+                    room = self.batch_size
+                part, members = members[:room], members[room:]
+                batches[-1].append(_Group(group.shared, part))
+                room -= len(part)
+        return [b for b in batches if b]
 
     @torch.inference_mode()
     def _forward(
@@ -164,16 +230,36 @@ class ChoiceScorer:
         return logprobs[:, -1], mask, cache
 
     def _batch(
-        self, rows: list[list[int]], prefix_len: int, prefix_cache: Any, steps: Sequence[ChoiceStep]
+        self,
+        encoded: list[list[int]],
+        groups: list[_Group],
+        prefix_len: int,
+        prefix_cache: Any,
+        steps: Sequence[ChoiceStep],
     ) -> list[tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]]:
+        """One batch: the groups' shared tokens once per group, then each row's own tokens on a copy of its
+        group's cache (rows laid out [prefix][pad][group tokens][pad][own tokens], all padding masked)."""
+        rows = [encoded[i] for group in groups for i in group.members]
         n = len(rows)
         cache = None
-        mask = torch.ones((n, prefix_len), dtype=torch.long)
+        parts = [encoded[g.members[0]][prefix_len : g.shared] for g in groups]
+        grouped = any(parts)
+        width = len(groups) if grouped else n
+        mask = torch.ones((width, prefix_len), dtype=torch.long)
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
-            if n > 1:
-                cache.batch_repeat_interleave(n)
-        last, mask, cache = self._append([r[prefix_len:] for r in rows], mask, cache)
+            if width > 1:
+                cache.batch_repeat_interleave(width)
+        if grouped:
+            _, mask, cache = self._append(parts, mask, cache)
+            expand = [k for k, group in enumerate(groups) for _ in group.members]
+            if expand != list(range(len(groups))):
+                cache.batch_select_indices(torch.tensor(expand, device=self.decoder.device))
+                mask = mask[expand]
+            own = [encoded[i][group.shared :] for group in groups for i in group.members]
+        else:
+            own = [r[prefix_len:] for r in rows]
+        last, mask, cache = self._append(own, mask, cache)
         choices: list[list[int]] = [[] for _ in range(n)]
         scores: list[list[tuple[float, ...]]] = [[] for _ in range(n)]
         for k, step in enumerate(steps):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decoding.scoring import ChoiceScorer, ChoiceStep
+from decoding.scoring import ChoiceScorer, ChoiceStep, group_by_prefix
 from tests.engine.tiny import tiny_model, tokenizer
 
 RUBRIC = "You judge answers. Labels: correct, partial, incorrect. Reply with JSON only, as in the example. " * 2
@@ -64,6 +64,38 @@ def test_batched_and_shared_prefix_choices_equal_one_prompt_at_a_time(scorer_mod
     batched = ChoiceScorer(model, tok, batch_size=8, share_prefix=True).choose_text(PROMPTS, STEPS)
     assert [r.choices for r in batched] == [r.choices for r in alone]
     for a, b in zip(alone, batched, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
+
+
+PASSAGE = "Passage: The Eiffel Tower was finished in 1889 for the World's Fair in Paris, France. Question: When? "
+GROUPED = [  # a judging run's prompts: both orders of each pair share the passage and question, then differ
+    RUBRIC + PASSAGE + "Answer 1: 1889 Answer 2: 1900",
+    RUBRIC + PASSAGE + "Answer 1: 1900 Answer 2: 1889",
+    RUBRIC + PASSAGE + "Answer 1: in 1889, for the fair Answer 2: never",
+    RUBRIC + "Passage: Lake Biwa is in Shiga. Question: Where is it? Answer 1: Shiga Answer 2: Kyoto",
+    PASSAGE + "Answer 1: Paris Answer 2: Lyon",  # no rubric: the prefix common to all is empty
+    PASSAGE + "Answer 1: Lyon Answer 2: Paris",
+]
+
+
+@pytest.mark.parametrize("prompts", [GROUPED, GROUPED[:4]], ids=["no-common-prefix", "common-prefix"])
+@pytest.mark.parametrize("batch_size", [2, 8])
+def test_prompts_sharing_a_passage_are_prefilled_once_per_group_and_score_as_alone(
+    scorer_model, prompts, batch_size
+):
+    model, tok = scorer_model
+    scorer = ChoiceScorer(model, tok, batch_size=batch_size)
+    encoded = [scorer.encode_prompt(p + STEPS[0][0]) for p in prompts]
+    prefix = scorer.decoder.shared_prefix_length(encoded)
+    groups = sorted(sorted(g.members) for g in group_by_prefix(encoded, prefix))
+    expected_groups = [[0, 1, 2], [3]] if len(prompts) == 4 else [[0, 1, 2], [3], [4, 5]]
+    assert groups == expected_groups
+    alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(prompts, STEPS)
+    grouped = scorer.choose_text(prompts, STEPS)
+    assert [r.choices for r in grouped] == [r.choices for r in alone]
+    for a, b in zip(alone, grouped, strict=True):
+        assert b.prompt_tokens == a.prompt_tokens
         for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
             assert step_b == pytest.approx(step_a, abs=2e-4)
 
