@@ -81,9 +81,7 @@ GROUPED = [  # a judging run's prompts: both orders of each pair share the passa
 
 @pytest.mark.parametrize("prompts", [GROUPED, GROUPED[:4]], ids=["no-common-prefix", "common-prefix"])
 @pytest.mark.parametrize("batch_size", [2, 8])
-def test_prompts_sharing_a_passage_are_prefilled_once_per_group_and_score_as_alone(
-    scorer_model, prompts, batch_size
-):
+def test_prompts_sharing_a_passage_are_prefilled_once_per_group_and_score_as_alone(scorer_model, prompts, batch_size):
     model, tok = scorer_model
     scorer = ChoiceScorer(model, tok, batch_size=batch_size)
     encoded = [scorer.encode_prompt(p + STEPS[0][0]) for p in prompts]
