@@ -19,6 +19,7 @@ from annotation.models import (
     Assignment,
     InvitationLink,
     InvitedJudge,
+    ItemAnswer,
     ItemFlag,
     JudgingSession,
     Judgment,
@@ -39,8 +40,9 @@ def _names(vendor: str) -> dict[str, str]:
     return {
         "a": table(Assignment), "s": table(JudgingSession), "i": table(SessionItem), "j": table(Judgment),
         "r": table(JudgmentRevision), "sj": table(SessionJudge), "ug": table(user_groups), "g": table(Group),
-        "named": table(named), "flag": table(ItemFlag), "ij": table(InvitedJudge), "l": table(InvitationLink),
-        "rc": table(Recruitment), "ij_cols": columns(InvitedJudge, "ij"), "l_cols": columns(InvitationLink, "l"),
+        "named": table(named), "flag": table(ItemFlag), "ia": table(ItemAnswer), "ij": table(InvitedJudge),
+        "l": table(InvitationLink), "rc": table(Recruitment), "ij_cols": columns(InvitedJudge, "ij"),
+        "l_cols": columns(InvitationLink, "l"),
         "rc_cols": columns(Recruitment, "rc"),
         "sj_cols": columns(SessionJudge, "sj"), "s_cols": columns(JudgingSession, "s"),
         "a_cols": columns(Assignment, "a"), "i_cols": columns(SessionItem, "i"), "j_cols": columns(Judgment, "j"),
@@ -103,13 +105,18 @@ def membership(session_pk: int, judge_pk: int) -> SessionJudge | None:
     return member
 
 
+# A K-system slot's two answers (ItemAnswer rows); NULL for systems 0 and 1, whose texts are on the item.
+_PAIR_TEXT = """(SELECT x.text FROM {{ia}} x WHERE x.item_id = a.item_id AND x.system = a.system_{side}
+    AND NOT (a.system_a = 0 AND a.system_b = 1))"""
+
 _PAGE = f"""
 SELECT {{a_cols}}, {{s_cols}}, {{i_cols}}, {{j_cols}},
     {_JUDGING} AS judge_in_group,
     (SELECT COUNT(*) FROM {{a}} m
      WHERE m.session_id = a.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NOT NULL) AS judged,
     EXISTS (SELECT 1 FROM {{a}} m
-            WHERE m.session_id = a.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NULL) AS holding
+            WHERE m.session_id = a.session_id AND m.judge_id = %(judge)s AND m.submitted_at IS NULL) AS holding,
+    {_PAIR_TEXT.format(side="a")} AS text_a, {_PAIR_TEXT.format(side="b")} AS text_b
 FROM {{a}} a
 JOIN {{s}} s ON s.id = a.session_id
 JOIN {{i}} i ON i.id = a.item_id
@@ -119,7 +126,8 @@ WHERE a.token = %(token)s AND a.judge_id = %(judge)s
 
 
 def page_assignment(token: str, judge_pk: int) -> Assignment | None:
-    """The judge's assignment with session, item and judgment (or None), and judge_in_group, judged, holding."""
+    """The judge's assignment with session, item and judgment (or None), and judge_in_group, judged, holding;
+    `shown_texts` holds a K-system pair's two answers (judging.shown_answers reads them without a query)."""
     row = fetch_one(_sql(_PAGE), {"token": token, "judge": judge_pk, **_group_params()})
     if row is None:
         return None
@@ -129,6 +137,9 @@ def page_assignment(token: str, judge_pk: int) -> Assignment | None:
     cache_related(assignment, "item", read.model(SessionItem))
     _cache_judgment(assignment, read.model(Judgment, nullable=True))
     assignment.judge_in_group, assignment.judged, assignment.holding = read.flag(), int(read.value()), read.flag()
+    text_a, text_b = read.value(), read.value()
+    if text_a is not None and text_b is not None:
+        assignment.shown_texts = (text_a, text_b)
     return assignment
 
 

@@ -462,10 +462,14 @@ def following_token(session: JudgingSession, judge: User, current: Assignment) -
 
 def shown_answers(assignment: Assignment) -> tuple[str, str]:
     """The texts of the assignment's two systems, in system order. Systems 0 and 1 are copied on the item
-    (every two-system slot: no query); another pair reads its two ItemAnswer rows."""
+    (every two-system slot: no query); another pair reads its two ItemAnswer rows, unless the page's read
+    brought them (hot_queries.page_assignment)."""
     item = assignment.item
     if (assignment.system_a, assignment.system_b) == (0, 1):
         return item.answer_a, item.answer_b
+    shown: tuple[str, str] | None = getattr(assignment, "shown_texts", None)
+    if shown is not None:
+        return shown
     texts = dict(
         ItemAnswer.objects.filter(item=item, system__in=(assignment.system_a, assignment.system_b)).values_list(
             "system", "text"

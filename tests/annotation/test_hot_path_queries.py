@@ -158,4 +158,6 @@ def test_an_adaptive_k_system_session_pays_one_read_and_at_most_one_write_more(
             posted = client.post(location, {**VOTE, "submission_id": f"a{i}", "session": session.pk})
         assert posted.status_code == 302 and "/annotation/j/" in posted["Location"]
         location = posted["Location"]
+        with django_assert_max_num_queries(PAGE_MAX):  # the pair's two answers come with the page's one read
+            assert client.get(location).status_code == 200
     assert judge.judgments.count() == 4

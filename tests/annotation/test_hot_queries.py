@@ -199,3 +199,20 @@ def test_adaptive_leases_see_every_judgment_counted_by_pair_as_a_full_count_woul
     assert len(checked) >= 8 and checked[-1] > checked[0]  # first leases on both paths, the counts grew
     pair_counts.forget()
     assert (pair_counts.session_counts(session) == pair_counts.count_all(session)).all()
+
+
+def test_a_k_system_page_read_brings_the_pairs_two_answers(django_assert_num_queries):
+    judge = make_user("hq-k-texts", judge=True)
+    session = _k_session(judge, "all_pairs", n=2, k=4)
+    assigning.next_assignment(session, judge)
+    slot = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    Assignment.objects.filter(pk=slot.pk).update(system_a=1, system_b=3)
+    page = hot_queries.page_assignment(slot.token, judge.pk)
+    question = page.item.question.removeprefix("Question ").removesuffix("?")
+    with django_assert_num_queries(0):
+        assert judging.shown_answers(page) == (f"s1 on {question}", f"s3 on {question}")
+    Assignment.objects.filter(pk=slot.pk).update(system_a=0, system_b=1)
+    page = hot_queries.page_assignment(slot.token, judge.pk)
+    assert not hasattr(page, "shown_texts")  # systems 0 and 1 are on the item: nothing more is read
+    with django_assert_num_queries(0):
+        assert judging.shown_answers(page) == (page.item.answer_a, page.item.answer_b)
