@@ -252,19 +252,31 @@ def plain_generate(model, tok, prompts: list[str], new_tokens: int, batch: int, 
     return {"batch": batch, "runs": runs, "tokens_per_s": runs[-1]["tokens_per_s"]}
 
 
-def prediction(model, tok, n: int, batch: int, new_tokens: int, device, plain: bool) -> dict[str, Any]:
-    """Evaluation predictions (training.engine.predict) vs plain generate on the same encoded prompts."""
+def prediction(
+    model, tok, n: int, batch: int, new_tokens: int, device, plain: bool, *, force_static: bool = True
+) -> dict[str, Any]:
+    """Evaluation predictions (training.engine.predict) vs plain generate on the same encoded prompts. This
+    call (n x new_tokens) is below STATIC_MIN_TOKENS, so an evaluation job this small decodes it with the
+    dynamic cache; `force_static` measures the static path (compiled already by the generation sections)."""
+    from dataclasses import replace
+
+    from decoding.engine import DecoderOptions
     from training.engine.formatting import default_template, encode_prompt, left_pad
     from training.engine.predict import predict
 
     items = predict_items(n)
     template = default_template("en")
     if not plain:
+        options = DecoderOptions.for_device(model, batch_size=batch)
+        if force_static:
+            options = replace(options, static_min_tokens=0)
         preds, seconds = timed(
-            device, lambda: predict(model, tok, items, template, batch_size=batch, max_new_tokens=new_tokens)
+            device,
+            lambda: predict(model, tok, items, template, batch_size=batch, max_new_tokens=new_tokens, options=options),
         )
         tokens = sum(p.output_tokens for p in preds)
         return {
+            "static_path": options.static_cache and (force_static or n * new_tokens >= options.static_min_tokens),
             "batch_size_setting": batch,
             "seconds": round(seconds, 3),
             "tokens": tokens,
@@ -406,7 +418,7 @@ def markdown(results: dict[str, Any]) -> str:
         elif r:
             lines.append(f"| {label} | failed | {r.get('error', '')[:120]} |")
 
-    row("engine: QA generation (LocalGenerator), static path", "engine_generation", lambda r: f"options {r['options']}")
+    row("engine: QA generation, static path where CUDA", "engine_generation", lambda r: f"options {r['options']}")
     row(
         "engine: the same, as a job chooses (warm)",
         "engine_generation_as_jobs_choose",
@@ -414,7 +426,16 @@ def markdown(results: dict[str, Any]) -> str:
     )
     row("plain generate, dynamic cache", "plain_generate_dynamic", lambda r: f"batch {r['batch']}")
     row("plain generate, static cache (compiled)", "plain_generate_static", lambda r: f"batch {r['batch']}")
-    row("engine: evaluation predictions", "engine_prediction", lambda r: f"batch setting {r['batch_size_setting']}")
+    row(
+        "engine: evaluation predictions",
+        "engine_prediction",
+        lambda r: f"batch setting {r['batch_size_setting']}, static path: {r['static_path']}",
+    )
+    row(
+        "engine: the same, as a job this size chooses",
+        "engine_prediction_as_jobs_choose",
+        lambda r: f"static path: {r['static_path']}",
+    )
     row("plain generate on the prediction prompts", "plain_prediction", lambda r: f"batch {r['batch']}")
     eng, static = s.get("engine_generation", {}), s.get("plain_generate_static", {})
     if "tokens_per_s" in eng and "tokens_per_s" in static:
@@ -490,6 +511,19 @@ def main() -> None:
             "engine_prediction",
             lambda: prediction(
                 model(), tok, size["predict_items"], size["predict_batch"], size["predict_new_tokens"], device, False
+            ),
+        ),
+        (
+            "engine_prediction_as_jobs_choose",
+            lambda: prediction(
+                model(),
+                tok,
+                size["predict_items"],
+                size["predict_batch"],
+                size["predict_new_tokens"],
+                device,
+                False,
+                force_static=False,
             ),
         ),
         (

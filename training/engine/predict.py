@@ -103,7 +103,8 @@ def iter_predictions(
     """Yield one list of predictions per batch (so a caller can store and report progress per batch).
 
     Decoding is `decoding.engine.BatchDecoder`: on CPU batches of `batch_size`, on CUDA batches sized by a
-    token budget (at least `batch_size` rows) with the static-cache path."""
+    token budget (at least `batch_size` rows), with the static-cache path when the call makes enough new
+    tokens to pay for compiling it (decoding.engine.STATIC_MIN_TOKENS: a full JSQuAD evaluation does)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     budget = _prompt_budget(model, max_new_tokens, max_prompt_tokens)
