@@ -91,6 +91,11 @@ class JudgingSession(models.Model):
     )
     seed = models.BigIntegerField(default=new_seed, help_text="Seed for item shuffling and control choice.")
     source = models.JSONField(default=dict, blank=True, help_text="Where the items came from (provenance).")
+    ranking_intervals = models.JSONField(
+        null=True, blank=True, editable=False,
+        help_text="[low, high] strength interval per system of the last computed ranking (null where none), "
+        "written by analysis; the adaptive matchup design reads them with the session row.",
+    )  # fmt: skip
     is_demo = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

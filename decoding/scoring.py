@@ -50,7 +50,7 @@ def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int) -> list[_
     Each such group's shared tokens are prefilled once; every member keeps at least one token of its own.
     Neighbours in sorted order are grouped while they share MIN_GROUP_TOKENS beyond the prefix and joining
     saves more prefill than it costs."""
-    order = sorted(range(len(encoded)), key=lambda i: encoded[i][prefix_len:])
+    order = sorted(range(len(encoded)), key=lambda i: tuple(encoded[i][prefix_len:]))
     groups: list[_Group] = []
     for i in order:
         if groups:

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -136,11 +135,12 @@ def compute_and_store(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICAT
 
 
 def _share_intervals(session: JudgingSession, result: dict) -> None:
-    """Put the headline strength intervals where the adaptive matchup design reads them
-    (annotation.services.assignment.adaptive_intervals), for this process's leases."""
+    """Put the headline strength intervals on the session row, where the adaptive matchup design reads them
+    (annotation.services.assignment.adaptive_intervals) in every process; written only when they changed."""
     intervals = _headline_intervals(result, session.n_systems)
-    if intervals is not None:
-        cache.set(f"annotation:ranking-intervals:{session.pk}:{session.seed}", intervals, 24 * 3600)
+    if intervals is not None and intervals != session.ranking_intervals:
+        JudgingSession.objects.filter(pk=session.pk).update(ranking_intervals=intervals)
+        session.ranking_intervals = intervals
 
 
 @dataclass
@@ -222,7 +222,7 @@ def session_ranking(session: JudgingSession, *, n_boot: int = DEFAULT_REPLICATES
     return result
 
 
-def _headline_intervals(result: dict, k: int) -> list[list[float]] | None:
+def _headline_intervals(result: dict, k: int) -> list[list[float | None]] | None:
     ranking = result.get("ranking") or {}
     headline = ranking.get("headline")
     rows = ranking.get("systems") or []
@@ -231,7 +231,7 @@ def _headline_intervals(result: dict, k: int) -> list[list[float]] | None:
     out = []
     for row in rows:
         ci = (row.get(headline) or {}).get("strength_ci")
-        out.append([float(ci[0]), float(ci[1])] if ci and None not in ci else [float("nan"), float("nan")])
+        out.append([float(ci[0]), float(ci[1])] if ci and None not in ci else [None, None])  # JSON has no NaN
     return out
 
 

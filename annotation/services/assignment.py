@@ -198,12 +198,13 @@ def _adaptive_pair(
 
 
 def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
-    """(K, 2) strength intervals of the session's last computed ranking (cached statistics), or None. Set by
-    analysis through the cache key below, so annotation needs no import of analysis."""
-    stored = cache.get(f"annotation:ranking-intervals:{session.pk}:{session.seed}")
-    if stored is None or len(stored) != session.n_systems:
+    """(K, 2) strength intervals of the session's last computed ranking, or None. Analysis writes them on the
+    session row (every web process and worker sees them, and the hot path has them with the session it
+    already read); an interval it could not compute is stored as nulls and reads as NaN."""
+    stored = session.ranking_intervals
+    if not stored or len(stored) != session.n_systems:
         return None
-    return np.asarray(stored, dtype=float)
+    return np.asarray([[np.nan if v is None else v for v in row] for row in stored], dtype=float)
 
 
 # --- the hot path: a returning judge's next item in three statements --------------------------------------

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from analysis.models import SessionStatistics
 from analysis.services import ranking
-from annotation.models import MatchupDesign
-from annotation.services.assignment import next_assignment
+from annotation.models import JudgingSession, MatchupDesign
+from annotation.services.assignment import adaptive_intervals, next_assignment
 from annotation.services.judging import Submission, submit
 from annotation.services.sessions import ItemData, create_session
 from core.models import Job
@@ -69,6 +70,11 @@ def test_many_systems_send_the_ranking_to_a_job_and_the_page_shows_it_when_done(
     assert export.status_code == 409 and export.json()["status"] == "computing"
 
     assert run_job(job.pk) == "succeeded"
+    # The adaptive matchup design in any other process (web workers) sees the job's intervals: they are on the
+    # session row, not in a per-process cache.
+    cache.clear()
+    intervals = adaptive_intervals(JudgingSession.objects.get(pk=session.pk))
+    assert intervals is not None and intervals.shape == (4, 2) and (intervals[:, 0] <= intervals[:, 1]).all()
     stored = SessionStatistics.objects.get(session=session, variant=ranking.variant_key(ranking.DEFAULT_REPLICATES))
     assert stored.n_judgments == 24 and stored.job_id == job.pk
     table = ranking.ranking_table(stored.result, {})
