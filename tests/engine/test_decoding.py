@@ -173,18 +173,24 @@ def test_the_static_cache_path_gives_the_dynamic_paths_greedy_output(model):
     assert static.static_cache and static.static_fallback_reason is None
 
 
+def record_generate(model, monkeypatch, read) -> list:
+    """Wrap the model's generate(): each call appends read(its keyword arguments) to the list returned."""
+    seen = []
+    generate = model.generate
+
+    def recording(*args, **kwargs):
+        seen.append(read(kwargs))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    return seen
+
+
 def test_the_static_path_decodes_few_shapes_and_the_same_tokens(model, monkeypatch):
     """Each (rows, prompt width) compiles the decoding step again on CUDA: prompts of every length, one at a
     time or in a partial batch, reach generate() as a power-of-two row count and a width padded to a step,
     and the padding (masked, or filler rows whose output is dropped) changes no row's tokens."""
-    shapes: list[tuple[int, int]] = []
-    generate = model.generate
-
-    def recording(*args, **kwargs):
-        shapes.append(tuple(kwargs["input_ids"].shape))
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(model, "generate", recording)
+    shapes = record_generate(model, monkeypatch, lambda kwargs: tuple(kwargs["input_ids"].shape))
     params = DecodeParams(max_new_tokens=6)
     prompts = encode(PROMPTS)
     for batch_size in (1, 3):
@@ -201,14 +207,7 @@ def test_the_static_path_decodes_few_shapes_and_the_same_tokens(model, monkeypat
 def test_a_call_too_small_to_pay_for_compiling_takes_the_dynamic_cache(model, monkeypatch):
     """Compiling the static path costs 30-40 s once (H200); a call making fewer new tokens than
     static_min_tokens (rows x max_new_tokens) decodes with the dynamic cache and its shared prefix."""
-    implementations: list[str | None] = []
-    generate = model.generate
-
-    def recording(*args, **kwargs):
-        implementations.append(kwargs.get("cache_implementation"))
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(model, "generate", recording)
+    implementations = record_generate(model, monkeypatch, lambda kwargs: kwargs.get("cache_implementation"))
     params = DecodeParams(max_new_tokens=4)
     prompts = encode(PROMPTS)  # 6 rows x 4 new tokens = 24
     small = decoder(model, static_cache=True, static_min_tokens=25)
@@ -222,14 +221,7 @@ def test_a_call_too_small_to_pay_for_compiling_takes_the_dynamic_cache(model, mo
 def test_a_job_that_will_pay_for_compiling_says_so_and_keeps_the_static_path(model, monkeypatch):
     """A generation run decodes a few passages per call; the work it announces (expected_new_tokens) decides,
     and once compiled the decoder keeps the static path for every later call."""
-    implementations: list[str | None] = []
-    generate = model.generate
-
-    def recording(*args, **kwargs):
-        implementations.append(kwargs.get("cache_implementation"))
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(model, "generate", recording)
+    implementations = record_generate(model, monkeypatch, lambda kwargs: kwargs.get("cache_implementation"))
     params = DecodeParams(max_new_tokens=4)
     job = decoder(model, static_cache=True, static_min_tokens=1000)
     job.decode(encode(PROMPTS[:2]), params)
