@@ -267,8 +267,8 @@ def _adaptive(session: JudgingSession) -> bool:
 
 def _first_lease_decides_pair(session: JudgingSession, token: str, judge: User) -> None:
     """Adaptive design: a slot leased for the first time (never leased before: times_released is still 0 after
-    the lease, which counts a lease that ran out) gets its pair from choose_adaptive_pair; a slot leased
-    again keeps the pair it was given."""
+    the lease, which counts a lease that ran out) gets its pair by choose_adaptive_pair's rule, from one read
+    (hot_queries.adaptive_inputs) and at most one UPDATE; a slot leased again keeps the pair it was given."""
     after = pair_counts.watermark(session)
     slot, shown, new_counts = hot_queries.adaptive_inputs(token, judge.pk, session.pk, after)
     if slot is None or slot[3]:  # gone meanwhile, or leased before
