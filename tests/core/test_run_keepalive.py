@@ -5,6 +5,7 @@ failed with a connection error and no response: issue 12)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -79,3 +80,4 @@ def test_a_judge_pausing_3_s_keeps_their_connection_to_the_server_run_starts():
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)  # it holds a secret key and the web log: not left in /tmp
