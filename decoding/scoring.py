@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,10 @@ from typing import Any
 import torch
 
 from decoding.engine import BatchDecoder, DecoderOptions, output_cache
+
+PACKABLE_ARCHITECTURES = frozenset({"llama", "gpt_neox", "mistral", "qwen2", "qwen3"})
+"""Full attention everywhere and a custom 4D mask used as given (tested: llama, gpt_neox). Gemma 3's sliding
+window layers are left out."""
 
 MIN_GROUP_TOKENS = 16
 """Prompts sharing at least this many tokens after the common prefix are prefilled once as a group."""
@@ -211,6 +216,52 @@ class ChoiceScorer:
         return torch.log_softmax(logits.float(), dim=-1).cpu(), output_cache(output)
 
     @functools.cached_property
+    def _packs_options(self) -> bool:
+        """Whether a step's options are scored in one forward pass (a 4D attention mask: each option's tokens see
+        the context and their own option's earlier tokens). Every pass over the cache makes DynamicCache copy
+        all of it, and per-option passes were a third of a CPU batch's time. Only for full-attention
+        architectures whose sdpa/eager attention takes a custom 4D mask as given; others keep one pass per
+        option (QASYNTH_PACK_OPTIONS=0 forces that too)."""
+        if os.environ.get("QASYNTH_PACK_OPTIONS", "1").strip() == "0":
+            return False
+        config = getattr(self.model, "config", None)
+        return getattr(config, "model_type", None) in PACKABLE_ARCHITECTURES and getattr(
+            config, "_attn_implementation", None
+        ) in ("sdpa", "eager")
+
+    @torch.inference_mode()
+    def _score_packed(
+        self, options: Sequence[Sequence[int]], mask: torch.Tensor, cache: Any, table: torch.Tensor
+    ) -> None:
+        """Add every multi-token option's later tokens' log-probabilities to ``table`` in one pass, then crop the
+        cache back. Positions continue each row's own (padding excluded), as one option alone would have."""
+        inputs = [(j, i, tok) for j, option in enumerate(options) for i, tok in enumerate(option[:-1])]
+        if not inputs:
+            return
+        n, width, packed = mask.shape[0], mask.shape[1], len(inputs)
+        ids = torch.tensor([[tok for _, _, tok in inputs]] * n)
+        positions = mask.sum(dim=1, keepdim=True) + torch.tensor([[i for _, i, _ in inputs]])
+        allowed = torch.zeros((n, packed, width + packed), dtype=torch.bool)
+        allowed[:, :, :width] = mask.bool()[:, None, :]
+        for a, (ja, ia, _) in enumerate(inputs):
+            for b, (jb, ib, _) in enumerate(inputs):
+                allowed[:, a, width + b] = ja == jb and ib <= ia
+        dtype = next(self.model.parameters()).dtype
+        bias = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+        device = self.decoder.device
+        output = self.model(
+            input_ids=ids.to(device),
+            attention_mask=bias.to(device),
+            position_ids=positions.to(device),
+            use_cache=True,
+            **{self.decoder.cache_kwarg: cache},
+        )
+        logprobs = torch.log_softmax(output.logits.float(), dim=-1).cpu()
+        for a, (j, i, _) in enumerate(inputs):
+            table[:, j] += logprobs[:, a, options[j][i + 1]].double()
+        output_cache(output).crop(-packed)
+
+    @functools.cached_property
     def _takes_logits_to_keep(self) -> bool:
         try:
             return "logits_to_keep" in inspect.signature(self.model.forward).parameters
@@ -269,13 +320,17 @@ class ChoiceScorer:
             table = torch.zeros((n, len(step.options)), dtype=torch.float64)
             for j, option in enumerate(step.options):
                 table[:, j] = last[:, option[0]].double()
-                if len(option) > 1:
-                    ids = torch.tensor([list(option[:-1])] * n)
-                    grown = torch.cat([mask, torch.ones((n, len(option) - 1), dtype=torch.long)], dim=1)
-                    logprobs, cache = self._forward(ids, grown, cache)
-                    targets = torch.tensor(option[1:]).expand(n, -1).unsqueeze(-1)
-                    table[:, j] += logprobs.gather(2, targets).squeeze(-1).double().sum(dim=1)
-                    cache.crop(-(len(option) - 1))  # negative: drop the last tokens (all versions)
+            if self._packs_options:
+                self._score_packed(step.options, mask, cache, table)
+            else:
+                for j, option in enumerate(step.options):
+                    if len(option) > 1:
+                        ids = torch.tensor([list(option[:-1])] * n)
+                        grown = torch.cat([mask, torch.ones((n, len(option) - 1), dtype=torch.long)], dim=1)
+                        logprobs, cache = self._forward(ids, grown, cache)
+                        targets = torch.tensor(option[1:]).expand(n, -1).unsqueeze(-1)
+                        table[:, j] += logprobs.gather(2, targets).squeeze(-1).double().sum(dim=1)
+                        cache.crop(-(len(option) - 1))  # negative: drop the last tokens (all versions)
             best = table.argmax(dim=1).tolist()
             for r in range(n):
                 choices[r].append(int(best[r]))

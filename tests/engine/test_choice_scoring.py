@@ -98,6 +98,38 @@ def test_prompts_sharing_a_passage_are_prefilled_once_per_group_and_score_as_alo
             assert step_b == pytest.approx(step_a, abs=2e-4)
 
 
+def test_a_steps_options_are_scored_in_one_pass_with_the_scores_of_one_pass_each(scorer_model, monkeypatch):
+    """Packed options (one forward per step, a 4D mask keeping each option to its own tokens) score exactly
+    as one forward per option, in fewer passes over the cache."""
+    model, tok = scorer_model
+    steps = [
+        ('{"answer_1": "', ["correct", "partially correct", "incorrect answer here"]),
+        ('", "preference": "', ["1", "2", "tie"]),
+    ]
+    packed_scorer = ChoiceScorer(model, tok, batch_size=3)
+    one_by_one_scorer = ChoiceScorer(model, tok, batch_size=3)
+    assert packed_scorer._packs_options
+    monkeypatch.setenv("QASYNTH_PACK_OPTIONS", "0")
+    assert not one_by_one_scorer._packs_options
+    calls = []
+    forward = model.forward
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape[1])
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    packed = packed_scorer.choose_text(PROMPTS, steps)
+    packed_calls = len(calls)
+    calls.clear()
+    one_by_one = one_by_one_scorer.choose_text(PROMPTS, steps)
+    assert packed_calls < len(calls)
+    assert [r.choices for r in packed] == [r.choices for r in one_by_one]
+    for a, b in zip(one_by_one, packed, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
+
+
 def test_progress_counts_prompts_after_each_batch_and_bad_steps_are_refused():
     model, tok = tiny_model("llama")
     seen: list[tuple[int, int]] = []
