@@ -9,6 +9,7 @@ import pytest
 
 from annotation.models import Assignment, Judgment, JudgmentRevision
 from tests.annotation.helpers import make_session
+from tests.support.layout import close_connections_opened_here
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still sync.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -38,6 +39,7 @@ def browser_page(live_server, settings):
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        close_connections_opened_here()
 
 
 def expected(assignment: Assignment, left: str, right: str, preference: str) -> tuple[str, str, str]:

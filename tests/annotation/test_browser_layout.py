@@ -11,6 +11,7 @@ from annotation.services import assignment as assigning
 from annotation.services import judging
 from tests.annotation.helpers import answer, make_session
 from tests.annotation.test_browser_judging import CHROMIUM, LAUNCH_ARGS
+from tests.support.layout import close_connections_opened_here
 
 pytestmark = [
     pytest.mark.browser,
@@ -78,6 +79,7 @@ def browser(live_server, settings):
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
+        close_connections_opened_here()
 
 
 def logged_in_page(browser, live_server, client, user, viewport):

@@ -13,6 +13,7 @@ from annotation.models import InvitedJudge, Judgment, Qualification, Qualificati
 from annotation.services import invitations
 from tests.annotation.invite_helpers import PROLIFIC, open_url, session_with_recruitment
 from tests.annotation.test_browser_judging import CHROMIUM, LAUNCH_ARGS
+from tests.support.layout import close_connections_opened_here
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -33,6 +34,7 @@ def browser(live_server, settings):
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
+        close_connections_opened_here()
 
 
 def new_page(browser):

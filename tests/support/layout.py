@@ -31,6 +31,19 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+            close_connections_opened_here()
+
+
+def close_connections_opened_here() -> None:
+    """Database work a test does inside the browser block runs in playwright's event-loop context, where Django
+    opens connections of its own (DJANGO_ALLOW_ASYNC_UNSAFE lets it) and nothing closes them: on PostgreSQL the
+    test database then could not be dropped at the end ("being accessed by other users") and was left behind.
+    Closed here, in that same context; a connection inside a transaction is left to its owner."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()
 
 
 def log_in(page, base_url: str, username: str, password: str = "pw-for-tests-1") -> None:
