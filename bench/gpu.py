@@ -215,7 +215,7 @@ def engine_generation(model, tok, prompts: list[str], new_tokens: int, device, *
     keys = ("batch_size", "token_budget", "static_cache", "static_min_tokens")
     return {
         "options": {k: getattr(decoder.options, k) for k in keys},
-        "static_path": decoder.static_cache and len(encoded) * new_tokens >= decoder.options.static_min_tokens,
+        "static_path": decoder.uses_static(len(encoded) * new_tokens),
         "static_fallback_reason": decoder.static_fallback_reason,
         "runs": runs,
         "cold_tokens_per_s": runs[0]["tokens_per_s"],
@@ -260,7 +260,7 @@ def prediction(
     dynamic cache; `force_static` measures the static path (compiled already by the generation sections)."""
     from dataclasses import replace
 
-    from decoding.engine import DecoderOptions
+    from decoding.engine import BatchDecoder, DecoderOptions
     from training.engine.formatting import default_template, encode_prompt, left_pad
     from training.engine.predict import predict
 
@@ -276,7 +276,7 @@ def prediction(
         )
         tokens = sum(p.output_tokens for p in preds)
         return {
-            "static_path": options.static_cache and (force_static or n * new_tokens >= options.static_min_tokens),
+            "static_path": BatchDecoder(model, tok, options).uses_static(n * new_tokens),
             "batch_size_setting": batch,
             "seconds": round(seconds, 3),
             "tokens": tokens,

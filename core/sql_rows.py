@@ -99,6 +99,12 @@ def fetch_one(sql: str, params: dict[str, Any]) -> tuple | None:
         return cursor.fetchone()
 
 
+def fetch_all(sql: str, params: dict[str, Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def execute(sql: str, params: dict[str, Any]) -> int:
     """Run one write statement (its own transaction outside an atomic block); the number of rows it changed."""
     with connection.cursor() as cursor:

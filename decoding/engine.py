@@ -359,6 +359,12 @@ class BatchDecoder:
             length = k
         return length if length >= self.options.min_prefix_tokens else 0
 
+    def uses_static(self, new_tokens: int) -> bool:
+        """Whether a call making `new_tokens` new tokens takes the static path: when this decoder has one, and
+        has compiled it already or the work (this call's, or what the caller announced) pays for compiling."""
+        work = max(new_tokens, self.expected_new_tokens)
+        return self.static_cache and (self._compiled or work >= self.options.static_min_tokens)
+
     def _rows_for(self, width: int, max_new_tokens: int, batch_size: int | None, static: bool) -> int:
         rows = batch_size or self.options.batch_size
         if self.options.token_budget is not None:
@@ -369,8 +375,7 @@ class BatchDecoder:
 
     def _plan(self, prompts: Sequence[Sequence[int]], params: DecodeParams, batch_size: int | None) -> _Plan:
         rows = [_Row(i, s, list(ids)) for i, ids in enumerate(prompts) for s in range(params.num_return_sequences)]
-        work = max(len(rows) * params.max_new_tokens, self.expected_new_tokens)
-        static = self.static_cache and (self._compiled or work >= self.options.static_min_tokens)
+        static = self.uses_static(len(rows) * params.max_new_tokens)
         prefix_len = self.shared_prefix_length([list(p) for p in prompts], static=static)
         plan = _Plan(rows, prefix_len, static)
         # longest first: less padding per batch, and an out-of-memory error shows at once

@@ -295,12 +295,12 @@ class ChoiceScorer:
         cache = None
         parts = [encoded[g.members[0]][prefix_len : g.shared] for g in groups]
         grouped = any(parts)
-        width = len(groups) if grouped else n
-        mask = torch.ones((width, prefix_len), dtype=torch.long)
+        first_rows = len(groups) if grouped else n  # the first pass: one row per group, or per prompt
+        mask = torch.ones((first_rows, prefix_len), dtype=torch.long)
         if prefix_cache is not None:
             cache = copy.deepcopy(prefix_cache)
-            if width > 1:
-                cache.batch_repeat_interleave(width)
+            if first_rows > 1:
+                cache.batch_repeat_interleave(first_rows)
         if grouped:
             _, mask, cache = self._append(parts, mask, cache)
             expand = [k for k, group in enumerate(groups) for _ in group.members]

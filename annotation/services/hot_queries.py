@@ -29,7 +29,7 @@ from annotation.models import (
     SessionJudge,
 )
 from core.permissions import JUDGES_GROUP, JUDGING_GROUPS
-from core.sql_rows import RowReader, cache_related, columns, db_datetime, execute, fetch_one, table
+from core.sql_rows import RowReader, cache_related, columns, db_datetime, execute, fetch_all, fetch_one, table
 
 
 @cache
@@ -288,9 +288,7 @@ def adaptive_inputs(
     """(slot as (id, system_a, system_b, times_released) or None, pairs the judge has on the slot's item,
     (system_a, system_b, count, newest id) of the session's judgments with id > after_judgment)."""
     params = {"token": token, "judge": judge_pk, "session": session_pk, "after": after_judgment}
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(_ADAPTIVE), params)
-        rows = cursor.fetchall()
+    rows = fetch_all(_sql(_ADAPTIVE), params)
     slot = next(((r[1], r[2], r[3], r[4]) for r in rows if r[0] == 0), None)
     shown = [(r[2], r[3]) for r in rows if r[0] == 1]
     counts = [(r[2], r[3], r[4], r[1]) for r in rows if r[0] == 2]

@@ -67,21 +67,36 @@ def counts_after(session: JudgingSession, after: int, rows: Iterable[tuple[int, 
             if entry is not None and entry.key == _key(session):
                 return entry.counts.copy()
             return count_all(session)  # dropped meanwhile (forget()): count once, the slow way
-        for a, b, n, newest in rows:
-            entry.counts[a, b] += n
-            entry.counts[b, a] += n
-            entry.watermark = max(entry.watermark, int(newest))
+        entry.watermark = max(entry.watermark, _add(entry.counts, rows))
         return entry.counts.copy()
+
+
+def _add(counts: np.ndarray, rows: Iterable[tuple[int, int, int, int]]) -> int:
+    """Add (system_a, system_b, count, newest id) rows to the symmetric counts; the newest id seen (0: none)."""
+    newest_seen = 0
+    for a, b, n, newest in rows:
+        counts[a, b] += n
+        counts[b, a] += n
+        newest_seen = max(newest_seen, int(newest))
+    return newest_seen
+
+
+def _rows_after(session: JudgingSession, after: int) -> list[tuple[int, int, int, int]]:
+    """Through the ORM, what hot_queries.adaptive_inputs reads in SQL: judgments with id > after, by pair."""
+    rows = (
+        Judgment.objects.filter(session=session, pk__gt=after)
+        .values_list("system_a", "system_b")
+        .annotate(n=Count("pk"), newest=Max("pk"))
+        .order_by()
+    )
+    return list(rows)
 
 
 def count_all(session: JudgingSession) -> np.ndarray:
     """Every judgment of the session counted by pair (what the entries must equal; also the fallback)."""
     k = session.n_systems
     counts = np.zeros((k, k))
-    pairs = Judgment.objects.filter(session=session).values_list("system_a", "system_b").annotate(n=Count("pk"))
-    for a, b, n in pairs.order_by():
-        counts[a, b] += n
-        counts[b, a] += n
+    _add(counts, _rows_after(session, 0))
     return counts
 
 
@@ -95,10 +110,4 @@ def session_counts(session: JudgingSession) -> np.ndarray:
     """The counts through the ORM (the long path's lease, which holds no token yet): a delta read after the
     watermark, as on the hot path."""
     after = watermark(session)
-    rows = (
-        Judgment.objects.filter(session=session, pk__gt=after)
-        .values_list("system_a", "system_b")
-        .annotate(n=Count("pk"), newest=Max("pk"))
-        .order_by()
-    )
-    return counts_after(session, after, list(rows))
+    return counts_after(session, after, _rows_after(session, after))
