@@ -17,7 +17,7 @@ from annotation.models import InvitedJudge
 from annotation.services import invitations, recruiting
 from annotation.services.sessions import render_instructions
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "core.auth_backend.ModelBackend"
 STEP_URLS = {
     recruiting.CONSENT: "annotation:invite-consent",
     recruiting.INSTRUCTIONS: "annotation:invite-instructions",

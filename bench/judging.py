@@ -443,6 +443,8 @@ def run_backend(args, backend: str) -> dict:
         modes = [("invite", args.think)] if args.invite else [("think", args.think), ("saturation", 0.0)]
         if args.systems > 2 and not args.invite:
             modes.insert(1, (K_MODE, args.think))
+        if args.only:
+            modes = [mode for mode in modes if mode[0] in args.only]
         for mode, think in modes:
             link = ""
             if mode == "invite":
@@ -553,6 +555,9 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument(
         "--systems", type=int, default=8, help="K of the adaptive K-system think mode (2: no such mode)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=["think", K_MODE, "saturation"], help="run only these modes (default: all)"
     )
     parser.add_argument("--workers", type=int, default=0, help="override ./run's WEB_WORKERS")
     parser.add_argument("--threads", type=int, default=0, help="override ./run's WEB_THREADS")

@@ -14,7 +14,9 @@ database under a temporary data dir, with the settings a deployment gets (DEBUG 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -58,6 +60,14 @@ def layer_costs(names: list[str]) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--sort", default="tottime", help="cProfile order for --profile (tottime, cumulative)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also cProfile the page + submit loop and print its N costliest functions (own time)",
+    )
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="qasynth-bench-mw-")
     os.environ.update(QASYNTH_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="qasynth_web.settings", DEBUG="0",
@@ -104,6 +114,9 @@ def main() -> int:
         next_url = f"/annotation/s/{session.pk}/next/"
         location = client.get(next_url)["Location"]
         client.get(location)  # warm: imports, templates, the cached open-item count
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
         for n in range(args.rounds):
             steps = []
             MARKS.clear()
@@ -129,6 +142,10 @@ def main() -> int:
             for kind, layer in steps:
                 for name, us in layer.items():
                     costs[kind].setdefault(name, []).append(us)
+    if profiler:
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats(args.sort).print_stats(args.profile)
     print(f"median microseconds per request over {args.rounds} rounds (SQLite, in process, load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     print(f"{'layer':58s} {'page':>9s} {'submit':>9s} {'next':>9s}")

@@ -47,6 +47,9 @@ def _names(vendor: str) -> dict[str, str]:
         "sj_cols": columns(SessionJudge, "sj"), "s_cols": columns(JudgingSession, "s"),
         "a_cols": columns(Assignment, "a"), "i_cols": columns(SessionItem, "i"), "j_cols": columns(Judgment, "j"),
         "judging_groups": ", ".join(f"%(judging_group_{n})s" for n in range(len(JUDGING_GROUPS))),
+        # PostgreSQL: judges leasing at the same moment skip each other's candidate slot instead of both
+        # picking it and one updating nothing (and going the long way); SQLite has one writer at a time.
+        "skip_locked": "FOR UPDATE OF w SKIP LOCKED" if vendor == "postgresql" else "",
     }  # fmt: skip
 
 
@@ -221,7 +224,7 @@ WHERE {_FREE.format(t="{a}")} AND id = (
       AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND {_NOT_HAD[pairs].format(t="v")}
                       ORDER BY v.block LIMIT 1) + 1
     ORDER BY w.block, (it.shuffle_key * %(perm_a)s + %(perm_c)s) %% %(prime)s, w.slot
-    LIMIT 1)
+    LIMIT 1 {{skip_locked}})
 AND NOT EXISTS (SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
                 AND h.submitted_at IS NULL)
 """
