@@ -60,6 +60,7 @@ class Setting:
     # changes nothing before the filter, so "X + round trip" is X's pairs with the measured round-trip
     # verdicts enforced, and X's generation time plus its round-trip time. Saves a second model run.
     derived_from: str = ""
+    shots: int = 1  # 0: the zero-shot template (no example passage, so nothing to copy)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -75,6 +76,7 @@ SETTINGS: dict[str, Setting] = {
             derived_from="rotate",
         ),  # fmt: skip
         Setting("answer", "answer-aware + rotation", {"rotate_exemplars": True, "answer_aware": True}),
+        Setting("answer0", "answer-aware, zero-shot (no example)", {"answer_aware": True}, shots=0),
         Setting(
             "answer+rt",
             "answer-aware + rotation + round trip",
@@ -193,7 +195,7 @@ def run_setting(
     from generation.validation import ValidationConfig
 
     lang = LANGUAGE_SETTINGS[corpus.language]
-    template = default_template(corpus.language, 1)
+    template = default_template(corpus.language, setting.shots)
     template = type(template).from_dict({**template.to_dict(), "pairs_per_passage": n_pairs})
     options = synthesis.SynthesisOptions.from_dict(setting.options)
     config = ValidationConfig.for_language(corpus.language)

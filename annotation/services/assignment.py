@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Mod
 from django.utils import timezone
@@ -234,7 +234,8 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     does; on PostgreSQL the UPDATE locks the slot's row and re-checks it. The statement's own guard (the judge
     holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did.
     With K > 2 systems a slot shows the pair it was scheduled with; under the adaptive design its first lease
-    decides the pair afterwards (_first_lease_decides_pair), while the slot is already this judge's."""
+    decides the pair afterwards (_first_lease_decides_pair), while the slot is already this judge's; on
+    PostgreSQL the lease itself returns what that decision reads (hot_queries.lease_new_adaptive)."""
     session = member.session
     if not session.is_open:
         raise SessionClosed(f"Session {session.name!r} is closed.")
@@ -247,11 +248,17 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     # freedom is checked again by the UPDATE itself: on PostgreSQL a judge who picked the slot another judge
     # just took waits for that row, re-reads it, finds it taken and updates nothing (then the long way,
     # with SKIP LOCKED, finds another); permutations differ per judge, so such collisions are rare.
+    lease = {"token": token, "seed": seed, "swapped": placement_for(seed), "now": now, "expires": expires,
+             "prime": PERMUTATION_PRIME}  # fmt: skip
     try:
-        leased = hot_queries.lease_new(
-            member, token=token, seed=seed, swapped=placement_for(seed), now=now, expires=expires,
-            prime=PERMUTATION_PRIME,
-        )  # fmt: skip
+        if _adaptive(session) and connection.vendor == "postgresql":  # lease and the pair's inputs: one statement
+            after = pair_counts.watermark(session)
+            inputs = hot_queries.lease_new_adaptive(member, **lease, after_judgment=after)
+            if inputs is None:
+                return None
+            _decide_pair(session, token, inputs, after)
+            return token
+        leased = hot_queries.lease_new(member, **lease)
     except IntegrityError:  # (item, judge) or (session, judge, sequence) raced: the long way sorts it out
         return None
     if not leased:
@@ -270,7 +277,11 @@ def _first_lease_decides_pair(session: JudgingSession, token: str, judge: User) 
     the lease, which counts a lease that ran out) gets its pair by choose_adaptive_pair's rule, from one read
     (hot_queries.adaptive_inputs) and at most one UPDATE; a slot leased again keeps the pair it was given."""
     after = pair_counts.watermark(session)
-    slot, shown, new_counts = hot_queries.adaptive_inputs(token, judge.pk, session.pk, after)
+    _decide_pair(session, token, hot_queries.adaptive_inputs(token, judge.pk, session.pk, after), after)
+
+
+def _decide_pair(session: JudgingSession, token: str, inputs: hot_queries.AdaptiveInputs, after: int) -> None:
+    slot, shown, new_counts = inputs
     if slot is None or slot[3]:  # gone meanwhile, or leased before
         return
     counts = pair_counts.counts_after(session, after, new_counts)

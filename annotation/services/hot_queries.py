@@ -234,12 +234,18 @@ def lease_new(
     member: SessionJudge, *, token: str, seed: int, swapped: bool, now: datetime, expires: datetime, prime: int
 ) -> bool:
     """Give the judge the next free slot in one statement; False when it found none (or lost a race)."""
-    params = {
+    params = _lease_params(member, token, seed, swapped, now, expires, prime)
+    return execute(_sql(_lease_sql(member.session.n_systems > 2)), params) == 1
+
+
+def _lease_params(
+    member: SessionJudge, token: str, seed: int, swapped: bool, now: datetime, expires: datetime, prime: int
+) -> dict:
+    return {
         "session": member.session_id, "judge": member.judge_id, "token": token, "seed": seed, "swapped": swapped,
         "sequence": member.last_sequence + 1, "now": db_datetime(now), "expires": db_datetime(expires),
         "perm_a": member.perm_a, "perm_c": member.perm_c, "prime": prime,
     }  # fmt: skip
-    return execute(_sql(_lease_sql(member.session.n_systems > 2)), params) == 1
 
 
 _INVITED = """
@@ -285,13 +291,52 @@ GROUP BY j.system_a, j.system_b
 """
 
 
-def adaptive_inputs(
-    token: str, judge_pk: int, session_pk: int, after_judgment: int
-) -> tuple[tuple[int, int, int, int] | None, list[tuple[int, int]], list[tuple[int, int, int, int]]]:
+AdaptiveInputs = tuple[tuple[int, int, int, int] | None, list[tuple[int, int]], list[tuple[int, int, int, int]]]
+
+
+def adaptive_inputs(token: str, judge_pk: int, session_pk: int, after_judgment: int) -> AdaptiveInputs:
     """(slot as (id, system_a, system_b, times_released) or None, pairs the judge has on the slot's item,
     (system_a, system_b, count, newest id) of the session's judgments with id > after_judgment)."""
     params = {"token": token, "judge": judge_pk, "session": session_pk, "after": after_judgment}
-    rows = fetch_all(_sql(_ADAPTIVE), params)
+    return _adaptive_rows(fetch_all(_sql(_ADAPTIVE), params))
+
+
+# PostgreSQL: the K-system lease and the adaptive read above in ONE statement (a data-modifying CTE). The
+# rest of the statement reads the table as it was before the UPDATE, which is what it needs: the judge's
+# other slots on the item (the leased one is left out by id) and the judgments.
+_LEASE_ADAPTIVE = f"""
+WITH leased AS ({_lease_sql(True)}
+    RETURNING {{a}}.id, {{a}}.item_id, {{a}}.system_a, {{a}}.system_b, {{a}}.times_released)
+SELECT 0, l.id, l.system_a, l.system_b, l.times_released FROM leased l
+UNION ALL
+SELECT 1, 0, h.system_a, h.system_b, 0 FROM {{a}} h JOIN leased l ON h.item_id = l.item_id AND h.id <> l.id
+WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
+UNION ALL
+SELECT 2, MAX(j.id), j.system_a, j.system_b, COUNT(*) FROM {{j}} j
+WHERE EXISTS (SELECT 1 FROM leased) AND j.session_id = %(session)s AND j.id > %(after)s
+GROUP BY j.system_a, j.system_b
+"""
+
+
+def lease_new_adaptive(
+    member: SessionJudge,
+    *,
+    token: str,
+    seed: int,
+    swapped: bool,
+    now: datetime,
+    expires: datetime,
+    prime: int,
+    after_judgment: int,
+) -> AdaptiveInputs | None:
+    """PostgreSQL: lease_new() and adaptive_inputs() of the leased slot in one round trip; None when no
+    slot was leased."""
+    params = {**_lease_params(member, token, seed, swapped, now, expires, prime), "after": after_judgment}
+    inputs = _adaptive_rows(fetch_all(_sql(_LEASE_ADAPTIVE), params))
+    return inputs if inputs[0] is not None else None
+
+
+def _adaptive_rows(rows: list[tuple]) -> AdaptiveInputs:
     slot = next(((r[1], r[2], r[3], r[4]) for r in rows if r[0] == 0), None)
     shown = [(r[2], r[3]) for r in rows if r[0] == 1]
     counts = [(r[2], r[3], r[4], r[1]) for r in rows if r[0] == 2]

@@ -140,12 +140,17 @@ def test_a_k_system_session_takes_the_same_hot_path(judge_client, django_assert_
     assert judge.judgments.count() == 3
 
 
+# What the adaptive design's first lease adds: an UPDATE of the pair when it changes, and on SQLite a read (the
+# slot, the pairs the judge has on its item, the judgments per pair newer than the ones already counted) that
+# PostgreSQL's lease statement returns itself.
+ADAPTIVE_EXTRA = {"postgresql": 1, "sqlite": 2}
+
+
 def test_an_adaptive_k_system_session_pays_one_read_and_at_most_one_write_more(
     judge_client, django_assert_max_num_queries
 ):
-    """Under the adaptive design the first lease of a slot decides its pair: one read (the slot, the pairs the
-    judge has on its item, the judgments per pair newer than the ones already counted) and an UPDATE of the
-    pair when it changes. Before, it counted every judgment of the session at each first lease."""
+    """Under the adaptive design the first lease of a slot decides its pair. Before, it counted every judgment
+    of the session at each first lease."""
     from tests.annotation.test_hot_queries import _k_session
 
     client, judge = judge_client
@@ -154,7 +159,7 @@ def test_an_adaptive_k_system_session_pays_one_read_and_at_most_one_write_more(
     location = client.get(next_url)["Location"]
     client.get(location)
     for i in range(4):
-        with django_assert_max_num_queries(HTML_POST_MAX[connection.vendor] + 2):
+        with django_assert_max_num_queries(HTML_POST_MAX[connection.vendor] + ADAPTIVE_EXTRA[connection.vendor]):
             posted = client.post(location, {**VOTE, "submission_id": f"a{i}", "session": session.pk})
         assert posted.status_code == 302 and "/annotation/j/" in posted["Location"]
         location = posted["Location"]

@@ -181,22 +181,28 @@ def test_adaptive_leases_see_every_judgment_counted_by_pair_as_a_full_count_woul
     session = _k_session(judge, "adaptive", n=5, k=4, pairs_per_item=2)
     session.judges.add(other)
     real = assigning._adaptive_pair
-    checked = []
+    checked, leasing = [], []
 
     def compare(session, slot_pk, counts, shown):
         assert (counts == pair_counts.count_all(session)).all()
-        checked.append(int(counts.sum()) // 2)
+        slot = Assignment.objects.get(pk=slot_pk)  # and the pairs its judge already has on its item
+        others = Assignment.objects.filter(session=session, judge=leasing[0], item=slot.item).exclude(pk=slot_pk)
+        assert sorted(shown) == sorted(others.values_list("system_a", "system_b"))
+        checked.append(len(shown))
+        checked[-1] = (int(counts.sum()) // 2, checked[-1])
         return real(session, slot_pk, counts, shown)
 
     monkeypatch.setattr(assigning, "_adaptive_pair", compare)
     for i in range(6):
         for who in (judge, other):
+            leasing[:] = [who]
             token = _fast_next(session, who) if i % 2 == 1 else None
             slot = Assignment.objects.get(token=token) if token else assigning.next_assignment(session, who)
             if slot is None:
                 continue
             judging.submit(slot.token, who, answer(submission_id=f"{who.pk}-{i}"))
-    assert len(checked) >= 8 and checked[-1] > checked[0]  # first leases on both paths, the counts grew
+    assert len(checked) >= 8 and checked[-1][0] > checked[0][0]  # first leases on both paths, the counts grew
+    assert any(n_shown for _, n_shown in checked)  # some slot's item already had another pair for its judge
     pair_counts.forget()
     assert (pair_counts.session_counts(session) == pair_counts.count_all(session)).all()
 
