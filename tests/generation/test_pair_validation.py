@@ -152,6 +152,18 @@ def test_a_japanese_noun_phrase_is_not_a_question():
     assert RejectionReason.NOT_A_QUESTION in reasons("琵琶湖がある県の名前", "滋賀県", JA_PASSAGE, JA)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["私は、この湖について考える必要があるか？", "私たちは琵琶湖の面積を知っているか？", "僕の湖は何県にありますか？"],
+)
+def test_a_japanese_first_person_statement_is_not_a_question(question):
+    assert RejectionReason.NOT_A_QUESTION in reasons(question, "滋賀県", JA_PASSAGE, JA)
+
+
+def test_a_question_that_mentions_the_first_person_later_is_still_a_question():
+    assert RejectionReason.NOT_A_QUESTION not in reasons("「私は湖だ」と書いたのは誰ですか？", "滋賀県", JA_PASSAGE, JA)
+
+
 def test_rules_can_be_switched_off():
     config = ValidationConfig(require_question_form=False, reject_copied_questions=False, reject_duplicates=False)
     verdicts = validate_pairs([("The idea came from a French educator", "Pierre de Coubertin")] * 2, EN_PASSAGE, config)
