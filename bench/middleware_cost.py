@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -58,6 +59,15 @@ def layer_costs(names: list[str]) -> dict[str, float]:
 
 
 def main() -> int:
+    """Run the bench in a temporary data dir, removed afterwards (its database, secret key and logs)."""
+    data_dir = tempfile.mkdtemp(prefix="qasynth-bench-mw-")
+    try:
+        return measure(data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def measure(data_dir: str) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--sort", default="tottime", help="cProfile order for --profile (tottime, cumulative)")
@@ -69,7 +79,6 @@ def main() -> int:
         help="also cProfile the page + submit loop and print its N costliest functions (own time)",
     )
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="qasynth-bench-mw-")
     os.environ.update(QASYNTH_DATA_DIR=data_dir, DJANGO_SETTINGS_MODULE="qasynth_web.settings", DEBUG="0",
                       SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0",
                       SECURE_HSTS_SECONDS="0", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-middleware-" * 4),
