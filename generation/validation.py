@@ -145,9 +145,10 @@ def is_question(text: str, language: str) -> bool:
     text = text.strip()
     if not text:
         return False
-    if language.split("-")[0].lower() == "ja" and _JA_FIRST_PERSON.search(text):
+    base = language.split("-")[0].lower()
+    if base == "ja" and _JA_FIRST_PERSON.search(text):
         return False
-    if language.split("-")[0].lower() in {"ja", "zh"}:
+    if base in {"ja", "zh"}:
         return bool(_JA_QUESTION_END.search(text) or _JA_QUESTION_WORDS.search(text))
     return bool(_EN_QUESTION_END.search(text))
 

@@ -26,7 +26,7 @@ from annotation.models import (
 from annotation.services import hot_queries
 from annotation.services.sessions import render_instructions
 from core.services.text import unstorable_reason
-from core.sql_rows import db_datetime
+from core.sql_rows import db_datetime, fetch_all
 
 SIDES = ("left", "right")
 PREFERENCES = ("left", "tie", "right")
@@ -238,9 +238,8 @@ def _single_statement(sql: str, params: dict) -> list[tuple]:
     """Run one statement. Alone it is its own transaction (no BEGIN/COMMIT round trips); inside a caller's
     transaction a savepoint keeps a failed statement from breaking it."""
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    with guard:
+        return fetch_all(sql, params)
 
 
 def _tables() -> dict[str, str]:
