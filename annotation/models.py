@@ -255,6 +255,13 @@ class Assignment(models.Model):
             models.Index(
                 fields=["session", "block"], condition=Q(submitted_at__isnull=True), name="assignment_open_by_block"
             ),
+            # Open comparisons in (item, pair) order: a judge's progress counts distinct ones up to a cap and
+            # stops there, instead of sorting every open slot of the session first (K-system sessions).
+            models.Index(
+                fields=["session", "item", "system_a", "system_b"],
+                condition=Q(submitted_at__isnull=True),
+                name="assignment_open_pairs",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -70,6 +70,7 @@ def main() -> int:
 def measure(data_dir: str) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--profile-dump", help="with --profile: also write the raw profile here (pstats format)")
     parser.add_argument("--sort", default="tottime", help="cProfile order for --profile (tottime, cumulative)")
     parser.add_argument(
         "--profile",
@@ -155,6 +156,8 @@ def measure(data_dir: str) -> int:
         profiler.disable()
         stats = pstats.Stats(profiler)
         stats.sort_stats(args.sort).print_stats(args.profile)
+        if args.profile_dump:
+            stats.dump_stats(args.profile_dump)
     print(f"median microseconds per request over {args.rounds} rounds (SQLite, in process, load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
     print(f"{'layer':58s} {'page':>9s} {'submit':>9s} {'next':>9s}")
