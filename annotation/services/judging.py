@@ -161,12 +161,12 @@ def submit(token: str, judge: User, data: Submission, *, now: datetime | None = 
     refused with AssignmentGone (LATE_MESSAGE).
 
     Optimistic, to keep the write short: one plain read brings everything the checks and the validation
-    need, then ONE atomic write (a single statement on PostgreSQL, one short IMMEDIATE transaction on
-    SQLite) whose own conditions repeat the ownership check (token and judge, session open) and, for a
-    revision, the revision number read. A new lease of the slot changes its token, so a late submit and
-    a new lease cannot both win; when the write finds the row changed (or a unique constraint catches a
-    twin request), it is read again and decided anew. An item never gets more than its k judgments and a
-    judge never two judgments of one item (both also unique constraints).
+    need, then ONE atomic write (a single statement on both databases: a data-modifying CTE on PostgreSQL,
+    an INSERT into a view whose trigger does the writes on SQLite) whose own conditions repeat the ownership
+    check (token and judge, session open) and, for a revision, the revision number read. A new lease of the
+    slot changes its token, so a late submit and a new lease cannot both win; when the write finds the row
+    changed (or a unique constraint catches a twin request), it is read again and decided anew. An item never
+    gets more than its k judgments and a judge never two judgments of one item (both also unique constraints).
     """
     now = now or timezone.now()
     for _attempt in range(SUBMIT_ATTEMPTS):
@@ -288,51 +288,34 @@ RETURNING judgment_id
 """
 
 
-# SQLite has no data-modifying CTE: the same writes as three statements in one IMMEDIATE transaction (BEGIN
-# IMMEDIATE takes the write lock first, so nothing can come between the guard and the inserts).
-_CLOSE_SLOT_SQLITE = """
-UPDATE {a} SET submitted_at = %(now)s, lease_expires_at = NULL
-WHERE id = %(slot)s AND token = %(token)s AND judge_id = %(judge)s
-  AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {a}.session_id AND {s}.is_open)
+# SQLite has no data-modifying CTE: the same writes are an INSERT into a view whose INSTEAD OF trigger runs
+# them (migration 0013): one statement, atomic on its own, holding the write lock for that statement only.
+# The trigger's guard repeats the conditions above; when it fails the statement is abandoned and RETURNING
+# gives no row. RETURNING's subquery sees the trigger's writes: it reads the new judgment's id.
+_FIRST_SQLITE = """
+INSERT INTO annotation_submit_first (slot, token, judge, now, label_a, label_b, preference, comment, elapsed,
+                                     swapped, submission_id)
+VALUES (%(slot)s, %(token)s, %(judge)s, %(now)s, %(label_a)s, %(label_b)s, %(preference)s, %(comment)s,
+        %(elapsed)s, %(swapped)s, %(submission_id)s)
+RETURNING (SELECT id FROM {j} WHERE assignment_id = slot)
 """
-_INSERT_JUDGMENT_SQLITE = """
-INSERT INTO {j} (assignment_id, session_id, item_id, judge_id, system_a, system_b, label_a, label_b,
-                 preference, comment, time_on_item_ms, revisions_count, created_at, updated_at)
-SELECT id, session_id, item_id, %(judge)s, system_a, system_b, %(label_a)s, %(label_b)s,
-       %(preference)s, %(comment)s, %(elapsed)s, 1, %(now)s, %(now)s FROM {a} WHERE id = %(slot)s
-"""
-_UPDATE_JUDGMENT_SQLITE = """
-UPDATE {j} SET label_a = %(label_a)s, label_b = %(label_b)s, preference = %(preference)s,
-               comment = %(comment)s, revisions_count = %(number)s, updated_at = %(now)s
-WHERE id = %(judgment)s AND revisions_count = %(previous)s
-  AND EXISTS (SELECT 1 FROM {s} WHERE {s}.id = {j}.session_id AND {s}.is_open)
-"""
-_INSERT_REVISION_SQLITE = """
-INSERT INTO {r} (judgment_id, assignment_id, number, submission_id, label_a, label_b, preference, comment,
-                 swapped, ms_since_assigned, submitted_at)
-VALUES (%(judgment)s, %(slot)s, %(number)s, %(submission_id)s, %(label_a)s, %(label_b)s, %(preference)s,
-        %(comment)s, %(swapped)s, %(elapsed)s, %(now)s)
+_REVISION_SQLITE = """
+INSERT INTO annotation_submit_revision (judgment, previous, number, slot, now, label_a, label_b, preference,
+                                        comment, elapsed, swapped, submission_id)
+VALUES (%(judgment)s, %(previous)s, %(number)s, %(slot)s, %(now)s, %(label_a)s, %(label_b)s, %(preference)s,
+        %(comment)s, %(elapsed)s, %(swapped)s, %(submission_id)s)
+RETURNING judgment
 """
 
 
 def _write_first(change: _Change) -> SubmitResult | None:
     """Store the slot's first judgment; None when the slot is no longer this judge's (or the session closed)."""
     assignment = change.assignment
-    if connection.vendor == "postgresql":
-        rows = _single_statement(_FIRST_PG.format(**_tables()), change.params(1))
-        if not rows:
-            return None
-        judgment = _stored_judgment(rows[0][0], change)
-    else:  # SQLite: three writes in one IMMEDIATE transaction, the slot's guard first
-        params, tables = change.params(1), _tables()
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_CLOSE_SLOT_SQLITE.format(**tables), params)
-            if cursor.rowcount != 1:
-                return None
-            cursor.execute(_INSERT_JUDGMENT_SQLITE.format(**tables), params)
-            judgment_pk = cursor.lastrowid
-            cursor.execute(_INSERT_REVISION_SQLITE.format(**tables), {**params, "judgment": judgment_pk})
-        judgment = _stored_judgment(judgment_pk, change)
+    first = _FIRST_PG if connection.vendor == "postgresql" else _FIRST_SQLITE
+    rows = _single_statement(first.format(**_tables()), change.params(1))
+    if not rows:
+        return None
+    judgment = _stored_judgment(rows[0][0], change)
     assignment.submitted_at, assignment.lease_expires_at = change.now, None
     return SubmitResult(judgment, created=True, changed=True)
 
@@ -340,17 +323,10 @@ def _write_first(change: _Change) -> SubmitResult | None:
 def _write_revision(change: _Change, judgment: Judgment) -> SubmitResult | None:
     """Store a changed resubmit; None when another revision came first (or the session closed)."""
     number = judgment.revisions_count + 1
-    if connection.vendor == "postgresql":
-        params = {**change.params(number), "judgment": judgment.pk, "previous": number - 1}
-        if not _single_statement(_REVISION_PG.format(**_tables()), params):
-            return None
-    else:
-        params = {**change.params(number), "judgment": judgment.pk, "previous": number - 1}
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_UPDATE_JUDGMENT_SQLITE.format(**_tables()), params)
-            if cursor.rowcount != 1:
-                return None
-            cursor.execute(_INSERT_REVISION_SQLITE.format(**_tables()), params)
+    revision = _REVISION_PG if connection.vendor == "postgresql" else _REVISION_SQLITE
+    params = {**change.params(number), "judgment": judgment.pk, "previous": number - 1}
+    if not _single_statement(revision.format(**_tables()), params):
+        return None
     judgment.label_a, judgment.label_b = change.label_a, change.label_b
     judgment.preference, judgment.comment = change.preference, change.data.comment
     judgment.revisions_count, judgment.updated_at = number, change.now
