@@ -17,6 +17,8 @@ from django.urls import reverse
 from tests.annotation.helpers import make_session
 from tests.conftest import make_user
 
+pytestmark = pytest.mark.sqlite_smoke  # the budgets / write path hold on the SQLite default too
+
 NEXT_MAX = 4  # user, membership (+ checks, counts, held item), the one-statement lease, the item
 HTML_NEXT_MAX = 3  # user, membership, the lease: then a redirect to the item's page
 PAGE_MAX = 2  # user, the assignment with its session, item, judgment, judges-only rule and the judge's counts

@@ -19,6 +19,8 @@ from annotation.services import judging
 from tests.annotation.helpers import answer, make_session
 from tests.conftest import make_user
 
+pytestmark = pytest.mark.sqlite_smoke  # the budgets / write path hold on the SQLite default too
+
 
 def assert_never_over_k(session) -> None:
     per_item = Counter(Judgment.objects.filter(session=session).values_list("item_id", flat=True))

@@ -14,7 +14,7 @@ from annotation.services import assignment as assigning
 from annotation.services import judging
 from tests.annotation.helpers import answer, make_session
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_smoke]
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from annotation.services import assignment as assigning
 from annotation.services import judging
 from tests.annotation.helpers import answer, make_session
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_smoke]  # the SQLite write path too
 
 
 def test_the_same_submission_twice_stores_one_judgment_and_one_revision(bob):

@@ -12,6 +12,8 @@ from annotation.services import assignment as assigning
 from annotation.services import judging
 from tests.annotation.helpers import answer, make_session
 
+pytestmark = pytest.mark.sqlite_smoke  # the budgets / write path hold on the SQLite default too
+
 
 def between_read_and_write(monkeypatch, move) -> None:
     """Run `move` once, right after submit()'s first read: the state changes under the read's feet."""

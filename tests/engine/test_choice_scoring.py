@@ -161,3 +161,30 @@ def test_on_cuda_in_bf16_batched_choices_match_one_prompt_at_a_time(arch):
             assert b.logprobs[0] == pytest.approx(a.logprobs[0], abs=0.15)
         for k in range(len(STEPS)):
             assert sum(b.probabilities(k)) == pytest.approx(1.0)
+
+
+def test_groups_prefilled_in_one_packed_pass_score_as_two_padded_passes(scorer_model, monkeypatch):
+    """A batch's groups go through the model in ONE pass, each group's members packed after its shared tokens
+    without padding (QASYNTH_PACK_PROMPTS=0: the shared tokens, then every member's own, padded): same scores."""
+    model, tok = scorer_model
+    packed_scorer = ChoiceScorer(model, tok, batch_size=8)
+    assert packed_scorer._packs_prompts
+    passes = []
+    prefill = ChoiceScorer._prefill_packed
+
+    def counting(self, *args):
+        passes.append(1)
+        return prefill(self, *args)
+
+    monkeypatch.setattr(ChoiceScorer, "_prefill_packed", counting)
+    packed = packed_scorer.choose_text(GROUPED, STEPS)
+    assert len(passes) == 1  # one batch of 8 rows: its prompts in one pass
+    monkeypatch.setenv("QASYNTH_PACK_PROMPTS", "0")
+    padded_scorer = ChoiceScorer(model, tok, batch_size=8)
+    assert not padded_scorer._packs_prompts
+    padded = padded_scorer.choose_text(GROUPED, STEPS)
+    assert len(passes) == 1
+    assert [r.choices for r in packed] == [r.choices for r in padded]
+    for a, b in zip(padded, packed, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
