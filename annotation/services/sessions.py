@@ -10,7 +10,7 @@ from functools import lru_cache
 import markdown
 import nh3
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
@@ -294,6 +294,21 @@ def create_slots(session: JudgingSession, items: Sequence[SessionItem]) -> None:
         for slot, (a, b) in enumerate(pair for pair in pairs_of[item.pk] for _ in range(session.judges_per_item))
     ]
     Assignment.objects.bulk_create(slots, batch_size=1000)
+    if len(slots) >= ANALYZE_AFTER_SLOTS and connection.vendor == "postgresql":
+        transaction.on_commit(_refresh_planner_statistics)
+
+
+ANALYZE_AFTER_SLOTS = 1000
+"""A bulk load of at least this many slots is followed by ANALYZE on PostgreSQL (once committed)."""
+
+
+def _refresh_planner_statistics() -> None:
+    """Until autovacuum gets to a freshly loaded table, PostgreSQL plans the judging queries from statistics
+    that do not know the new session's rows: the open-comparison count of a K = 8 session then took 15 ms (a
+    nested loop per open slot) instead of 1.9 ms. Bulk load, then ANALYZE, as the PostgreSQL manual advises;
+    it samples a fixed number of rows, so it stays cheap on a big table, and it blocks no reads or writes."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Assignment._meta.db_table}, {SessionItem._meta.db_table}")
 
 
 def _schedule_seed(session: JudgingSession, items: Sequence[SessionItem]) -> int:
