@@ -265,8 +265,9 @@ class ChoiceScorer:
     def _packs_prompts(self) -> bool:
         """Whether a batch's groups are prefilled in ONE forward pass, each group's shared tokens followed by its
         members' own tokens in one row, with no padding between them (a 4D mask keeps each member to the shared
-        part and its own tokens). Two passes with padded rows cost a fifth more on the CPU. It needs what option
-        packing needs, the decoder and output embeddings apart, and key/value layers it can gather rows from."""
+        part and its own tokens). Two passes with padded rows cost about a tenth more on the CPU (bench/llm_judge.py).
+        It needs what option packing needs and the decoder and output embeddings apart; the cache's layers must
+        hold their keys and values as tensors (DynamicCache in the supported transformers versions)."""
         if not self._packs_options:
             return False
         if os.environ.get("QASYNTH_PACK_PROMPTS", "1").strip() == "0":
@@ -337,10 +338,10 @@ class ChoiceScorer:
         index = torch.zeros((len(spans), total), dtype=torch.long)
         mask = torch.zeros((len(spans), total), dtype=torch.long)
         for r, ((_, shared, start, length), used) in enumerate(zip(spans, lengths, strict=True)):
-            kept = [*range(prefix_len), *range(prefix_len, prefix_len + shared)]
-            kept += range(prefix_len + start, prefix_len + start + length)
+            own = prefix_len + start
+            tokens_at = [*range(prefix_len, prefix_len + shared), *range(own, own + length)]
             index[r, :prefix_len] = torch.arange(prefix_len)
-            index[r, total - used + prefix_len :] = torch.tensor(kept[prefix_len:], dtype=torch.long)
+            index[r, total - used + prefix_len :] = torch.tensor(tokens_at, dtype=torch.long)
             mask[r, :prefix_len] = 1
             mask[r, total - used + prefix_len :] = 1
         rows_on, index_on = rows.to(device), index.to(device)
