@@ -338,8 +338,8 @@ class ChoiceScorer:
         index = torch.zeros((len(spans), total), dtype=torch.long)
         mask = torch.zeros((len(spans), total), dtype=torch.long)
         for r, ((_, shared, start, length), used) in enumerate(zip(spans, lengths, strict=True)):
-            own = prefix_len + start
-            tokens_at = [*range(prefix_len, prefix_len + shared), *range(own, own + length)]
+            first_own = prefix_len + start
+            tokens_at = [*range(prefix_len, prefix_len + shared), *range(first_own, first_own + length)]
             index[r, :prefix_len] = torch.arange(prefix_len)
             index[r, total - used + prefix_len :] = torch.tensor(tokens_at, dtype=torch.long)
             mask[r, :prefix_len] = 1
