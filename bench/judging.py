@@ -414,14 +414,14 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def run_backend(args, backend: str) -> dict:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"qasynth-bench-{backend}-"))
     judges = args.judges or (200 if args.invite else 50 if backend == "postgres" else 20)
     repo = Path(args.repo).resolve()
     created = False
     database_url = None
-    if backend == "postgres":
+    if backend == "postgres":  # first: a refused database name must not leave a data dir behind
         database_url = create_postgres(args.pg_url, args.db_name)
         created = True
+    data_dir = Path(tempfile.mkdtemp(prefix=f"qasynth-bench-{backend}-"))
     env = server_env(database_url, data_dir)
     if args.workers:
         env["WEB_WORKERS"] = str(args.workers)
