@@ -231,6 +231,15 @@ def cache_argument(model: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def repeated_cache(cache: Any, rows: int) -> Any:
+    """A copy of ``cache`` (one row, e.g. a shared prefix's) for ``rows`` rows; the original stays as it was,
+    since a forward pass extends the cache it is given in place."""
+    copied = copy.deepcopy(cache)
+    if rows > 1:
+        copied.batch_repeat_interleave(rows)
+    return copied
+
+
 def output_cache(output: Any) -> Any:
     """The Cache object a forward pass returned, under either name."""
     for name in ("cache", "past_key_values"):
@@ -448,7 +457,7 @@ class BatchDecoder:
         done, cache = (0, None) if prefix is None else prefix
         if not 0 <= done < len(prompt):
             raise ValueError("the shared prefix must be shorter than the prompt")
-        cache_arg = {self.cache_kwarg: copy.deepcopy(cache)} if cache is not None else {}
+        cache_arg = {self.cache_kwarg: repeated_cache(cache, 1)} if cache is not None else {}
         ids = torch.tensor([list(prompt[done:])], device=self.device)
         last_only = {"logits_to_keep": 1} if self._takes_logits_to_keep else {}  # not [prompt x vocab] logits
         attention = torch.ones((1, len(prompt)), dtype=torch.long, device=self.device)
@@ -459,9 +468,7 @@ class BatchDecoder:
         for start in range(0, len(conts), batch_size):
             chunk = conts[start : start + batch_size]
             width = max(len(c) for c in chunk)
-            rows = copy.deepcopy(cache)
-            if len(chunk) > 1:
-                rows.batch_repeat_interleave(len(chunk))
+            rows = repeated_cache(cache, len(chunk))
             input_ids = torch.tensor([c + [self.pad_id] * (width - len(c)) for c in chunk], device=self.device)
             mask = torch.tensor(
                 [[1] * (len(prompt) + len(c)) + [0] * (width - len(c)) for c in chunk], device=self.device
@@ -530,10 +537,7 @@ class BatchDecoder:
         if static:
             kwargs["cache_implementation"] = "static"
         elif prefix_cache is not None:
-            cache = copy.deepcopy(prefix_cache)  # generate() extends the cache in place
-            if len(batch) > 1:
-                cache.batch_repeat_interleave(len(batch))
-            kwargs[self.cache_kwarg] = cache
+            kwargs[self.cache_kwarg] = repeated_cache(prefix_cache, len(batch))  # generate() extends it in place
         device = self.device
         with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
             torch.manual_seed(params.seed + batch_no)

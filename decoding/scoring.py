@@ -16,7 +16,6 @@ step is a few one- or two-token forward passes, not a pass over the prompt per o
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 import os
@@ -26,7 +25,7 @@ from typing import Any
 
 import torch
 
-from decoding.engine import BatchDecoder, DecoderOptions, cache_argument, output_cache
+from decoding.engine import BatchDecoder, DecoderOptions, cache_argument, output_cache, repeated_cache
 
 PACKABLE_ARCHITECTURES = frozenset({"llama", "gpt_neox", "mistral", "qwen2", "qwen3"})
 """Full attention everywhere and a custom 4D mask used as given (tested: llama, gpt_neox). Gemma 3's sliding
@@ -229,6 +228,12 @@ class ChoiceScorer:
             config, "_attn_implementation", None
         ) in ("sdpa", "eager")
 
+    def _additive_mask(self, allowed: torch.Tensor) -> torch.Tensor:
+        """A boolean [rows, queries, keys] mask as the 4D additive one attention takes as given: 0 where a query
+        may see a key, the dtype's minimum where not."""
+        dtype = next(self.model.parameters()).dtype
+        return torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+
     @torch.inference_mode()
     def _score_packed(
         self, options: Sequence[Sequence[int]], mask: torch.Tensor, cache: Any, table: torch.Tensor
@@ -246,8 +251,7 @@ class ChoiceScorer:
         for a, (ja, ia, _) in enumerate(inputs):
             for b, (jb, ib, _) in enumerate(inputs):
                 allowed[:, a, width + b] = ja == jb and ib <= ia
-        dtype = next(self.model.parameters()).dtype
-        bias = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+        bias = self._additive_mask(allowed)
         device = self.decoder.device
         output = self.model(
             input_ids=ids.to(device),
@@ -272,10 +276,7 @@ class ChoiceScorer:
             return False
         if os.environ.get("QASYNTH_PACK_PROMPTS", "1").strip() == "0":
             return False
-        try:
-            return self.model.get_decoder() is not None and self.model.get_output_embeddings() is not None
-        except (AttributeError, NotImplementedError):
-            return False
+        return self.model.get_output_embeddings() is not None
 
     @torch.inference_mode()
     def _prefill_packed(
@@ -315,14 +316,11 @@ class ChoiceScorer:
         own_tokens = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
         padding_self = (query < 0) & torch.eye(width, dtype=torch.bool)  # padding sees itself: no empty row
         allowed[:, :, prefix_len:] = own_tokens | padding_self
-        dtype = next(self.model.parameters()).dtype
-        bias = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+        bias = self._additive_mask(allowed)
         decoder = self.model.get_decoder()
         kwargs: dict[str, Any] = {"use_cache": True}
         if prefix_cache is not None:
-            kwargs[cache_argument(decoder)] = copy.deepcopy(prefix_cache)
-            if len(groups) > 1:
-                kwargs[cache_argument(decoder)].batch_repeat_interleave(len(groups))
+            kwargs[cache_argument(decoder)] = repeated_cache(prefix_cache, len(groups))
         device = self.decoder.device
         output = decoder(
             input_ids=ids.to(device), attention_mask=bias.to(device), position_ids=position_ids.to(device), **kwargs
@@ -392,9 +390,7 @@ class ChoiceScorer:
         first_rows = len(groups) if grouped else n  # the first pass: one row per group, or per prompt
         mask = torch.ones((first_rows, prefix_len), dtype=torch.long)
         if prefix_cache is not None:
-            cache = copy.deepcopy(prefix_cache)
-            if first_rows > 1:
-                cache.batch_repeat_interleave(first_rows)
+            cache = repeated_cache(prefix_cache, first_rows)
         if grouped:
             _, mask, cache = self._append(parts, mask, cache)
             expand = [k for k, group in enumerate(groups) for _ in group.members]

@@ -308,7 +308,8 @@ def _refresh_planner_statistics() -> None:
     nested loop per open slot) instead of 1.9 ms. Bulk load, then ANALYZE, as the PostgreSQL manual advises;
     it samples a fixed number of rows, so it stays cheap on a big table, and it blocks no reads or writes."""
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Assignment._meta.db_table}, {SessionItem._meta.db_table}")
+        tables = (connection.ops.quote_name(model._meta.db_table) for model in (Assignment, SessionItem))
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 def _schedule_seed(session: JudgingSession, items: Sequence[SessionItem]) -> int:
