@@ -21,7 +21,8 @@ an existing database of that name is refused, never dropped; only a database thi
 
 Besides throughput and latency it prints the server's CPU milliseconds per judged item (user + system time
 of the gunicorn processes, psutil, over the measured window): on a shared machine latency moves with the
-neighbours' load, CPU per item does not.
+neighbours' load, CPU per item does not. Beside it, the load generator's CPU per judged item and, on
+PostgreSQL, the database backends' (by process title): what the server did not get of the shared cores.
 
 Invitation mode (--invite): N judges (default 200) arrive through ONE open Prolific-style link within
 --arrivals seconds (default 60), each with its own worker id, accept the consent page, read the
@@ -392,15 +393,44 @@ def server_cpu_s(process: subprocess.Popen) -> float:
     """User + system CPU seconds of the gunicorn master and its workers so far."""
     import psutil
 
+    return _tree_cpu_s([psutil.Process(process.pid)])
+
+
+def _tree_cpu_s(roots: list) -> float:
+    import psutil
+
     total = 0.0
-    master = psutil.Process(process.pid)
-    for proc in [master, *master.children(recursive=True)]:
+    for root in roots:
         try:
-            times = proc.cpu_times()
-            total += times.user + times.system
+            procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            pass
+            continue
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
     return total
+
+
+def database_cpu_s(db_name: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving `db_name` (found by its process title,
+    "postgres: <user> <database> ..."), by pid; empty for SQLite, which runs inside the server."""
+    import psutil
+
+    if not db_name:
+        return {}
+    found: dict[int, float] = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            title = " ".join(proc.info["cmdline"] or [])
+            if title.startswith("postgres: ") and f" {db_name} " in f"{title} ":
+                times = proc.cpu_times()
+                found[proc.pid] = times.user + times.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -460,10 +490,13 @@ def run_backend(args, backend: str) -> dict:
                    str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out),
                    "--link", link, "--arrivals", str(args.arrivals), "--marks", str(marks)]  # fmt: skip
             driver = subprocess.Popen(cmd, cwd=REPO)
-            cpu = _window_cpu(driver, server, marks, timeout=args.duration + 120)
+            db_name = args.db_name if backend == "postgres" else None
+            cpu = _window_cpu(driver, server, marks, db_name, timeout=args.duration + 120)
             measured = json.loads(out.read_text())
-            measured["server_cpu_s"] = round(cpu, 2)
-            measured["cpu_ms_per_judged"] = round(1000 * cpu / measured["judged"], 1) if measured["judged"] else None
+            measured["server_cpu_s"] = round(cpu["server"], 2)
+            for part, seconds in cpu.items():
+                key = "cpu_ms_per_judged" if part == "server" else f"{part}_cpu_ms_per_judged"
+                measured[key] = round(1000 * seconds / measured["judged"], 1) if measured["judged"] else None
             measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session, cwd=repo))
             results[mode] = measured
         log = (data_dir / "gunicorn.log").read_text(errors="replace")
@@ -479,20 +512,36 @@ def run_backend(args, backend: str) -> dict:
     return results
 
 
-def _window_cpu(driver: subprocess.Popen, server: subprocess.Popen, marks: Path, timeout: float) -> float:
-    """Server CPU seconds between the driver's "start" mark (logins done) and its "stop" mark."""
+def _window_cpu(
+    driver: subprocess.Popen, server: subprocess.Popen, marks: Path, db_name: str | None, timeout: float
+) -> dict[str, float]:
+    """CPU seconds between the driver's "start" mark (logins done) and its "stop" mark: the server's (what
+    the targets are about), the load generator's and, on PostgreSQL, the database backends' (so a reader
+    sees where a shared machine's cores went; a backend that exits inside the window is not counted)."""
+    import psutil
+
+    load = psutil.Process(driver.pid)
     deadline = time.monotonic() + timeout
-    begin = None
+    begin: dict[str, float] | None = None
+    db_begin: dict[int, float] = {}
+
+    def sample() -> dict[str, float]:
+        return {"server": server_cpu_s(server), "driver": _tree_cpu_s([load])}
+
     while time.monotonic() < deadline:
         text = marks.read_text() if marks.exists() else ""
         if begin is None and "start" in text:
-            begin = server_cpu_s(server)
+            begin, db_begin = sample(), database_cpu_s(db_name)
         if "stop" in text:
-            end = server_cpu_s(server)
+            end, db_end = sample(), database_cpu_s(db_name)
             driver.wait(timeout=60)
             if driver.returncode:
                 raise RuntimeError(f"load generator failed ({driver.returncode})")
-            return end - (begin if begin is not None else end)
+            start = begin if begin is not None else end
+            used = {part: end[part] - start[part] for part in end}
+            if db_name:
+                used["database"] = sum(cpu - db_begin.get(pid, 0.0) for pid, cpu in db_end.items())
+            return used
         if driver.poll() is not None and driver.returncode:
             raise RuntimeError(f"load generator failed ({driver.returncode})")
         time.sleep(0.05)
@@ -520,6 +569,10 @@ def report(results: dict) -> None:
             f"server CPU {r.get('cpu_ms_per_judged')} ms per judged item, errors {r['errors']}; "
             f"machine load average {r['load_avg_1min'][0]} -> {r['load_avg_1min'][1]} on {os.cpu_count()} cores"
         )
+        others = [f"{name} {r[key]} ms" for name, key in (("load generator", "driver_cpu_ms_per_judged"),
+                  ("PostgreSQL backends", "database_cpu_ms_per_judged")) if r.get(key) is not None]  # fmt: skip
+        if others:
+            print(f"   other CPU per judged item: {', '.join(others)}")
         for kind in ("open", "flow", "next", "page", "submit"):
             p = lat.get(kind) or {"n": 0}
             if not p["n"]:

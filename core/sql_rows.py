@@ -93,21 +93,38 @@ class RowReader:
         return bool(self.value())
 
 
+def hot_cursor():
+    """A cursor for the hot statements. On PostgreSQL with preparing on (settings.DB_PREPARE_THRESHOLD) it
+    binds parameters on the server, so a statement's text is the same every time and psycopg prepares it
+    after that many runs on a connection (persistent connections keep it): PostgreSQL then skips parsing
+    and, once it settles on a generic plan, planning, which cost it about 3 of its 6 ms per judged item.
+    The cursor is wrapped as Django wraps its own (`_prepare_cursor`), so query logging and counting see it."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    if raw_connection.prepare_threshold is None:
+        return connection.cursor()
+    import psycopg
+
+    return connection._prepare_cursor(psycopg.Cursor(raw_connection))
+
+
 def fetch_one(sql: str, params: dict[str, Any]) -> tuple | None:
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
 def fetch_all(sql: str, params: dict[str, Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def execute(sql: str, params: dict[str, Any]) -> int:
     """Run one write statement (its own transaction outside an atomic block); the number of rows it changed."""
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 

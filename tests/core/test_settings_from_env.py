@@ -60,6 +60,13 @@ def test_database_url_and_broker_url_select_postgresql_and_redis(tmp_path):
     assert s["broker"] == "redis://127.0.0.1:6379/3"
 
 
+def test_postgresql_prepares_the_hot_statements_unless_told_off_for_a_pooler(tmp_path):
+    url = "postgres://postgres@127.0.0.1:5432/somedb"
+    assert settings_with(tmp_path, DATABASE_URL=url)["opts"]["prepare_threshold"] == 2
+    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="5")["opts"]["prepare_threshold"] == 5
+    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="off")["opts"]["prepare_threshold"] is None
+
+
 def test_secret_key_and_hosts_come_from_the_environment(tmp_path):
     s = settings_with(tmp_path, SECRET_KEY="k" * 60, ALLOWED_HOSTS="qa.example.org,other.example.org")
     assert s["secret"] == "k" * 60
