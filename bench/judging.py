@@ -114,7 +114,16 @@ async def drive(args) -> dict:
         nonlocal judged
         if args.think:  # real judges do not all arrive in the same millisecond
             await asyncio.sleep(random.uniform(0, args.think))
-        response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
+        for attempt in (1, 2):  # a GET, so safe to repeat as a browser would
+            try:
+                response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
+                break
+            except httpx.TransportError as exc:
+                # The connection sat idle since the logins; a server with a short keep-alive (the issue's
+                # base: gunicorn's 2 s) closes it under the request. Counted as an error, retried once.
+                errors.append(f"first request after login: {type(exc).__name__} (attempt {attempt})")
+                if attempt == 2:
+                    return
         location = response.headers.get("location", "")
         while time.monotonic() < stop_at:
             try:

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.sql_rows import hot_cursor
@@ -73,3 +74,15 @@ def test_a_threshold_of_none_prepares_nothing(judge_client):
         assert isinstance(cursor.cursor, psycopg.ClientCursor)  # as the ORM's: parameters bound on the client
     _judge_items(client, judge, 4)
     assert _prepared() == []
+
+
+def test_a_prepared_statement_is_still_logged_with_its_values(judge_client):
+    """Django asks psycopg what it last sent, and a prepared execution leaves nothing to ask: the log (DEBUG,
+    query counting) would read None. It reads the statement as a client-side cursor would have sent it."""
+    client, judge = judge_client
+    _judge_items(client, judge, 3)  # the statements are prepared by now
+    with CaptureQueriesContext(connection) as captured:
+        _judge_items(client, judge, 1)
+    logged = [q["sql"] for q in captured.captured_queries]
+    assert None not in logged and all(isinstance(sql, str) and sql for sql in logged), logged
+    assert any("annotation_assignment" in sql and "%(" not in sql for sql in logged), logged
