@@ -65,6 +65,9 @@ def test_postgresql_prepares_the_hot_statements_unless_told_off_for_a_pooler(tmp
     assert settings_with(tmp_path, DATABASE_URL=url)["opts"]["prepare_threshold"] == 2
     assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="5")["opts"]["prepare_threshold"] == 5
     assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="off")["opts"]["prepare_threshold"] is None
+    make_key_file(tmp_path)
+    bad = probe(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="twice")
+    assert bad.returncode != 0 and "DB_PREPARE_THRESHOLD must be a whole number of runs or 'off'" in bad.stderr
 
 
 def test_secret_key_and_hosts_come_from_the_environment(tmp_path):
