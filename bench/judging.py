@@ -402,24 +402,24 @@ def server_cpu_s(process: subprocess.Popen) -> float:
     """User + system CPU seconds of the gunicorn master and its workers so far."""
     import psutil
 
-    return _tree_cpu_s([psutil.Process(process.pid)])
+    return _tree_cpu_s(psutil.Process(process.pid))
 
 
-def _tree_cpu_s(roots: list) -> float:
+def _tree_cpu_s(root) -> float:
+    """User + system CPU seconds so far of a process and its children (0 once it has exited)."""
     import psutil
 
     total = 0.0
-    for root in roots:
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for proc in procs:
         try:
-            procs = [root, *root.children(recursive=True)]
+            times = proc.cpu_times()
+            total += times.user + times.system
         except psutil.NoSuchProcess:
-            continue
-        for proc in procs:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
+            pass
     return total
 
 
@@ -540,7 +540,7 @@ def _window_cpu(
     next_look = 0.0
 
     def sample() -> dict[str, float]:
-        return {"server": server_cpu_s(server), "driver": _tree_cpu_s([load])}
+        return {"server": server_cpu_s(server), "driver": _tree_cpu_s(load)}
 
     def look() -> dict[int, float]:
         nonlocal db_lost

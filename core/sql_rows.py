@@ -98,7 +98,7 @@ class _PreparedDebugCursor(CursorDebugWrapper):
     """Django logs a statement (DEBUG, tests counting queries) by asking psycopg what it last sent, and a
     prepared statement leaves nothing to ask (None): log it as a client-binding cursor would have sent it."""
 
-    def execute(self, sql, params=None):  # noqa: ANN001, ANN201 - Django's signature
+    def execute(self, sql, params=None):
         with self.debug_sql(self.db.ops.compose_sql(sql, params)):
             return super(CursorDebugWrapper, self).execute(sql, params)
 

@@ -107,9 +107,12 @@ DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
 # it). Only those statements: the ORM's cursors bind on the client and never prepare. "off" for a pooler
 # that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
 _prepare = env.str("DB_PREPARE_THRESHOLD", default="2").strip().lower()
-if _prepare not in ("off", "none", "") and not _prepare.isdigit():
+if _prepare in ("off", "none", ""):
+    DB_PREPARE_THRESHOLD: int | None = None
+elif _prepare.isdigit():
+    DB_PREPARE_THRESHOLD = int(_prepare)
+else:
     raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD must be a whole number of runs or 'off', not {_prepare!r}")
-DB_PREPARE_THRESHOLD = None if _prepare in ("off", "none", "") else int(_prepare)
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
