@@ -224,7 +224,7 @@ def judge_item(request: HttpRequest, token: str) -> HttpResponse:
             return _late(request, _posted_session(request))
         return render(request, "annotation/gone.html", {"message": str(exc)}, status=410)
     if request.method == "GET":
-        return render(request, "annotation/judge_item.html", _page_context(assignment, request))
+        return render(request, "annotation/judge_item.html", _page_context(assignment, request), using="jinja2")
     return _flag_and_go(request, assignment)
 
 
@@ -252,7 +252,7 @@ def _submit_and_go(request: HttpRequest, token: str) -> HttpResponse:
             "comment": submission.comment,
         }
         context = _page_context(assignment, request, values=values, error=str(exc))
-        return render(request, "annotation/judge_item.html", context, status=400)
+        return render(request, "annotation/judge_item.html", context, status=400, using="jinja2")
     assignment = result.judgment.assignment  # read by submit, with its session
     session = assignment.session
     # A first judgment is of the newest item in hand, so only an edit can have judged items after it.
@@ -286,7 +286,7 @@ def _flag_and_go(request: HttpRequest, assignment: Assignment) -> HttpResponse:
         judging.flag(assignment.token, request.user, reason, note)
     except judging.JudgingError as exc:
         context = _page_context(assignment, request, flag_error=str(exc), flag_values={"reason": reason, "note": note})
-        return render(request, "annotation/judge_item.html", context, status=400)
+        return render(request, "annotation/judge_item.html", context, status=400, using="jinja2")
     except judging.AssignmentGone:
         return _late(request, session)
     except assigning.SessionClosed:

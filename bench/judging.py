@@ -78,10 +78,12 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 async def drive(args) -> dict:
-    import httpx
+    sys.path.insert(0, str(REPO))
+    from bench.lean_http import Client, TransportError
 
     base = args.url.rstrip("/")
     assert base.startswith(f"http://{HOST}:"), "the load generator only targets 127.0.0.1"
+    port = int(base.rsplit(":", 1)[1])  # the client speaks to HOST:port; requests carry the path only
     latencies: dict[str, list[float]] = {"open": [], "flow": [], "next": [], "page": [], "submit": []}
     errors: list[str] = []
     judged = 0
@@ -100,25 +102,25 @@ async def drive(args) -> dict:
             latencies[kind].append(elapsed)
         return response
 
-    async def login(client: httpx.AsyncClient, username: str) -> None:
-        page = await client.get(f"{base}/accounts/login/")
+    async def login(client: Client, username: str) -> None:
+        page = await client.get("/accounts/login/")
         csrf = token_re.search(page.text).group(1)
         response = await client.post(
-            f"{base}/accounts/login/",
+            "/accounts/login/",
             data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf, "next": "/"},
         )
         if response.status_code != 302:
             raise RuntimeError(f"login of {username} failed: {response.status_code}")
 
-    async def judge(client: httpx.AsyncClient, index: int, stop_at: float) -> None:
+    async def judge(client: Client, index: int, stop_at: float) -> None:
         nonlocal judged
         if args.think:  # real judges do not all arrive in the same millisecond
             await asyncio.sleep(random.uniform(0, args.think))
         for attempt in (1, 2):  # a GET, so safe to repeat as a browser would
             try:
-                response = await timed("next", client.get(f"{base}/annotation/s/{args.session}/next/"))
+                response = await timed("next", client.get(f"/annotation/s/{args.session}/next/"))
                 break
-            except httpx.TransportError as exc:
+            except TransportError as exc:
                 # The connection sat idle since the logins; a server with a short keep-alive (the issue's
                 # base: gunicorn's 2 s) closes it under the request. Counted as an error, retried once.
                 errors.append(f"first request after login: {type(exc).__name__} (attempt {attempt})")
@@ -132,7 +134,7 @@ async def drive(args) -> dict:
                         return  # nothing left for this judge
                     errors.append(f"unexpected redirect {response.status_code} {location!r}")
                     return
-                page = await timed("page", client.get(f"{base}{location}"))
+                page = await timed("page", client.get(f"{location}"))
                 if page.status_code != 200:
                     errors.append(f"page {page.status_code}")
                     return
@@ -148,52 +150,49 @@ async def drive(args) -> dict:
                     await asyncio.sleep(args.think)
                 if time.monotonic() >= stop_at:
                     return
-                response = await timed("submit", client.post(f"{base}{location}", data=data))
+                response = await timed("submit", client.post(f"{location}", data=data))
                 if response.status_code != 302:
                     errors.append(f"submit {response.status_code}: {response.text[:200]}")
                     return
                 judged += 1
                 location = response.headers.get("location", "")
-            except httpx.HTTPError as exc:
+            except TransportError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return
 
-    async def arrive(client: httpx.AsyncClient, index: int, begin: float) -> bool:
+    async def arrive(client: Client, index: int, begin: float) -> bool:
         """Open the invitation link as a new crowd worker at this judge's arrival time, consent, read."""
         await asyncio.sleep(max(0.0, begin + index * args.arrivals / args.judges - time.monotonic()))
         query = f"PROLIFIC_PID=bench-worker-{index:04d}&STUDY_ID=bench-study&SESSION_ID=visit-{index}"
         try:
-            response = await timed("open", client.get(f"{base}{args.link}?{query}"))
+            response = await timed("open", client.get(f"{args.link}?{query}"))
             if response.status_code != 302 or "/welcome/" not in response.headers.get("location", ""):
                 errors.append(f"open {response.status_code} {response.headers.get('location', '')!r}")
                 return False
             for step, data in (("consent", {"agree": "yes"}), ("instructions", {})):
-                page = await timed("flow", client.get(f"{base}/annotation/welcome/{step}/"))
+                page = await timed("flow", client.get(f"/annotation/welcome/{step}/"))
                 data["csrfmiddlewaretoken"] = token_re.search(page.text).group(1)
-                response = await timed("flow", client.post(f"{base}/annotation/welcome/{step}/", data=data))
+                response = await timed("flow", client.post(f"/annotation/welcome/{step}/", data=data))
                 if response.status_code != 302:
                     errors.append(f"{step} {response.status_code}")
                     return False
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             return False
         return True
 
-    async def invited(client: httpx.AsyncClient, index: int, begin: float, stop_at: float) -> None:
+    async def invited(client: Client, index: int, begin: float, stop_at: float) -> None:
         if await arrive(client, index, begin):
             await judge(client, index, stop_at)
 
     # Log everyone in first (password hashing is deliberately slow), then start all judges together, so the
     # measured window holds judging traffic only.
     # One keep-alive connection per judge, kept as long as a browser would (the server's keep-alive decides).
-    limits = httpx.Limits(keepalive_expiry=120.0)
-    clients = [
-        httpx.AsyncClient(follow_redirects=False, timeout=httpx.Timeout(30.0), limits=limits)
-        for _ in range(args.judges)
-    ]
+    # bench/lean_http.py, not httpx: it costs the shared cores a third as much per request.
+    clients = [Client(HOST, port, timeout=30.0) for _ in range(args.judges)]
     gate = asyncio.Semaphore(4)
 
-    async def gated_login(client: httpx.AsyncClient, index: int) -> None:
+    async def gated_login(client: Client, index: int) -> None:
         async with gate:
             await login(client, f"bench{index:03d}")
 
@@ -255,7 +254,6 @@ def server_env(database_url: str | None, data_dir: Path) -> dict[str, str]:
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
         SECURE_HSTS_SECONDS="0",
-        AXES_ENABLED="0",
         LOG_LEVEL="WARNING",
         CELERY_BROKER_URL="filesystem://",
         PYTHONUNBUFFERED="1",

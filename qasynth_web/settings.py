@@ -87,6 +87,21 @@ TEMPLATES = [
             ],
         },
     },
+    {  # the judging page only (core/jinja2.py says why); views ask for it with using="jinja2"
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "core.jinja2.environment",
+            "context_processors": [
+                "core.jinja2.csrf",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "core.context_processors.navigation",
+            ],
+        },
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------------

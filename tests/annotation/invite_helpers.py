@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 from django.urls import reverse
 
@@ -79,8 +81,8 @@ def judge_items(client: Client, session, count: int) -> list[str]:
             return visited
         page = client.get(location)
         assert page.status_code == 200, (location, page.status_code)
-        data = {"left_label": "correct", "right_label": "incorrect", "preference": "left",
-                "submission_id": page.context["submission_id"]}  # fmt: skip
+        data = {"left_label": "correct", "right_label": "incorrect", "preference": "left"}
+        data["submission_id"] = re.search(r'name="submission_id" value="([0-9a-f]+)"', page.text).group(1)
         response = client.post(location, data)
         assert response.status_code == 302, response.content[:300]
     visited.append(response["Location"])
