@@ -4,8 +4,10 @@ Two modes per database: (a) judges who think 2 s before each submit (latency; ta
 the page and the submit, 0 errors) and (b) no think time (saturation: requests/s, judged items/s,
 latency, errors). With --systems K (default 8) a third mode repeats (a) on a K-system session with the
 adaptive matchup design and prints each latency's p95 over the two-system session's (issue 15's target:
-<= 1.2x). After each mode the database is checked: no comparison (item, pair) has more than k judgments and
-no judge judged one twice. PostgreSQL with 50 judges, the SQLite default with 20.
+<= 1.2x); a fourth (think-side-by-side) judges a two-system and a K-system session at the same time, half the
+judges each, so both p95s meet the same machine. After each mode the database is checked: no comparison
+(item, pair) has more than k judgments and no judge judged one twice. PostgreSQL with 50 judges, the SQLite
+default with 20.
 
 The load generator runs as a separate process (this script with --drive), so its CPU use is not the
 server's; it only ever targets 127.0.0.1, and every loop is bounded in time.
@@ -60,6 +62,9 @@ TARGET_K_RATIO = 1.2
 K_MODE = "think-k-systems"
 """With --systems K > 2: the think mode again on a K-system adaptive session (issue 15: its next-item p95
 within 1.2x of the two-system session's, measured in the same run)."""
+SIDE_MODE = "think-side-by-side"
+"""With --systems K > 2: a two-system and a K-system session judged AT THE SAME TIME, half the judges each, so
+both latencies meet the same machine (sequential modes meet whatever the machine does in their own window)."""
 HOST = "127.0.0.1"
 
 
@@ -199,6 +204,13 @@ async def drive(args) -> dict:
     try:
         if not args.link:
             await asyncio.gather(*(gated_login(client, i) for i, client in enumerate(clients)))
+        if args.go:  # side by side with another load generator: both start their window together
+            Path(args.marks).write_text("ready\n")
+            waited_until = time.monotonic() + 300
+            while not Path(args.go).exists():
+                if time.monotonic() > waited_until:
+                    raise RuntimeError("the other load generator never got ready")
+                await asyncio.sleep(0.02)
         load_before = os.getloadavg()[0]
         if args.marks:
             Path(args.marks).write_text("start\n")
@@ -479,11 +491,14 @@ def run_backend(args, backend: str) -> dict:
         results["gunicorn"] = " ".join(server.argv[1:])
         modes = [("invite", args.think)] if args.invite else [("think", args.think), ("saturation", 0.0)]
         if args.systems > 2 and not args.invite:
-            modes.insert(1, (K_MODE, args.think))
+            modes[1:1] = [(K_MODE, args.think), (SIDE_MODE, args.think)]
         if args.only:
             modes = [mode for mode in modes if mode[0] in args.only]
         for mode, think in modes:
             link = ""
+            if mode == SIDE_MODE:
+                results.update(_side_by_side(args, env, server, port, data_dir, repo, judges, backend))
+                continue
             if mode == "invite":
                 seeded = django_script(env, SEED_INVITE_SCRIPT, str(args.items), str(args.k), mode, cwd=repo)
                 session, link = seeded.split()
@@ -516,6 +531,45 @@ def run_backend(args, backend: str) -> dict:
             drop_postgres(args.pg_url, args.db_name)
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+    return results
+
+
+def _side_by_side(args, env: dict, server: subprocess.Popen, port: int, data_dir: Path, repo: Path, judges: int,
+                  backend: str) -> dict:  # fmt: skip
+    """SIDE_MODE: seed a two-system and a K-system session (the same judges, half as many), start a load
+    generator for each, and open both windows at once (the --go file) once both have logged in."""
+    half = max(1, judges // 2)
+    go = data_dir / f"{SIDE_MODE}.go"
+    drivers = {}
+    for part, n_systems in (("two", 2), ("k", args.systems)):
+        name = f"{SIDE_MODE}-{part}"
+        session = django_script(env, SEED_SCRIPT, str(half), str(args.items), str(args.k), PASSWORD, name,
+                                str(n_systems), cwd=repo)  # fmt: skip
+        out, marks = data_dir / f"{name}.json", data_dir / f"{name}.marks"
+        cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
+               str(half), "--think", str(args.think), "--duration", str(args.duration), "--out", str(out),
+               "--arrivals", str(args.arrivals), "--marks", str(marks), "--go", str(go)]  # fmt: skip
+        drivers[part] = (subprocess.Popen(cmd, cwd=REPO), session, out, marks)
+    deadline = time.monotonic() + 300
+    while not all(marks.exists() and "ready" in marks.read_text() for _, _, _, marks in drivers.values()):
+        if time.monotonic() > deadline or any(d.poll() is not None for d, _, _, _ in drivers.values()):
+            raise RuntimeError("a side-by-side load generator did not get ready")
+        time.sleep(0.05)
+    go.write_text("go\n")
+    two, _, _, two_marks = drivers["two"]
+    db_name = args.db_name if backend == "postgres" else None
+    cpu = _window_cpu(two, server, two_marks, db_name, timeout=args.duration + 120)
+    drivers["k"][0].wait(timeout=args.duration + 120)
+    results = {}
+    for part, (driver, session, out, _marks) in drivers.items():
+        if driver.returncode:
+            raise RuntimeError(f"load generator failed ({driver.returncode})")
+        results[f"{SIDE_MODE}-{part}"] = json.loads(out.read_text())
+        results[f"{SIDE_MODE}-{part}"]["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session, cwd=repo))
+    both = sum(r["judged"] for r in results.values())
+    for part, seconds in cpu.items():  # the window is shared: CPU per judged item of both sessions together
+        key = "cpu_ms_per_judged" if part == "server" else f"{part}_cpu_ms_per_judged"
+        results[f"{SIDE_MODE}-two"][key] = round(1000 * seconds / both, 1) if both else None
     return results
 
 
@@ -576,10 +630,18 @@ def fmt(value) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+def _cpu_text(r: dict, mode: str) -> str:
+    if mode == f"{SIDE_MODE}-two":
+        return f"{r.get('cpu_ms_per_judged')} ms per judged item (both side-by-side sessions together)"
+    if mode == f"{SIDE_MODE}-k":
+        return "counted with the two-system session beside it"
+    return f"{r.get('cpu_ms_per_judged')} ms per judged item"
+
+
 def report(results: dict) -> None:
     print(f"\n== {results['backend']}: {results['judges']} judges, {results['repo']}: gunicorn "
           f"{results['gunicorn']} ==")  # fmt: skip
-    for mode in ("invite", "think", K_MODE, "saturation"):
+    for mode in ("invite", "think", K_MODE, f"{SIDE_MODE}-two", f"{SIDE_MODE}-k", "saturation"):
         r = results.get(mode)
         if not r:
             continue
@@ -589,7 +651,7 @@ def report(results: dict) -> None:
         print(
             f"-- {mode} (think {r['think_s']} s, {r['duration_s']} s): {r['requests']} requests "
             f"({r['requests_per_s']}/s), {r['judged']} judged ({r['judged_per_s']}/s), "
-            f"server CPU {r.get('cpu_ms_per_judged')} ms per judged item, errors {r['errors']}; "
+            f"server CPU {_cpu_text(r, mode)}, errors {r['errors']}; "
             f"machine load average {r['load_avg_1min'][0]} -> {r['load_avg_1min'][1]} on {os.cpu_count()} cores"
         )
         others = [f"{name} {r[key]} ms" for name, key in (("load generator", "driver_cpu_ms_per_judged"),
@@ -601,8 +663,9 @@ def report(results: dict) -> None:
             if not p["n"]:
                 continue
             ratio = f"  p95/target {p['p95'] / TARGET_P95_MS:.2f}" if mode == "think" and kind != "next" else ""
-            two = ((results.get("think") or {}).get("latency_ms") or {}).get(kind) or {}
-            if mode == K_MODE and p["p95"] is not None and two.get("p95"):
+            base = f"{SIDE_MODE}-two" if mode == f"{SIDE_MODE}-k" else "think"
+            two = ((results.get(base) or {}).get("latency_ms") or {}).get(kind) or {}
+            if mode in (K_MODE, f"{SIDE_MODE}-k") and p["p95"] is not None and two.get("p95"):
                 ratio = f"  p95 / two-system p95 {p['p95'] / two['p95']:.2f} (target <= {TARGET_K_RATIO})"
             if kind == "open":
                 ratio = f"  p95/target {p['p95'] / TARGET_OPEN_P95_MS:.2f}"
@@ -633,7 +696,10 @@ def main() -> int:
         "--systems", type=int, default=8, help="K of the adaptive K-system think mode (2: no such mode)"
     )
     parser.add_argument(
-        "--only", nargs="+", choices=["think", K_MODE, "saturation"], help="run only these modes (default: all)"
+        "--only",
+        nargs="+",
+        choices=["think", K_MODE, SIDE_MODE, "saturation"],
+        help="run only these modes (default: all)",
     )
     parser.add_argument("--workers", type=int, default=0, help="override ./run's WEB_WORKERS")
     parser.add_argument("--threads", type=int, default=0, help="override ./run's WEB_THREADS")
@@ -651,6 +717,7 @@ def main() -> int:
     parser.add_argument("--session", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--link", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--go", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.duration = min(args.duration, 120.0)
     args.judges = min(args.judges, 200)
