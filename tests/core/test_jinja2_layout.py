@@ -58,3 +58,13 @@ def test_a_judging_page_prints_one_csrf_token_for_all_its_forms(bob, bob_client)
     assert response.status_code == 200
     assert len(tokens) == 3  # the judgment, the flag and the log-out forms
     assert len(set(tokens)) == 1
+
+
+def test_the_remembered_asset_and_page_urls_follow_a_settings_change(settings):
+    from core.jinja2 import static, url
+
+    assert static("css/app.css") == "/static/css/app.css"
+    assert url("annotation:judge-back", 7) == "/annotation/s/7/back/"
+    settings.STATIC_URL = "/assets/"
+
+    assert static("css/app.css") == "/assets/css/app.css"
