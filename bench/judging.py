@@ -139,7 +139,7 @@ async def drive(args) -> dict:
                         return  # nothing left for this judge
                     errors.append(f"unexpected redirect {response.status_code} {location!r}")
                     return
-                page = await timed("page", client.get(f"{location}"))
+                page = await timed("page", client.get(location))
                 if page.status_code != 200:
                     errors.append(f"page {page.status_code}")
                     return
@@ -155,7 +155,7 @@ async def drive(args) -> dict:
                     await asyncio.sleep(args.think)
                 if time.monotonic() >= stop_at:
                     return
-                response = await timed("submit", client.post(f"{location}", data=data))
+                response = await timed("submit", client.post(location, data=data))
                 if response.status_code != 302:
                     errors.append(f"submit {response.status_code}: {response.text[:200]}")
                     return
@@ -508,17 +508,12 @@ def run_backend(args, backend: str) -> dict:
                                         str(n_systems), cwd=repo)  # fmt: skip
             out = data_dir / f"{mode}.json"
             marks = data_dir / f"{mode}.marks"
-            cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
-                   str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out),
-                   "--link", link, "--arrivals", str(args.arrivals), "--marks", str(marks)]  # fmt: skip
-            driver = subprocess.Popen(cmd, cwd=REPO)
+            driver = _start_driver(args, port, session, judges, think, out, marks, link=link)
             db_name = args.db_name if backend == "postgres" else None
             cpu = _window_cpu(driver, server, marks, db_name, timeout=args.duration + 120)
             measured = json.loads(out.read_text())
             measured["server_cpu_s"] = round(cpu["server"], 2)
-            for part, seconds in cpu.items():
-                key = "cpu_ms_per_judged" if part == "server" else f"{part}_cpu_ms_per_judged"
-                measured[key] = round(1000 * seconds / measured["judged"], 1) if measured["judged"] else None
+            measured.update(_per_judged(cpu, measured["judged"]))
             measured["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session, cwd=repo))
             results[mode] = measured
         log = (data_dir / "gunicorn.log").read_text(errors="replace")
@@ -546,10 +541,7 @@ def _side_by_side(args, env: dict, server: subprocess.Popen, port: int, data_dir
         session = django_script(env, SEED_SCRIPT, str(half), str(args.items), str(args.k), PASSWORD, name,
                                 str(n_systems), cwd=repo)  # fmt: skip
         out, marks = data_dir / f"{name}.json", data_dir / f"{name}.marks"
-        cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
-               str(half), "--think", str(args.think), "--duration", str(args.duration), "--out", str(out),
-               "--arrivals", str(args.arrivals), "--marks", str(marks), "--go", str(go)]  # fmt: skip
-        drivers[part] = (subprocess.Popen(cmd, cwd=REPO), session, out, marks)
+        drivers[part] = (_start_driver(args, port, session, half, args.think, out, marks, go=go), session, out, marks)
     deadline = time.monotonic() + 300
     while not all(marks.exists() and "ready" in marks.read_text() for _, _, _, marks in drivers.values()):
         if time.monotonic() > deadline or any(d.poll() is not None for d, _, _, _ in drivers.values()):
@@ -566,11 +558,30 @@ def _side_by_side(args, env: dict, server: subprocess.Popen, port: int, data_dir
             raise RuntimeError(f"load generator failed ({driver.returncode})")
         results[f"{SIDE_MODE}-{part}"] = json.loads(out.read_text())
         results[f"{SIDE_MODE}-{part}"]["db_check"] = json.loads(django_script(env, CHECK_SCRIPT, session, cwd=repo))
-    both = sum(r["judged"] for r in results.values())
-    for part, seconds in cpu.items():  # the window is shared: CPU per judged item of both sessions together
-        key = "cpu_ms_per_judged" if part == "server" else f"{part}_cpu_ms_per_judged"
-        results[f"{SIDE_MODE}-two"][key] = round(1000 * seconds / both, 1) if both else None
+    # The window is shared: CPU per judged item of both sessions together.
+    results[f"{SIDE_MODE}-two"].update(_per_judged(cpu, sum(r["judged"] for r in results.values())))
     return results
+
+
+def _start_driver(args, port: int, session: str, judges: int, think: float, out: Path, marks: Path, *,
+                  link: str = "", go: Path | None = None) -> subprocess.Popen:  # fmt: skip
+    """The load generator (this script with --drive) for one session, as a process of its own."""
+    cmd = [PYTHON, __file__, "--drive", "--url", f"http://{HOST}:{port}", "--session", session, "--judges",
+           str(judges), "--think", str(think), "--duration", str(args.duration), "--out", str(out),
+           "--link", link, "--arrivals", str(args.arrivals), "--marks", str(marks)]  # fmt: skip
+    if go is not None:
+        cmd += ["--go", str(go)]
+    return subprocess.Popen(cmd, cwd=REPO)
+
+
+def _per_judged(cpu: dict[str, float], judged: int) -> dict[str, float | None]:
+    """CPU milliseconds per judged item of each part (server, driver, database) measured in a window."""
+    return {
+        ("cpu_ms_per_judged" if part == "server" else f"{part}_cpu_ms_per_judged"): (
+            round(1000 * seconds / judged, 1) if judged else None
+        )
+        for part, seconds in cpu.items()
+    }
 
 
 def _window_cpu(

@@ -40,7 +40,7 @@ def url(name: str, *args: object) -> str:
 @receiver(setting_changed)
 def _forget(*, setting: str, **kwargs: object) -> None:
     """Settings change only in tests (override_settings); the answers above change with these."""
-    if setting in ("ROOT_URLCONF", "STATIC_URL", "STORAGES", "FORCE_SCRIPT_NAME", "STATICFILES_STORAGE"):
+    if setting in ("ROOT_URLCONF", "STATIC_URL", "STORAGES", "FORCE_SCRIPT_NAME"):
         _static.cache_clear()
         _reverse.cache_clear()
 
