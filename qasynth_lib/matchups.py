@@ -63,20 +63,12 @@ def next_pair(
 
     Rule, in order:
     1. Candidates are pairs of available systems not yet shown on this item.
-    2. Pairs never compared at all come first (they connect the comparison graph, without which there is no
-       ranking across them).
-    3. Otherwise prefer pairs whose strength intervals overlap (their order is still uncertain; a comparison
-       between clearly separated systems changes little), weighting each by the overlap's share of the
-       shorter interval: the uncertain pairs are those Arena-style samplers favour.
-    4. Among those, the fewest comparisons so far (spreads judgments; the variance of a pair's estimate falls
-       like 1 / n).
-    5. Remaining ties are broken uniformly at random with ``seed`` (pass e.g. (session seed, item, judge) so a
-       replay gives the same pair).
+    2. Among them, the first in ``pair_order`` (never compared first, then overlapping intervals, then fewest
+       comparisons, then a seeded draw; see there).
     """
     counts = np.asarray(n_compared, dtype=np.float64)
     k = counts.shape[0]
-    if counts.shape != (k, k):
-        raise ValueError(f"n_compared must be square, got shape {counts.shape}")
+    order = pair_order(counts, intervals, seed=seed)
     low, high = pair_systems(k)
     candidate = np.ones(len(low), dtype=bool)
     if available is not None:
@@ -87,8 +79,40 @@ def next_pair(
     if shown_on_item is not None:
         shown = np.asarray(shown_on_item, dtype=bool)
         candidate &= ~(shown[low, high] | shown[high, low])
-    if not candidate.any():
+    left = order[candidate[order]]
+    if not len(left):
         return None
+    return int(low[left[0]]), int(high[left[0]])
+
+
+def ranked_pairs(
+    n_compared: np.ndarray, intervals: np.ndarray | None, *, seed: int | np.random.SeedSequence | None = 0
+) -> list[tuple[int, int]]:
+    """Every pair as (low, high), best first by the adaptive rule. The first of them not shown on an item is
+    next_pair's choice for that item, so a database statement can take it without the rule in SQL."""
+    low, high = pair_systems(np.asarray(n_compared).shape[0])
+    return [(int(low[i]), int(high[i])) for i in pair_order(n_compared, intervals, seed=seed)]
+
+
+def pair_order(
+    n_compared: np.ndarray, intervals: np.ndarray | None, *, seed: int | np.random.SeedSequence | None = 0
+) -> np.ndarray:
+    """Pair indices (pair_systems order), best first:
+    1. pairs never compared at all come first (they connect the comparison graph, without which there is no
+       ranking across them);
+    2. otherwise prefer pairs whose strength intervals overlap (their order is still uncertain; a comparison
+       between clearly separated systems changes little), weighting each by the overlap's share of the
+       shorter interval: the uncertain pairs are those Arena-style samplers favour;
+    3. among those, the fewest comparisons so far (spreads judgments; the variance of a pair's estimate falls
+       like 1 / n);
+    4. remaining ties are broken uniformly at random with ``seed`` (pass e.g. (session seed, lease seed) so a
+       replay gives the same order).
+    """
+    counts = np.asarray(n_compared, dtype=np.float64)
+    k = counts.shape[0]
+    if counts.shape != (k, k):
+        raise ValueError(f"n_compared must be square, got shape {counts.shape}")
+    low, high = pair_systems(k)
     n = counts[low, high]
     overlap = np.zeros(len(low))
     if intervals is not None:
@@ -104,6 +128,4 @@ def next_pair(
     # Lexicographic score: never compared, then overlap (rounded so tiny differences do not dominate), then
     # fewest comparisons; the seeded uniform draw breaks exact ties.
     rng = np.random.default_rng(seed)
-    key = np.lexsort((rng.random(len(low)), n, -np.round(overlap, 2), n > 0, ~candidate))
-    best = int(key[0])
-    return int(low[best]), int(high[best])
+    return np.lexsort((rng.random(len(low)), n, -np.round(overlap, 2), n > 0))

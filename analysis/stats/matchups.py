@@ -3,6 +3,6 @@ creates and leases the slots, and may not import analysis) uses the very same fu
 
 from __future__ import annotations
 
-from qasynth_lib.matchups import balanced_schedule, next_pair, pair_systems
+from qasynth_lib.matchups import balanced_schedule, next_pair, pair_order, pair_systems, ranked_pairs
 
-__all__ = ["balanced_schedule", "next_pair", "pair_systems"]
+__all__ = ["balanced_schedule", "next_pair", "pair_order", "pair_systems", "ranked_pairs"]

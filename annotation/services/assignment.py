@@ -41,7 +41,7 @@ from annotation.models import (
 )
 from annotation.services import hot_queries, pair_counts
 from annotation.services.sessions import PERMUTATION_PRIME, may_judge
-from qasynth_lib.matchups import next_pair
+from qasynth_lib.matchups import next_pair, ranked_pairs
 
 RETRIES = 5
 PROGRESS_COUNT_CAP = 500
@@ -161,11 +161,11 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
         if slot.judge_id is not None:
             slot.times_released += 1
         last = Assignment.objects.filter(session=session, judge=judge).aggregate(n=Max("sequence"))["n"] or 0
+        slot.seed = new_seed()
         if _adaptive(session) and slot.judge_id is None and not slot.times_released:  # its first lease
             choose_adaptive_pair(session, slot, judge)
         slot.judge = judge
         slot.token = new_token()
-        slot.seed = new_seed()
         slot.swapped = placement_for(slot.seed)
         slot.sequence = last + 1
         slot.assigned_at = now
@@ -176,25 +176,36 @@ def _lease(session: JudgingSession, judge: User, now: datetime):
 
 def choose_adaptive_pair(session: JudgingSession, slot: Assignment, judge: User) -> None:
     """Adaptive design: re-decide a never-leased slot's pair with matchups.next_pair (its documented rule: never
-    compared pairs first, then overlapping strength intervals, then fewest comparisons, then a seeded draw).
-    Counts of judgments per pair come from pair_counts (kept per process, brought up to date by a delta read);
-    intervals from the last stored ranking. Pairs this judge already has on this item are left out, so k
-    judges still share a pair; when no other pair is left the scheduled pair stays."""
+    compared pairs first, then overlapping strength intervals, then fewest comparisons, then a draw seeded by
+    the session's and the lease's seeds). Counts of judgments per pair come from pair_counts (kept per process,
+    brought up to date by a delta read); intervals from the last stored ranking. Pairs this judge already has
+    on this item are left out, so k judges still share a pair; when no other pair is left the scheduled pair
+    stays. (The hot path, _lease_adaptive, applies the same rule inside its lease statement.)"""
     shown = Assignment.objects.filter(session=session, item_id=slot.item_id, judge=judge).exclude(pk=slot.pk)
     pair = _adaptive_pair(
-        session, slot.pk, pair_counts.session_counts(session), shown.values_list("system_a", "system_b")
+        session, slot.seed, pair_counts.session_counts(session), shown.values_list("system_a", "system_b")
     )
     if pair is not None:
         slot.system_a, slot.system_b = pair
 
 
 def _adaptive_pair(
-    session: JudgingSession, slot_pk: int, counts: np.ndarray, shown_pairs: Iterable[tuple[int, int]]
+    session: JudgingSession, lease_seed: int, counts: np.ndarray, shown_pairs: Iterable[tuple[int, int]]
 ) -> tuple[int, int] | None:
     shown = np.zeros((session.n_systems,) * 2, dtype=bool)
     for a, b in shown_pairs:
         shown[a, b] = shown[b, a] = True
-    return next_pair(counts, adaptive_intervals(session), shown_on_item=shown, seed=[session.seed % 2**63, slot_pk])
+    return next_pair(counts, adaptive_intervals(session), shown_on_item=shown, seed=_rule_seed(session, lease_seed))
+
+
+def _ranked_pairs(session: JudgingSession, lease_seed: int, counts: np.ndarray) -> list[tuple[int, int]]:
+    """Every pair, best first by the rule of _adaptive_pair: its first pair not shown on an item is the pair
+    _adaptive_pair gives for that item."""
+    return ranked_pairs(counts, adaptive_intervals(session), seed=_rule_seed(session, lease_seed))
+
+
+def _rule_seed(session: JudgingSession, lease_seed: int) -> list[int]:
+    return [session.seed % 2**63, lease_seed]
 
 
 def adaptive_intervals(session: JudgingSession) -> np.ndarray | None:
@@ -233,9 +244,8 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     for one UPDATE: on SQLite an autocommit write statement takes the write lock at its start, as IMMEDIATE
     does; on PostgreSQL the UPDATE locks the slot's row and re-checks it. The statement's own guard (the judge
     holds no unjudged slot) keeps a judge's two tabs from taking two slots, as the membership lock did.
-    With K > 2 systems a slot shows the pair it was scheduled with; under the adaptive design its first lease
-    decides the pair afterwards (_first_lease_decides_pair), while the slot is already this judge's; on
-    PostgreSQL the lease itself returns what that decision reads (hot_queries.lease_new_adaptive)."""
+    With K > 2 systems a slot shows the pair it was scheduled with; under the adaptive design the same
+    statement gives a slot's first lease its pair (_lease_adaptive)."""
     session = member.session
     if not session.is_open:
         raise SessionClosed(f"Session {session.name!r} is closed.")
@@ -251,43 +261,36 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     lease = {"token": token, "seed": seed, "swapped": placement_for(seed), "now": now, "expires": expires,
              "prime": PERMUTATION_PRIME}  # fmt: skip
     try:
-        if _adaptive(session) and connection.vendor == "postgresql":  # lease and the pair's inputs: one statement
-            after = pair_counts.watermark(session)
-            inputs = hot_queries.lease_new_adaptive(member, **lease, after_judgment=after)
-            if inputs is None:
-                return None
-            _decide_pair(session, token, inputs, after)
-            return token
+        if _adaptive(session):
+            return token if _lease_adaptive(session, member, lease) else None
         leased = hot_queries.lease_new(member, **lease)
     except IntegrityError:  # (item, judge) or (session, judge, sequence) raced: the long way sorts it out
         return None
-    if not leased:
-        return None
-    if _adaptive(session):
-        _first_lease_decides_pair(session, token, judge)
-    return token
+    return token if leased else None
 
 
 def _adaptive(session: JudgingSession) -> bool:
     return session.matchup_design == MatchupDesign.ADAPTIVE and session.n_systems > 2
 
 
-def _first_lease_decides_pair(session: JudgingSession, token: str, judge: User) -> None:
-    """Adaptive design: a slot leased for the first time (never leased before: times_released is still 0 after
-    the lease, which counts a lease that ran out) gets its pair by choose_adaptive_pair's rule, from one read
-    (hot_queries.adaptive_inputs) and at most one UPDATE; a slot leased again keeps the pair it was given."""
-    after = pair_counts.watermark(session)
-    _decide_pair(session, token, hot_queries.adaptive_inputs(token, judge.pk, session.pk, after), after)
-
-
-def _decide_pair(session: JudgingSession, token: str, inputs: hot_queries.AdaptiveInputs, after: int) -> None:
-    slot, shown, new_counts = inputs
-    if slot is None or slot[3]:  # gone meanwhile, or leased before
-        return
-    counts = pair_counts.counts_after(session, after, new_counts)
-    pair = _adaptive_pair(session, slot[0], counts, shown)
-    if pair is not None and pair != (slot[1], slot[2]):
-        hot_queries.set_pair(slot[0], token, *pair)
+def _lease_adaptive(session: JudgingSession, member: SessionJudge, lease: dict) -> bool:
+    """The adaptive design's lease in one statement: a slot leased for the first time (never leased before)
+    takes the first of _ranked_pairs that its judge does not have on its item; a slot leased again keeps the
+    pair it was given. The pairs are ranked before the statement from the counts this process keeps
+    (pair_counts): on PostgreSQL the lease statement itself brings them up to date for the next lease, so
+    they lag by at most the judgments since this process's previous lease (a read comes first when that was
+    pair_counts.FRESH_SECONDS ago or more); on SQLite a read before each lease keeps them exact."""
+    counting = connection.vendor == "postgresql"
+    after, counts = pair_counts.up_to_date(
+        session,
+        lambda after: hot_queries.judgments_by_pair_after(session.pk, after),
+        max_age=None if counting else 0.0,
+    )
+    ranked = _ranked_pairs(session, lease["seed"], counts)
+    leased, newer = hot_queries.lease_new_adaptive(member, **lease, ranked=ranked, after_judgment=after)
+    if newer is not None:
+        pair_counts.counts_after(session, after, newer)
+    return leased
 
 
 def _pick(candidates: QuerySet[Assignment], member: SessionJudge) -> Assignment | None:

@@ -9,6 +9,7 @@ both databases to them. Plain SQL that PostgreSQL and SQLite both read; paramete
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cache
 
@@ -50,6 +51,13 @@ def _names(vendor: str) -> dict[str, str]:
         # PostgreSQL: judges leasing at the same moment skip each other's candidate slot instead of both
         # picking it and one updating nothing (and going the long way); SQLite has one writer at a time.
         "skip_locked": "FOR UPDATE OF w SKIP LOCKED" if vendor == "postgresql" else "",
+        # The adaptive rule's order of pairs, passed as parameters (ranked_params): (a, b, o), o = rank.
+        "ranked": (
+            "SELECT r.a, r.b, r.o FROM unnest(%(rank_a)s::int[], %(rank_b)s::int[]) WITH ORDINALITY AS r(a, b, o)"
+            if vendor == "postgresql"
+            else "SELECT json_extract(e.value, '$[0]') AS a, json_extract(e.value, '$[1]') AS b, e.key AS o"
+            " FROM json_each(%(ranked)s) e"
+        ),
     }  # fmt: skip
 
 
@@ -211,22 +219,39 @@ _NOT_HAD = {
 }
 
 
+# The slot a lease takes: the first free one in the judge's own permutation (see _FREE and _NOT_HAD).
+_PICK = f"""
+    SELECT <columns> FROM {{a}} w JOIN {{i}} it ON it.id = w.item_id
+    WHERE {_FREE.format(t="w")} AND <not_had_w>
+      AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND <not_had_v>
+                      ORDER BY v.block LIMIT 1) + 1
+    ORDER BY w.block, (it.shuffle_key * %(perm_a)s + %(perm_c)s) %% %(prime)s, w.slot
+    LIMIT 1 {{skip_locked}}"""
+
+_LEASE_SET = """judge_id = %(judge)s, token = %(token)s, seed = %(seed)s, swapped = %(swapped)s,
+    sequence = %(sequence)s, assigned_at = %(now)s, lease_expires_at = %(expires)s,
+    times_released = CASE WHEN judge_id IS NOT NULL THEN times_released + 1 ELSE times_released END"""
+
+# The judge holds no unjudged slot (two tabs cannot take two slots).
+_NOT_HOLDING = """NOT EXISTS (SELECT 1 FROM {a} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
+                AND h.submitted_at IS NULL)"""
+
+
+def _pick_sql(pairs: bool, columns: str = "w.id") -> str:
+    not_had = _NOT_HAD[pairs]
+    return (
+        _PICK.replace("<columns>", columns)
+        .replace("<not_had_w>", not_had.format(t="w"))
+        .replace("<not_had_v>", not_had.format(t="v"))
+    )
+
+
 @cache
 def _lease_sql(pairs: bool) -> str:
     return f"""
-UPDATE {{a}} SET
-    judge_id = %(judge)s, token = %(token)s, seed = %(seed)s, swapped = %(swapped)s, sequence = %(sequence)s,
-    assigned_at = %(now)s, lease_expires_at = %(expires)s,
-    times_released = CASE WHEN judge_id IS NOT NULL THEN times_released + 1 ELSE times_released END
-WHERE {_FREE.format(t="{a}")} AND id = (
-    SELECT w.id FROM {{a}} w JOIN {{i}} it ON it.id = w.item_id
-    WHERE {_FREE.format(t="w")} AND {_NOT_HAD[pairs].format(t="w")}
-      AND w.block <= (SELECT v.block FROM {{a}} v WHERE {_FREE.format(t="v")} AND {_NOT_HAD[pairs].format(t="v")}
-                      ORDER BY v.block LIMIT 1) + 1
-    ORDER BY w.block, (it.shuffle_key * %(perm_a)s + %(perm_c)s) %% %(prime)s, w.slot
-    LIMIT 1 {{skip_locked}})
-AND NOT EXISTS (SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
-                AND h.submitted_at IS NULL)
+UPDATE {{a}} SET {_LEASE_SET}
+WHERE {_FREE.format(t="{a}")} AND id = ({_pick_sql(pairs)})
+AND {_NOT_HOLDING}
 """
 
 
@@ -274,48 +299,50 @@ def invited_judge(user: User) -> InvitedJudge | None:
     return judge
 
 
-# The adaptive design's first lease (assignment._first_lease_decides_pair) in one read: the slot (kind 0), the
-# pairs this judge already has on its item, this slot left out (kind 1), and the session's judgments per
-# pair newer than a watermark (kind 2: count and the newest id), so counts kept in memory are brought up to
-# date without scanning every judgment of the session.
-_ADAPTIVE = """
-SELECT 0, a.id, a.system_a, a.system_b, a.times_released FROM {a} a WHERE a.token = %(token)s
-UNION ALL
-SELECT 1, 0, h.system_a, h.system_b, 0 FROM {a} h
-WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s AND h.token <> %(token)s
-  AND h.item_id = (SELECT t.item_id FROM {a} t WHERE t.token = %(token)s)
-UNION ALL
-SELECT 2, MAX(j.id), j.system_a, j.system_b, COUNT(*) FROM {j} j
-WHERE j.session_id = %(session)s AND j.id > %(after)s
-GROUP BY j.system_a, j.system_b
-"""
+# The adaptive design's lease (assignment._lease_adaptive): the slot lease_new would take and, when this is its
+# first lease (never leased before: no judge and nothing released), its pair: the first of the adaptive rule's
+# ranked pairs (decided before the statement, from the counts kept in memory) that this judge does not already
+# have on the slot's item. No such pair left: the scheduled pair stays; a slot leased before keeps its pair.
+# So the decision costs no statement of its own: before, a read after the lease and an UPDATE of the pair.
+_FIRST_LEASE = "judge_id IS NULL AND times_released = 0"
 
-
-AdaptiveInputs = tuple[tuple[int, int, int, int] | None, list[tuple[int, int]], list[tuple[int, int, int, int]]]
-
-
-def adaptive_inputs(token: str, judge_pk: int, session_pk: int, after_judgment: int) -> AdaptiveInputs:
-    """(slot as (id, system_a, system_b, times_released) or None, pairs the judge has on the slot's item,
-    (system_a, system_b, count, newest id) of the session's judgments with id > after_judgment)."""
-    params = {"token": token, "judge": judge_pk, "session": session_pk, "after": after_judgment}
-    return _adaptive_rows(fetch_all(_sql(_ADAPTIVE), params))
-
-
-# PostgreSQL: the K-system lease and the adaptive read above in ONE statement (a data-modifying CTE). The
-# rest of the statement reads the table as it was before the UPDATE, which is what it needs: the judge's
-# other slots on the item (the leased one is left out by id) and the judgments.
 _LEASE_ADAPTIVE = f"""
-WITH leased AS ({_lease_sql(True)}
-    RETURNING {{a}}.id, {{a}}.item_id, {{a}}.system_a, {{a}}.system_b, {{a}}.times_released)
-SELECT 0, l.id, l.system_a, l.system_b, l.times_released FROM leased l
+WITH pick AS ({_pick_sql(True, "w.id, w.item_id")}),
+ranked AS ({{ranked}}),
+pair AS (SELECT r.a, r.b FROM ranked r JOIN pick p ON 1 = 1
+    WHERE NOT EXISTS (SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
+                      AND h.item_id = p.item_id AND h.id <> p.id
+                      AND ((h.system_a = r.a AND h.system_b = r.b) OR (h.system_a = r.b AND h.system_b = r.a)))
+    ORDER BY r.o LIMIT 1)<leased>
+UPDATE {{a}} SET {_LEASE_SET},
+    system_a = CASE WHEN {_FIRST_LEASE} THEN COALESCE((SELECT pair.a FROM pair), system_a) ELSE system_a END,
+    system_b = CASE WHEN {_FIRST_LEASE} THEN COALESCE((SELECT pair.b FROM pair), system_b) ELSE system_b END
+WHERE {_FREE.format(t="{a}")} AND id = (SELECT pick.id FROM pick) AND {_NOT_HOLDING}"""
+
+# The session's judgments per pair newer than a watermark: (system_a, system_b, count, newest id), so counts
+# kept in memory (pair_counts) are brought up to date without scanning every judgment of the session.
+_BY_PAIR_AFTER = """SELECT j.system_a, j.system_b, COUNT(*), MAX(j.id) FROM {j} j
+WHERE j.session_id = %(session)s AND j.id > %(after)s
+GROUP BY j.system_a, j.system_b"""
+
+# PostgreSQL: the lease above and the delta read in ONE round trip (a data-modifying CTE; the read sees the
+# judgments as they were before the statement), so the next lease's counts are up to date without a read.
+_LEASE_ADAPTIVE_COUNTING = (
+    _LEASE_ADAPTIVE.replace("<leased>", ",\nleased AS (")
+    + """ RETURNING {a}.id)
+SELECT 0, 0, 0, l.id FROM leased l
 UNION ALL
-SELECT 1, 0, h.system_a, h.system_b, 0 FROM {{a}} h JOIN leased l ON h.item_id = l.item_id AND h.id <> l.id
-WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
-UNION ALL
-SELECT 2, MAX(j.id), j.system_a, j.system_b, COUNT(*) FROM {{j}} j
-WHERE EXISTS (SELECT 1 FROM leased) AND j.session_id = %(session)s AND j.id > %(after)s
-GROUP BY j.system_a, j.system_b
-"""
+SELECT * FROM ("""
+    + _BY_PAIR_AFTER
+    + ") d"
+)
+
+PairCounts = list[tuple[int, int, int, int]]
+
+
+def judgments_by_pair_after(session_pk: int, after_judgment: int) -> PairCounts:
+    """(system_a, system_b, count, newest id) of the session's judgments with id > after_judgment."""
+    return [tuple(row) for row in fetch_all(_sql(_BY_PAIR_AFTER), {"session": session_pk, "after": after_judgment})]
 
 
 def lease_new_adaptive(
@@ -327,24 +354,22 @@ def lease_new_adaptive(
     now: datetime,
     expires: datetime,
     prime: int,
+    ranked: list[tuple[int, int]],
     after_judgment: int,
-) -> AdaptiveInputs | None:
-    """PostgreSQL: lease_new() and adaptive_inputs() of the leased slot in one round trip; None when no
-    slot was leased."""
-    params = {**_lease_params(member, token, seed, swapped, now, expires, prime), "after": after_judgment}
-    inputs = _adaptive_rows(fetch_all(_sql(_LEASE_ADAPTIVE), params))
-    return inputs if inputs[0] is not None else None
+) -> tuple[bool, PairCounts | None]:
+    """lease_new() for the adaptive design, the pair of a first lease chosen from `ranked` (best first): whether
+    it leased, and on PostgreSQL the judgments by pair after `after_judgment`, read by the same statement
+    (None elsewhere: the caller reads them before the lease)."""
+    params = {**_lease_params(member, token, seed, swapped, now, expires, prime), **_ranked_params(ranked)}
+    if connection.vendor != "postgresql":
+        # RETURNING, not the row count: Python's sqlite3 counts no rows for a statement that opens with WITH.
+        return bool(fetch_all(_sql(_LEASE_ADAPTIVE.replace("<leased>", "") + " RETURNING id"), params)), None
+    rows = fetch_all(_sql(_LEASE_ADAPTIVE_COUNTING), {**params, "after": after_judgment})
+    # The lease's row has a count of 0 (a pair's row counts at least one judgment) and the slot's id last.
+    return any(r[2] == 0 for r in rows), [tuple(r) for r in rows if r[2] != 0]
 
 
-def _adaptive_rows(rows: list[tuple]) -> AdaptiveInputs:
-    slot = next(((r[1], r[2], r[3], r[4]) for r in rows if r[0] == 0), None)
-    shown = [(r[2], r[3]) for r in rows if r[0] == 1]
-    counts = [(r[2], r[3], r[4], r[1]) for r in rows if r[0] == 2]
-    return slot, shown, counts
-
-
-_SET_PAIR = "UPDATE {a} SET system_a = %(a)s, system_b = %(b)s WHERE id = %(slot)s AND token = %(token)s"
-
-
-def set_pair(slot_pk: int, token: str, system_a: int, system_b: int) -> None:
-    execute(_sql(_SET_PAIR), {"slot": slot_pk, "token": token, "a": system_a, "b": system_b})
+def _ranked_params(ranked: list[tuple[int, int]]) -> dict:
+    if connection.vendor == "postgresql":
+        return {"rank_a": [a for a, _b in ranked], "rank_b": [b for _a, b in ranked]}
+    return {"ranked": json.dumps(ranked)}

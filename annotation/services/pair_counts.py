@@ -4,7 +4,8 @@ brought up to date from the judgments newer than the last one counted.
 Why: the adaptive rule (qasynth_lib.matchups.next_pair) needs the counts at every first lease of a slot, and
 counting all of a session's judgments each time grew with the session: with K = 8 systems a judged item cost
 1.8-2.2x the CPU of a two-system session on PostgreSQL. A delta read (judgments with a larger id) costs the
-same whatever the session's size, and folds into the first lease's one read (hot_queries.adaptive_inputs).
+same whatever the session's size, and on PostgreSQL folds into the adaptive lease's one statement
+(hot_queries.lease_new_adaptive).
 
 How stale: a judgment committed after a larger id was already counted (two submits racing), or one deleted
 later, is missed or kept until the entry is rebuilt from scratch, at most REBUILD_SECONDS after it was built.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ from django.db.models import Count, Max
 from annotation.models import JudgingSession, Judgment
 
 REBUILD_SECONDS = 60.0
+# How old counts may be for the adaptive rule to decide with them as they are; older ones are brought up to
+# date by a read first. On PostgreSQL each adaptive lease reads the judgments newer than its watermark in the
+# lease statement itself, so a process that leases often decides with counts at most one of its leases old.
+FRESH_SECONDS = 1.0
 
 
 @dataclass
@@ -33,6 +38,7 @@ class _Entry:
     watermark: int
     counts: np.ndarray
     built: float
+    updated: float = 0.0
 
 
 _entries: dict[int, _Entry] = {}
@@ -53,6 +59,33 @@ def watermark(session: JudgingSession) -> int:
         return entry.watermark
 
 
+def recent(session: JudgingSession, max_age: float | None = None) -> tuple[int, np.ndarray] | None:
+    """(watermark, counts) if this process brought the counts up to date less than `max_age` seconds ago
+    (default FRESH_SECONDS), else None."""
+    max_age = FRESH_SECONDS if max_age is None else max_age
+    with _lock:
+        entry = _entries.get(session.pk)
+        now = time.monotonic()
+        if entry is None or entry.key != _key(session) or now - entry.built > REBUILD_SECONDS:
+            return None
+        if now - entry.updated >= max_age:
+            return None
+        return entry.watermark, entry.counts.copy()
+
+
+def up_to_date(
+    session: JudgingSession, read: Callable[[int], Iterable[tuple[int, int, int, int]]], max_age: float | None = None
+) -> tuple[int, np.ndarray]:
+    """(watermark, counts): recent() ones, else brought up to date first by `read(after)`, which returns the
+    (system_a, system_b, count, newest id) of the judgments with id > after."""
+    known = recent(session, max_age)
+    if known is not None:
+        return known
+    after = watermark(session)
+    counts = counts_after(session, after, read(after))
+    return recent(session, float("inf")) or (0, counts)
+
+
 def counts_after(session: JudgingSession, after: int, rows: Iterable[tuple[int, int, int, int]]) -> np.ndarray:
     """The session's symmetric (K, K) counts, given `rows` = (system_a, system_b, count, newest id) of its
     judgments with id > `after` (the value watermark() gave); a copy the caller may keep."""
@@ -68,6 +101,7 @@ def counts_after(session: JudgingSession, after: int, rows: Iterable[tuple[int, 
                 return entry.counts.copy()
             return count_all(session)  # dropped meanwhile (forget()): count once, the slow way
         entry.watermark = max(entry.watermark, _add(entry.counts, rows))
+        entry.updated = time.monotonic()
         return entry.counts.copy()
 
 
@@ -82,7 +116,7 @@ def _add(counts: np.ndarray, rows: Iterable[tuple[int, int, int, int]]) -> int:
 
 
 def _rows_after(session: JudgingSession, after: int) -> list[tuple[int, int, int, int]]:
-    """Through the ORM, what hot_queries.adaptive_inputs reads in SQL: judgments with id > after, by pair."""
+    """Through the ORM, what hot_queries.judgments_by_pair_after reads in SQL: judgments with id > after, by pair."""
     rows = (
         Judgment.objects.filter(session=session, pk__gt=after)
         .values_list("system_a", "system_b")

@@ -145,54 +145,93 @@ def test_k_systems_lease_every_item_pair_once_and_skip_flagged_items():
     assert assigning.next_assignment(session, judge) is None  # the long way agrees nothing is left
 
 
-def test_adaptive_first_lease_decides_the_pair_and_a_second_lease_keeps_it(monkeypatch):
+def _pairs_on_item(slot):
+    others = Assignment.objects.filter(session=slot.session, judge=slot.judge, item=slot.item).exclude(pk=slot.pk)
+    return {frozenset(pair) for pair in others.values_list("system_a", "system_b")}
+
+
+def test_adaptive_first_lease_takes_the_first_ranked_pair_its_judge_lacks_and_a_second_lease_keeps_it(monkeypatch):
     judge = make_user("hq-adaptive-judge", judge=True)
-    session = _k_session(judge, "adaptive", n=4, k=4, pairs_per_item=1)
-    assigning.next_assignment(session, judge)
-    held = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
-    judging.submit(held.token, judge, answer(submission_id="first"))
-    decided = []
+    session = _k_session(judge, "adaptive", n=1, k=4, pairs_per_item=2)  # one item: two slots
+    assigning.next_assignment(session, judge)  # the first visit joins the long way
+    first = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    judging.submit(first.token, judge, answer(submission_id="first"))
+    had = (first.system_a, first.system_b)
+    other = next(p for p in [(0, 1), (0, 2), (1, 2), (2, 3)] if set(p) != set(had))
+    order = [had, other, *[p for p in [(0, 1), (0, 3), (1, 3)] if set(p) not in (set(had), set(other))]]
+    asked = []
 
-    def choose(session, slot_pk, counts, shown):
-        scheduled = Assignment.objects.values_list("system_a", "system_b").get(pk=slot_pk)
-        decided.append(slot_pk)
-        return (1, 3) if scheduled != (1, 3) else (0, 2)
+    def ranked(session, lease_seed, counts):
+        asked.append(lease_seed)
+        return order
 
-    monkeypatch.setattr(assigning, "_adaptive_pair", choose)
+    monkeypatch.setattr(assigning, "_ranked_pairs", ranked)
     token = _fast_next(session, judge)
     slot = Assignment.objects.get(token=token)
-    assert decided == [slot.pk] and (slot.system_a, slot.system_b) in {(1, 3), (0, 2)}
-    # A slot that was leased before (times_released counts a lease that ran out or was given back) keeps its pair.
-    judging.submit(token, judge, answer(submission_id="second"))
-    again = _fast_next(session, judge)  # a first lease too: decided
-    Assignment.objects.filter(token=again).update(times_released=1, system_a=0, system_b=1)
-    before = list(decided)
-    assigning._first_lease_decides_pair(session, again, judge)
-    assert decided == before and len(before) == 2
-    assert Assignment.objects.filter(token=again, system_a=0, system_b=1).exists()
+    assert asked == [slot.seed]  # ranked with the lease's own seed, so a replay ranks alike
+    assert (slot.system_a, slot.system_b) == other  # the judge already has the first ranked pair on this item
+    # Given back (times_released counts it) with another pair: leased again, it keeps that pair.
+    assigning.release(slot)
+    Assignment.objects.filter(pk=slot.pk).update(system_a=1, system_b=3)
+    order[:] = [(0, 2), (2, 3)]
+    again = Assignment.objects.get(token=_fast_next(session, judge))
+    assert again.pk == slot.pk and (again.system_a, again.system_b) == (1, 3)
 
 
-def test_adaptive_leases_see_every_judgment_counted_by_pair_as_a_full_count_would(monkeypatch):
-    """The adaptive rule's counts are kept in memory and brought up to date by a delta read at each first
-    lease (annotation.services.pair_counts); on both paths they equal counting every judgment afresh."""
+def test_adaptive_lease_keeps_the_scheduled_pair_when_the_judge_has_every_other_on_the_item(monkeypatch):
+    judge = make_user("hq-adaptive-full", judge=True)
+    session = _k_session(judge, "adaptive", n=1, k=3, pairs_per_item=3)  # every pair of three systems
+    slots = list(Assignment.objects.filter(session=session).order_by("slot"))
+    Assignment.objects.filter(pk=slots[0].pk).update(system_a=0, system_b=1, judge=judge, submitted_at=timezone.now())
+    Assignment.objects.filter(pk=slots[1].pk).update(system_a=0, system_b=2, judge=judge, submitted_at=timezone.now())
+    Assignment.objects.filter(pk=slots[2].pk).update(system_a=1, system_b=2)
+    assigning.next_assignment(session, judge)  # joins; no other slot is left, so that took slots[2]
+    held = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    assert held.pk == slots[2].pk
+    assigning.release(held)
+    Assignment.objects.filter(pk=held.pk).update(times_released=0)  # as if never leased
+    monkeypatch.setattr(assigning, "_ranked_pairs", lambda session, lease_seed, counts: [(0, 1), (0, 2)])
+    token = _fast_next(session, judge)
+    assert Assignment.objects.filter(token=token, pk=held.pk, system_a=1, system_b=2).exists()
+
+
+def _check_counts(session, leasing, checked, counts, slot=None):
     from annotation.services import pair_counts
 
+    assert (counts == pair_counts.count_all(session)).all()
+    if slot is not None:  # the long way: the pairs its judge already has on the slot's item
+        checked.append((int(counts.sum()) // 2, len(_pairs_on_item(slot))))
+    else:
+        checked.append((int(counts.sum()) // 2, None))
+
+
+def test_adaptive_leases_rank_with_counts_equal_to_a_full_count(monkeypatch):
+    """The adaptive rule's counts are kept in memory per process and brought up to date by a delta read
+    (annotation.services.pair_counts); when they must be fresh, on both paths they equal counting every
+    judgment afresh."""
+    from annotation.services import pair_counts
+
+    monkeypatch.setattr(pair_counts, "FRESH_SECONDS", 0.0)  # every lease brings them up to date first
     judge, other = make_user("hq-count-judge", judge=True), make_user("hq-count-other", judge=True)
     session = _k_session(judge, "adaptive", n=5, k=4, pairs_per_item=2)
     session.judges.add(other)
-    real = assigning._adaptive_pair
+    real_pair, real_ranked = assigning._adaptive_pair, assigning._ranked_pairs
     checked, leasing = [], []
 
-    def compare(session, slot_pk, counts, shown):
-        assert (counts == pair_counts.count_all(session)).all()
-        slot = Assignment.objects.get(pk=slot_pk)  # and the pairs its judge already has on its item
-        others = Assignment.objects.filter(session=session, judge=leasing[0], item=slot.item).exclude(pk=slot_pk)
-        assert sorted(shown) == sorted(others.values_list("system_a", "system_b"))
-        checked.append(len(shown))
-        checked[-1] = (int(counts.sum()) // 2, checked[-1])
-        return real(session, slot_pk, counts, shown)
+    def long_way(session, lease_seed, counts, shown):
+        shown = list(shown)
+        slot = Assignment.objects.filter(session=session, seed=lease_seed).first()  # not saved yet: None
+        assert slot is None
+        _check_counts(session, leasing, checked, counts)
+        checked[-1] = (checked[-1][0], len(shown))
+        return real_pair(session, lease_seed, counts, shown)
 
-    monkeypatch.setattr(assigning, "_adaptive_pair", compare)
+    def hot_path(session, lease_seed, counts):
+        _check_counts(session, leasing, checked, counts)
+        return real_ranked(session, lease_seed, counts)
+
+    monkeypatch.setattr(assigning, "_adaptive_pair", long_way)
+    monkeypatch.setattr(assigning, "_ranked_pairs", hot_path)
     for i in range(6):
         for who in (judge, other):
             leasing[:] = [who]
@@ -200,11 +239,39 @@ def test_adaptive_leases_see_every_judgment_counted_by_pair_as_a_full_count_woul
             slot = Assignment.objects.get(token=token) if token else assigning.next_assignment(session, who)
             if slot is None:
                 continue
+            if token:  # the pair the statement chose is the rule's: the first ranked pair not on the item
+                lacking = [p for p in real_ranked(session, slot.seed, pair_counts.count_all(session))
+                           if frozenset(p) not in _pairs_on_item(slot)]  # fmt: skip
+                assert slot.times_released or not lacking or (slot.system_a, slot.system_b) == lacking[0]
             judging.submit(slot.token, who, answer(submission_id=f"{who.pk}-{i}"))
-    assert len(checked) >= 8 and checked[-1][0] > checked[0][0]  # first leases on both paths, the counts grew
-    assert any(n_shown for _, n_shown in checked)  # some slot's item already had another pair for its judge
+    assert len(checked) >= 8 and checked[-1][0] > checked[0][0]  # leases on both paths, the counts grew
     pair_counts.forget()
     assert (pair_counts.session_counts(session) == pair_counts.count_all(session)).all()
+
+
+def test_adaptive_lease_with_recent_counts_is_one_statement_that_brings_them_up_to_date(
+    monkeypatch, django_assert_num_queries
+):
+    """With counts brought up to date less than FRESH_SECONDS ago the lease reads nothing first; on PostgreSQL
+    its one statement also reads the judgments newer than the counts, so the next lease's are current."""
+    from django.db import connection
+
+    from annotation.services import pair_counts
+
+    monkeypatch.setattr(pair_counts, "FRESH_SECONDS", 3600.0)
+    judge = make_user("hq-fresh-judge", judge=True)
+    session = _k_session(judge, "adaptive", n=6, k=4, pairs_per_item=1)
+    assigning.next_assignment(session, judge)
+    for i in range(4):
+        held = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+        judging.submit(held.token, judge, answer(submission_id=f"f{i}"))
+        member = assigning.membership(session.pk, judge)
+        counted_before = pair_counts.recent(session)
+        reads = 0 if counted_before is not None and connection.vendor == "postgresql" else 1
+        with django_assert_num_queries(1 + reads):
+            assert assigning.lease_for_member(member, judge) is not None
+        if connection.vendor == "postgresql":
+            assert (pair_counts.recent(session)[1] == pair_counts.count_all(session)).all()
 
 
 def test_a_k_system_page_read_brings_the_pairs_two_answers(django_assert_num_queries):
