@@ -212,8 +212,8 @@ _FREE = """{t}.session_id = %(session)s AND {t}.submitted_at IS NULL
 _NOT_HAD = {
     False: """{t}.item_id NOT IN (SELECT m.item_id FROM {{a}} m
                               WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s)""",
-    True: """NOT EXISTS (SELECT 1 FROM {{a}} m WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s
-                       AND m.item_id = {t}.item_id AND m.system_a = {t}.system_a AND m.system_b = {t}.system_b)
+    True: """({t}.item_id, {t}.system_a, {t}.system_b) NOT IN (SELECT m.item_id, m.system_a, m.system_b FROM {{a}} m
+                              WHERE m.session_id = %(session)s AND m.judge_id = %(judge)s)
       AND {t}.item_id NOT IN (SELECT f.item_id FROM {{flag}} f
                               WHERE f.session_id = %(session)s AND f.judge_id = %(judge)s)""",
 }
