@@ -90,6 +90,23 @@ def _hot_lease(request: HttpRequest, pk: int):
     return assigning.lease_for_member(member, request.user), member
 
 
+def _hot_lease_joining(request: HttpRequest, pk: int):
+    """_hot_lease(); on a first visit the judge joins the session first (judges only, open sessions only),
+    so the first item too comes by the one-statement lease (the long way only when that finds nothing)."""
+    token, member = _hot_lease(request, pk)
+    if member is not None:
+        return token, member
+    _judges_only(request)
+    session = _session_for(request, pk)
+    if not session.is_open:
+        raise assigning.SessionClosed(f"Session {session.name!r} is closed.")
+    try:
+        assigning.participant(session, request.user)
+    except assigning.NotAllowed as exc:
+        raise Http404("No such session.") from exc
+    return _hot_lease(request, pk)
+
+
 def _judges_only(request: HttpRequest) -> None:
     if not may_use_judging_pages(request.user):
         raise PermissionDenied("Judges only.")
@@ -100,7 +117,7 @@ def _judges_only(request: HttpRequest) -> None:
 def judge_next(request: HttpRequest, pk: int) -> HttpResponse:
     """Ask for the next item (or the one already in hand)."""
     try:
-        token, _ = _hot_lease(request, pk)
+        token, _ = _hot_lease_joining(request, pk)
     except assigning.SessionClosed:
         return render(request, "annotation/closed.html", {"session": _session_for(request, pk)}, status=409)
     if token is not None:
@@ -310,7 +327,7 @@ def _api_progress(session: JudgingSession, user) -> dict:
 @require_POST
 def api_next(request: HttpRequest, pk: int) -> JsonResponse:
     try:
-        token, member = _hot_lease(request, pk)
+        token, member = _hot_lease_joining(request, pk)
     except assigning.SessionClosed as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     if token is not None:  # the hot path: user, membership, lease, this read

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 
 from decoding.engine import BatchDecoder, DecoderOptions, cache_argument, output_cache, repeated_cache
+from decoding.small_passes import GROUPED_SDPA, grouped_attention, make_room
 
 PACKABLE_ARCHITECTURES = frozenset({"llama", "gpt_neox", "mistral", "qwen2", "qwen3"})
 """Full attention everywhere and a custom 4D mask used as given (tested: llama, gpt_neox). Gemma 3's sliding
@@ -89,6 +91,14 @@ class ChoiceStep:
             raise ValueError("a choice step needs at least two options")
         if any(not option for option in self.options):
             raise ValueError("an option must have at least one token")
+
+
+def _tokens_to_come(steps: Sequence[ChoiceStep]) -> int:
+    """At most how many tokens a chain appends to a row's cache at once: the chosen options and later leads
+    it keeps, plus the most option tokens scored in one pass on top of them."""
+    kept = sum(max(map(len, before.options)) + len(step.lead) for before, step in itertools.pairwise(steps))
+    scored = max(sum(len(option) for option in step.options) for step in steps)
+    return kept + scored
 
 
 @dataclass(frozen=True)
@@ -226,7 +236,7 @@ class ChoiceScorer:
         config = getattr(self.model, "config", None)
         return getattr(config, "model_type", None) in PACKABLE_ARCHITECTURES and getattr(
             config, "_attn_implementation", None
-        ) in ("sdpa", "eager")
+        ) in ("sdpa", "eager", GROUPED_SDPA)
 
     def _additive_mask(self, allowed: torch.Tensor) -> torch.Tensor:
         """A boolean [rows, queries, keys] mask as the 4D additive one attention takes as given: 0 where a query
@@ -408,6 +418,22 @@ class ChoiceScorer:
     ) -> list[tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]]:
         """The chain of choices over a batch whose prompts are in ``cache``; ``last``: each row's next-token
         log-probabilities."""
+        packs = self._packs_options  # decided on the model's own attention, before grouped_attention switches it
+        if self._small_passes:
+            make_room(cache, _tokens_to_come(steps))
+            with grouped_attention(self.model):
+                return self._chain(last, mask, cache, steps, packs)
+        return self._chain(last, mask, cache, steps, packs)
+
+    @functools.cached_property
+    def _small_passes(self) -> bool:
+        """Whether the chain's passes append in place and read grouped-query caches without repeating them
+        (decoding/small_passes.py); QASYNTH_SMALL_PASSES=0 turns it off."""
+        return os.environ.get("QASYNTH_SMALL_PASSES", "1").strip() != "0"
+
+    def _chain(
+        self, last: torch.Tensor, mask: torch.Tensor, cache: Any, steps: Sequence[ChoiceStep], packs: bool
+    ) -> list[tuple[tuple[int, ...], tuple[tuple[float, ...], ...]]]:
         n = last.shape[0]
         choices: list[list[int]] = [[] for _ in range(n)]
         scores: list[list[tuple[float, ...]]] = [[] for _ in range(n)]
@@ -418,7 +444,7 @@ class ChoiceScorer:
             table = torch.zeros((n, len(step.options)), dtype=torch.float64)
             for j, option in enumerate(step.options):
                 table[:, j] = last[:, option[0]].double()
-            if self._packs_options:
+            if packs:
                 self._score_packed(step.options, mask, cache, table)
             else:
                 for j, option in enumerate(step.options):

@@ -54,7 +54,7 @@ def test_json_next_and_submit_each_stay_within_their_budget(judge_client, django
     client, judge = judge_client
     session = make_session(n=8, k=2, judges=[judge])
     next_url = reverse("annotation:api-next", args=[session.pk])
-    client.post(next_url)  # first visit joins the session (not the hot path); judge it and go on
+    client.post(next_url)  # first visit: joins the session, then the hot path; judge it and go on
     for i in range(4):
         with django_assert_max_num_queries(NEXT_MAX):
             shown = client.post(next_url).json()
@@ -84,7 +84,7 @@ def test_html_next_page_and_post_stay_within_the_api_budget(judge_client, django
     client, judge = judge_client
     session = make_session(n=8, k=2, judges=[judge])
     next_url = reverse("annotation:judge-next", args=[session.pk])
-    location = client.get(next_url)["Location"]  # first visit joins (not the hot path)
+    location = client.get(next_url)["Location"]  # first visit: joins, then the hot path
     client.get(location)  # the first page counts the open items (then cached)
     for i in range(3):
         with django_assert_max_num_queries(HTML_NEXT_MAX):
@@ -167,3 +167,44 @@ def test_an_adaptive_k_system_session_pays_at_most_one_read_more(judge_client, d
         with django_assert_max_num_queries(PAGE_MAX):  # the pair's two answers come with the page's one read
             assert client.get(location).status_code == 200
     assert judge.judgments.count() == 4
+
+
+# A first visit: the user, membership (none yet), the judges-only rule, the session and may_judge, joining
+# (participant: its look-up, may_judge again, the INSERT in a savepoint), then the hot path's membership and
+# one-statement lease.
+FIRST_VISIT_MAX = 12
+
+
+@pytest.mark.parametrize("systems", [2, 4])
+def test_a_first_visit_joins_and_then_leases_by_the_hot_path(
+    systems, judge_client, django_assert_max_num_queries, monkeypatch
+):
+    from annotation.models import SessionJudge
+    from annotation.services import assignment as assigning
+    from tests.annotation.test_hot_queries import _k_session
+
+    client, judge = judge_client
+    session = make_session(n=4, k=2, judges=[judge]) if systems == 2 else _k_session(judge, "adaptive", n=4, k=4)
+
+    def long_way(*args, **kwargs):
+        raise AssertionError("the first visit went the long way")
+
+    monkeypatch.setattr(assigning, "_lease", long_way)
+    extra = ADAPTIVE_EXTRA[connection.vendor] if systems > 2 else 0  # the adaptive rule's counts read first
+    with django_assert_max_num_queries(FIRST_VISIT_MAX + extra):
+        response = client.get(reverse("annotation:judge-next", args=[session.pk]))
+    assert response.status_code == 302 and "/annotation/j/" in response["Location"]
+    assert SessionJudge.objects.filter(session=session, judge=judge).count() == 1
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_first_visit_to_a_closed_session_joins_nothing(judge_client):
+    from annotation.models import SessionJudge
+
+    client, judge = judge_client
+    session = make_session(n=2, k=1, judges=[judge])
+    session.is_open = False
+    session.save(update_fields=["is_open"])
+    response = client.get(reverse("annotation:judge-next", args=[session.pk]))
+    assert response.status_code == 409
+    assert not SessionJudge.objects.filter(session=session, judge=judge).exists()

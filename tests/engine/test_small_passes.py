@@ -1,0 +1,120 @@
+"""decoding/small_passes.py: the choice chain's short passes append to the key/value cache in place and read
+a grouped-query cache without repeating it per head, and score exactly as the library's plain path."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from decoding.engine import cache_argument, output_cache
+from decoding.scoring import ChoiceScorer
+from decoding.small_passes import grouped_sdpa, make_room
+from tests.engine.test_choice_scoring import GROUPED, PROMPTS, STEPS, scorer_model  # noqa: F401
+from tests.engine.tiny import tiny_model
+
+
+class _Attention(torch.nn.Module):
+    num_key_value_groups = 3
+    is_causal = True
+
+
+@pytest.mark.parametrize("queries", [1, 5, 64])
+def test_stacked_query_heads_attend_as_keys_repeated_per_head(queries):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    torch.manual_seed(0)
+    batch, kv_heads, keys, dim = 4, 2, 37, 16
+    query = torch.randn(batch, queries, kv_heads * 3, dim).transpose(1, 2)  # as the models lay it out
+    key, value = torch.randn(batch, kv_heads, keys, dim), torch.randn(batch, kv_heads, keys, dim)
+    allowed = torch.rand(batch, 1, queries, keys) > 0.3
+    allowed[..., 0] = True  # no row without a key
+    mask = torch.zeros(allowed.shape).masked_fill_(~allowed, torch.finfo(torch.float32).min)
+    module = _Attention()
+    expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.25)
+    got, _ = grouped_sdpa(module, query, key, value, mask, scaling=0.25)
+    assert got.shape == expected.shape == (batch, queries, kv_heads * 3, dim)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_a_cache_with_room_appends_in_place_crops_and_grows_as_concatenation_would():
+    from transformers import DynamicCache
+
+    model, _tok = tiny_model("llama")
+    name = cache_argument(model)
+    with torch.inference_mode():
+        cache = output_cache(model(input_ids=torch.tensor([[5, 6, 7, 8]] * 2), use_cache=True))
+        reference = output_cache(model(input_ids=torch.tensor([[5, 6, 7, 8]] * 2), use_cache=True))
+    assert isinstance(cache, DynamicCache) and make_room(cache, 3)
+    layer = cache.layers[0]
+    room = layer.key_room.data_ptr()
+    for step in ([9, 10], [11]):  # fills the room exactly, in place
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([step] * 2), use_cache=True, **{name: cache})
+            model(input_ids=torch.tensor([step] * 2), use_cache=True, **{name: reference})
+    assert layer.key_room.data_ptr() == room and cache.get_seq_length() == 7
+    for mine, theirs in zip(cache.layers, reference.layers, strict=True):
+        assert torch.allclose(mine.keys, theirs.keys) and torch.allclose(mine.values, theirs.values)
+    cache.crop(-2)
+    reference.crop(-2)
+    with torch.inference_mode():  # past the room: the buffers grow
+        model(input_ids=torch.tensor([[12, 13, 14]] * 2), use_cache=True, **{name: cache})
+        model(input_ids=torch.tensor([[12, 13, 14]] * 2), use_cache=True, **{name: reference})
+    assert layer.key_room.data_ptr() != room and cache.get_seq_length() == reference.get_seq_length() == 8
+    for mine, theirs in zip(cache.layers, reference.layers, strict=True):
+        assert torch.allclose(mine.keys, theirs.keys) and torch.allclose(mine.values, theirs.values)
+
+
+def test_the_chain_with_small_passes_scores_as_the_plain_path_and_repeats_no_cache(scorer_model, monkeypatch):  # noqa: F811
+    from transformers.integrations import sdpa_attention
+
+    model, tok = scorer_model
+    repeated = []
+    real_repeat = sdpa_attention.repeat_kv
+
+    def counting(states, n_rep):
+        repeated.append(states.shape[2])
+        return real_repeat(states, n_rep)
+
+    monkeypatch.setattr(sdpa_attention, "repeat_kv", counting)
+    fast = ChoiceScorer(model, tok, batch_size=4).choose_text(PROMPTS + GROUPED, STEPS)
+    fast_repeats = len(repeated)
+    monkeypatch.setenv("QASYNTH_SMALL_PASSES", "0")
+    plain = ChoiceScorer(model, tok, batch_size=4).choose_text(PROMPTS + GROUPED, STEPS)
+    assert [r.choices for r in fast] == [r.choices for r in plain]
+    for a, b in zip(plain, fast, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
+    if model.config.model_type == "llama":  # grouped-query attention: only prompt prefills repeat the cache
+        assert 0 < fast_repeats < len(repeated) - fast_repeats
+    else:
+        assert fast_repeats == len(repeated) == 0
+
+
+@pytest.mark.parametrize("batch_size, share_prefix", [(1, False), (4, True)])
+def test_small_passes_run_the_same_forward_passes_as_the_plain_path(
+    scorer_model,  # noqa: F811
+    monkeypatch,
+    batch_size,
+    share_prefix,
+):
+    """Only how each pass appends and attends changes: options are still packed into one pass per step (the
+    grouped attention's own name must not turn packing off)."""
+    model, tok = scorer_model
+    passes = []
+    real_forward = model.forward
+
+    def counting(*args, **kwargs):
+        passes.append(1)
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    steps = [
+        ('{"verdict": "', ["right answer", "partly right answer", "wrong answer"]),
+        ('", "why": "', ["x y", "z w"]),
+    ]
+    ChoiceScorer(model, tok, batch_size=batch_size, share_prefix=share_prefix).choose_text(PROMPTS, steps)
+    with_small_passes = len(passes)
+    monkeypatch.setenv("QASYNTH_SMALL_PASSES", "0")
+    passes.clear()
+    ChoiceScorer(model, tok, batch_size=batch_size, share_prefix=share_prefix).choose_text(PROMPTS, steps)
+    assert with_small_passes == len(passes) > 0
