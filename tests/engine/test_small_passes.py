@@ -3,6 +3,8 @@ a grouped-query cache without repeating it per head, and score exactly as the li
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
@@ -103,6 +105,7 @@ def test_small_passes_run_the_same_forward_passes_as_the_plain_path(
     passes = []
     real_forward = model.forward
 
+    @functools.wraps(real_forward)  # the scorer reads the signature (which keyword takes the cache)
     def counting(*args, **kwargs):
         passes.append(1)
         return real_forward(*args, **kwargs)
@@ -118,3 +121,33 @@ def test_small_passes_run_the_same_forward_passes_as_the_plain_path(
     passes.clear()
     ChoiceScorer(model, tok, batch_size=batch_size, share_prefix=share_prefix).choose_text(PROMPTS, steps)
     assert with_small_passes == len(passes) > 0
+
+
+def test_a_second_call_with_the_same_rubric_reuses_its_prefix_and_scores_alike(scorer_model):  # noqa: F811
+    """A judging run scores chunk after chunk after the same rubric: its cache is computed once and kept
+    unchanged by the batches that copy it."""
+    model, tok = scorer_model
+    scorer = ChoiceScorer(model, tok, batch_size=2)
+    first = scorer.choose_text(PROMPTS, STEPS)
+    kept = scorer._kept_prefix
+    assert kept is not None and len(kept[0]) > 0
+    before = [layer.keys.clone() for layer in kept[1].layers]
+    second = scorer.choose_text(PROMPTS, STEPS)
+    assert scorer._kept_prefix is kept  # not computed again
+    assert all(torch.equal(a, layer.keys) for a, layer in zip(before, kept[1].layers, strict=True))
+    assert [r.logprobs for r in second] == [r.logprobs for r in first]
+    fresh = ChoiceScorer(model, tok, batch_size=2).choose_text(PROMPTS, STEPS)
+    for a, b in zip(fresh, second, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=1e-6)
+
+
+def test_merged_step_passes_score_as_an_append_then_packed_options(scorer_model, monkeypatch):  # noqa: F811
+    model, tok = scorer_model
+    merged = ChoiceScorer(model, tok, batch_size=3).choose_text(PROMPTS + GROUPED, STEPS)
+    monkeypatch.setenv("QASYNTH_MERGE_STEPS", "0")
+    separate = ChoiceScorer(model, tok, batch_size=3).choose_text(PROMPTS + GROUPED, STEPS)
+    assert [r.choices for r in merged] == [r.choices for r in separate]
+    for a, b in zip(separate, merged, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=2e-4)
