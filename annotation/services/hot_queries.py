@@ -255,6 +255,24 @@ AND {_NOT_HOLDING}
 """
 
 
+# A judge's open comparisons (assignment.judge_progress), counted up to a limit: the free slots' distinct items
+# (two systems) or (item, pair)s (K > 2) this judge has not had, as the lease's own conditions say.
+_OPEN_COMPARISONS = {
+    pairs: f"""SELECT COUNT(*) FROM (
+    SELECT DISTINCT w.item_id{", w.system_a, w.system_b" if pairs else ""} FROM {{a}} w
+    WHERE {_FREE.format(t="w")} AND {_NOT_HAD[pairs].format(t="w")}
+    LIMIT %(limit)s) c"""
+    for pairs in (False, True)
+}
+
+
+def open_comparisons(session_pk: int, judge_pk: int, now: datetime, *, pairs: bool, limit: int) -> int:
+    """How many comparisons (items, or (item, pair)s with K > 2) are still open to the judge, at most limit."""
+    params = {"session": session_pk, "judge": judge_pk, "now": db_datetime(now), "limit": limit}
+    row = fetch_one(_sql(_OPEN_COMPARISONS[pairs]), params)
+    return int(row[0]) if row else 0
+
+
 def lease_new(
     member: SessionJudge, *, token: str, seed: int, swapped: bool, now: datetime, expires: datetime, prime: int
 ) -> bool:

@@ -289,3 +289,34 @@ def test_a_k_system_page_read_brings_the_pairs_two_answers(django_assert_num_que
     assert not hasattr(page, "shown_texts")  # systems 0 and 1 are on the item: nothing more is read
     with django_assert_num_queries(0):
         assert judging.shown_answers(page) == (page.item.answer_a, page.item.answer_b)
+
+
+@pytest.mark.parametrize("systems", [2, 4])
+def test_open_comparisons_count_what_the_orm_query_of_free_unseen_slots_counts(systems):
+    """judge_progress counts in SQL (hot_queries.open_comparisons) what not_seen_by(free_slots(...)) selects:
+    distinct items, or (item, pair)s with K > 2, free (never leased or lease run out), not had by the judge,
+    and with K > 2 not on an item the judge flagged."""
+    judge, other = make_user(f"hq-open-{systems}", judge=True), make_user(f"hq-open-o-{systems}", judge=True)
+    if systems == 2:
+        session = make_session(n=6, k=2, judges=[judge, other])
+    else:
+        session = _k_session(judge, "all_pairs", n=4, k=systems)
+        session.judges.add(other)
+    assigning.next_assignment(session, judge)
+    held = Assignment.objects.get(session=session, judge=judge, submitted_at__isnull=True)
+    judging.submit(held.token, judge, answer(submission_id="o1"))
+    if systems > 2:
+        flagged = assigning.next_assignment(session, judge)
+        judging.flag(flagged.token, judge, "unanswerable")
+    taken = assigning.next_assignment(session, other)
+    expired = assigning.next_assignment(session, judge)
+    Assignment.objects.filter(pk=expired.pk).update(lease_expires_at=timezone.now() - timedelta(minutes=1))
+    now = timezone.now()
+    fields = ("item_id",) if systems == 2 else ("item_id", "system_a", "system_b")
+    for who in (judge, other):
+        expected = assigning.not_seen_by(assigning.free_slots(session, now), session, who)
+        expected_count = expected.values(*fields).order_by().distinct().count()
+        for limit in (1, 3, 1000):
+            got = hot_queries.open_comparisons(session.pk, who.pk, now, pairs=systems > 2, limit=limit)
+            assert got == min(limit, expected_count)
+    assert taken is not None and expected_count > 0
