@@ -15,6 +15,13 @@ from tests.engine.test_choice_scoring import GROUPED, PROMPTS, STEPS, scorer_mod
 from tests.engine.tiny import tiny_model
 
 
+def _assert_scored_alike(expected, got, abs_tol: float = 2e-4) -> None:
+    assert [r.choices for r in got] == [r.choices for r in expected]
+    for a, b in zip(expected, got, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=abs_tol)
+
+
 class _Attention(torch.nn.Module):
     num_key_value_groups = 3
     is_causal = True
@@ -82,10 +89,7 @@ def test_the_chain_with_small_passes_scores_as_the_plain_path_and_repeats_no_cac
     fast_repeats = len(repeated)
     monkeypatch.setenv("QASYNTH_SMALL_PASSES", "0")
     plain = ChoiceScorer(model, tok, batch_size=4).choose_text(PROMPTS + GROUPED, STEPS)
-    assert [r.choices for r in fast] == [r.choices for r in plain]
-    for a, b in zip(plain, fast, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    _assert_scored_alike(plain, fast)
     if model.config.model_type == "llama":  # grouped-query attention: only prompt prefills repeat the cache
         assert 0 < fast_repeats < len(repeated) - fast_repeats
     else:
@@ -137,9 +141,7 @@ def test_a_second_call_with_the_same_rubric_reuses_its_prefix_and_scores_alike(s
     assert all(torch.equal(a, layer.keys) for a, layer in zip(before, kept[1].layers, strict=True))
     assert [r.logprobs for r in second] == [r.logprobs for r in first]
     fresh = ChoiceScorer(model, tok, batch_size=2).choose_text(PROMPTS, STEPS)
-    for a, b in zip(fresh, second, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=1e-6)
+    _assert_scored_alike(fresh, second, abs_tol=1e-6)
 
 
 def test_merged_step_passes_score_as_an_append_then_packed_options(scorer_model, monkeypatch):  # noqa: F811
@@ -147,7 +149,4 @@ def test_merged_step_passes_score_as_an_append_then_packed_options(scorer_model,
     merged = ChoiceScorer(model, tok, batch_size=3).choose_text(PROMPTS + GROUPED, STEPS)
     monkeypatch.setenv("QASYNTH_MERGE_STEPS", "0")
     separate = ChoiceScorer(model, tok, batch_size=3).choose_text(PROMPTS + GROUPED, STEPS)
-    assert [r.choices for r in merged] == [r.choices for r in separate]
-    for a, b in zip(separate, merged, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    _assert_scored_alike(separate, merged)
