@@ -437,7 +437,7 @@ class ChoiceScorer:
         """The chain of choices over a batch whose prompts are in ``cache``; ``last``: each row's next-token
         log-probabilities."""
         packs = self._packs_options  # decided on the model's own attention, before grouped_attention switches it
-        if self._small_passes:
+        if self._small_passes and packs:  # the architectures whose attention takes our masks as given (tested)
             make_room(cache, _tokens_to_come(steps))
             with grouped_attention(self.model):
                 return self._chain(last, mask, cache, steps, packs)
@@ -446,7 +446,8 @@ class ChoiceScorer:
     @functools.cached_property
     def _small_passes(self) -> bool:
         """Whether the chain's passes append in place and read grouped-query caches without repeating them
-        (decoding/small_passes.py); QASYNTH_SMALL_PASSES=0 turns it off."""
+        (decoding/small_passes.py), for the architectures that pack options; QASYNTH_SMALL_PASSES=0 turns it
+        off."""
         return os.environ.get("QASYNTH_SMALL_PASSES", "1").strip() != "0"
 
     def _chain(
