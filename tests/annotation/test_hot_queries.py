@@ -195,16 +195,6 @@ def test_adaptive_lease_keeps_the_scheduled_pair_when_the_judge_has_every_other_
     assert Assignment.objects.filter(token=token, pk=held.pk, system_a=1, system_b=2).exists()
 
 
-def _check_counts(session, leasing, checked, counts, slot=None):
-    from annotation.services import pair_counts
-
-    assert (counts == pair_counts.count_all(session)).all()
-    if slot is not None:  # the long way: the pairs its judge already has on the slot's item
-        checked.append((int(counts.sum()) // 2, len(_pairs_on_item(slot))))
-    else:
-        checked.append((int(counts.sum()) // 2, None))
-
-
 def test_adaptive_leases_rank_with_counts_equal_to_a_full_count(monkeypatch):
     """The adaptive rule's counts are kept in memory per process and brought up to date by a delta read
     (annotation.services.pair_counts); when they must be fresh, on both paths they equal counting every
@@ -213,38 +203,43 @@ def test_adaptive_leases_rank_with_counts_equal_to_a_full_count(monkeypatch):
 
     monkeypatch.setattr(pair_counts, "FRESH_SECONDS", 0.0)  # every lease brings them up to date first
     judge, other = make_user("hq-count-judge", judge=True), make_user("hq-count-other", judge=True)
-    session = _k_session(judge, "adaptive", n=5, k=4, pairs_per_item=2)
+    # Nine slots on three items: the two judges take them all, so one of them gets an item twice.
+    session = _k_session(judge, "adaptive", n=3, k=4, pairs_per_item=3)
     session.judges.add(other)
     real_pair, real_ranked = assigning._adaptive_pair, assigning._ranked_pairs
-    checked, leasing = [], []
+    counted, shown_on_item = [], []  # judgments the rule saw at each lease; pairs the judge had on its item
+
+    def checked(counts):
+        assert (counts == pair_counts.count_all(session)).all()
+        counted.append(int(counts.sum()) // 2)
 
     def long_way(session, lease_seed, counts, shown):
+        checked(counts)
         shown = list(shown)
-        slot = Assignment.objects.filter(session=session, seed=lease_seed).first()  # not saved yet: None
-        assert slot is None
-        _check_counts(session, leasing, checked, counts)
-        checked[-1] = (checked[-1][0], len(shown))
+        shown_on_item.append(len(shown))
         return real_pair(session, lease_seed, counts, shown)
 
     def hot_path(session, lease_seed, counts):
-        _check_counts(session, leasing, checked, counts)
+        checked(counts)
         return real_ranked(session, lease_seed, counts)
 
     monkeypatch.setattr(assigning, "_adaptive_pair", long_way)
     monkeypatch.setattr(assigning, "_ranked_pairs", hot_path)
     for i in range(6):
         for who in (judge, other):
-            leasing[:] = [who]
             token = _fast_next(session, who) if i % 2 == 1 else None
             slot = Assignment.objects.get(token=token) if token else assigning.next_assignment(session, who)
             if slot is None:
                 continue
             if token:  # the pair the statement chose is the rule's: the first ranked pair not on the item
+                had = _pairs_on_item(slot)
+                shown_on_item.append(len(had))
                 lacking = [p for p in real_ranked(session, slot.seed, pair_counts.count_all(session))
-                           if frozenset(p) not in _pairs_on_item(slot)]  # fmt: skip
+                           if frozenset(p) not in had]  # fmt: skip
                 assert slot.times_released or not lacking or (slot.system_a, slot.system_b) == lacking[0]
             judging.submit(slot.token, who, answer(submission_id=f"{who.pk}-{i}"))
-    assert len(checked) >= 8 and checked[-1][0] > checked[0][0]  # leases on both paths, the counts grew
+    assert len(counted) >= 8 and counted[-1] > counted[0]  # leases on both paths, the counts grew
+    assert any(shown_on_item)  # some slot's item already had another pair for its judge
     pair_counts.forget()
     assert (pair_counts.session_counts(session) == pair_counts.count_all(session)).all()
 
