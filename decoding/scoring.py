@@ -102,6 +102,44 @@ def _tokens_to_come(steps: Sequence[ChoiceStep]) -> int:
 
 
 @dataclass(frozen=True)
+class _PackedOptions:
+    """A step's options packed into one row of a forward pass: every option's tokens but its last, each seeing
+    its own option's earlier tokens (``among``); each packed token's logits score the token after it."""
+
+    options: Sequence[Sequence[int]]
+    inputs: tuple[tuple[int, int, int], ...]  # (option, index in option, token)
+
+    @classmethod
+    def of(cls, options: Sequence[Sequence[int]]) -> _PackedOptions:
+        inputs = tuple((j, i, tok) for j, option in enumerate(options) for i, tok in enumerate(option[:-1]))
+        return cls(options, inputs)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def tokens(self) -> list[int]:
+        return [tok for _, _, tok in self.inputs]
+
+    def offsets(self) -> torch.Tensor:
+        """[1, packed]: each token's position after its option's start."""
+        return torch.tensor([[i for _, i, _ in self.inputs]], dtype=torch.long)
+
+    def among(self) -> torch.Tensor:
+        """[packed, packed]: which packed tokens a packed token may see."""
+        allowed = torch.zeros((len(self), len(self)), dtype=torch.bool)
+        for a, (ja, ia, _) in enumerate(self.inputs):
+            for b, (jb, ib, _) in enumerate(self.inputs):
+                allowed[a, b] = ja == jb and ib <= ia
+        return allowed
+
+    def add_scores(self, logprobs: torch.Tensor, table: torch.Tensor) -> None:
+        """Add each packed token's log-probability of its option's next token (``logprobs``: [rows, packed,
+        vocab]) to ``table``."""
+        for a, (j, i, _) in enumerate(self.inputs):
+            table[:, j] += logprobs[:, a, self.options[j][i + 1]].double()
+
+
+@dataclass(frozen=True)
 class ChainResult:
     """One prompt's choices (option index per step) and every option's summed token log-probability."""
 
@@ -268,17 +306,15 @@ class ChoiceScorer:
     ) -> None:
         """Add every multi-token option's later tokens' log-probabilities to ``table`` in one pass, then crop the
         cache back. Positions continue each row's own (padding excluded), as one option alone would have."""
-        inputs = [(j, i, tok) for j, option in enumerate(options) for i, tok in enumerate(option[:-1])]
-        if not inputs:
+        pack = _PackedOptions.of(options)
+        if not pack:
             return
-        n, width, packed = mask.shape[0], mask.shape[1], len(inputs)
-        ids = torch.tensor([[tok for _, _, tok in inputs]] * n)
-        positions = mask.sum(dim=1, keepdim=True) + torch.tensor([[i for _, i, _ in inputs]])
+        n, width, packed = mask.shape[0], mask.shape[1], len(pack)
+        ids = torch.tensor([pack.tokens()] * n)
+        positions = mask.sum(dim=1, keepdim=True) + pack.offsets()
         allowed = torch.zeros((n, packed, width + packed), dtype=torch.bool)
         allowed[:, :, :width] = mask.bool()[:, None, :]
-        for a, (ja, ia, _) in enumerate(inputs):
-            for b, (jb, ib, _) in enumerate(inputs):
-                allowed[:, a, width + b] = ja == jb and ib <= ia
+        allowed[:, :, width:] = pack.among()
         bias = self._additive_mask(allowed)
         device = self.decoder.device
         output = self.model(
@@ -288,9 +324,7 @@ class ChoiceScorer:
             use_cache=True,
             **{self.decoder.cache_kwarg: cache},
         )
-        logprobs = torch.log_softmax(output.logits.float(), dim=-1).cpu()
-        for a, (j, i, _) in enumerate(inputs):
-            table[:, j] += logprobs[:, a, options[j][i + 1]].double()
+        pack.add_scores(torch.log_softmax(output.logits.float(), dim=-1).cpu(), table)
         output_cache(output).crop(-packed)
 
     @functools.cached_property
@@ -513,15 +547,15 @@ class ChoiceScorer:
         grown 2D mask and the cache. Per pass a CPU batch paid ~150 ms beside its tokens' compute."""
         n, width = mask.shape
         own = max(len(s) for s in suffixes)
-        inputs = [(j, i, tok) for j, option in enumerate(options) for i, tok in enumerate(option[:-1])]
-        packed = len(inputs)
+        pack = _PackedOptions.of(options)
+        packed = len(pack)
         pad = self.decoder.pad_id
-        ids = torch.tensor([[pad] * (own - len(s)) + s + [tok for _, _, tok in inputs] for s in suffixes])
+        ids = torch.tensor([[pad] * (own - len(s)) + s + pack.tokens() for s in suffixes])
         block = torch.tensor([[0] * (own - len(s)) + [1] * len(s) for s in suffixes])
         before = mask.sum(dim=1, keepdim=True)
         positions = torch.cat(
             [before + (block.cumsum(dim=1) - 1).clamp(min=0),
-             before + block.sum(dim=1, keepdim=True) + torch.tensor([[i for _, i, _ in inputs]], dtype=torch.long)],
+             before + block.sum(dim=1, keepdim=True) + pack.offsets()],
             dim=1,
         )  # fmt: skip
         allowed = torch.zeros((n, own + packed, width + own + packed), dtype=torch.bool)
@@ -529,9 +563,7 @@ class ChoiceScorer:
         causal = torch.ones((own, own), dtype=torch.bool).tril()
         allowed[:, :own, width : width + own] = causal[None] & block.bool()[:, None, :]
         allowed[:, own:, width : width + own] = block.bool()[:, None, :]
-        for a, (ja, ia, _) in enumerate(inputs):
-            for b, (jb, ib, _) in enumerate(inputs):
-                allowed[:, own + a, width + own + b] = ja == jb and ib <= ia
+        allowed[:, own:, width + own :] = pack.among()
         decoder = self.model.get_decoder()
         device = self.decoder.device
         output = decoder(
@@ -545,8 +577,7 @@ class ChoiceScorer:
         logprobs = torch.log_softmax(self.model.get_output_embeddings()(read).float(), dim=-1).cpu()
         for j, option in enumerate(options):
             table[:, j] = logprobs[:, 0, option[0]].double()
-        for a, (j, i, _) in enumerate(inputs):
-            table[:, j] += logprobs[:, 1 + a, options[j][i + 1]].double()
+        pack.add_scores(logprobs[:, 1:], table)
         cache = output_cache(output)
         if packed:
             cache.crop(-packed)
