@@ -487,8 +487,12 @@ class BatchDecoder:
 
     @torch.inference_mode()
     def _prefix_cache(self, prefix: list[int]) -> Any:
+        """The prefix's key/value cache. Its logits are never read, so where the model has its decoder apart
+        only the decoder runs (no output layer over every prefix position)."""
         ids = torch.tensor([prefix], device=self.device)
-        output = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+        decoder = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
+        runner = decoder if decoder is not None else self.model
+        output = runner(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
         return output_cache(output)
 
     def _run_batch(

@@ -225,22 +225,14 @@ class ChoiceScorer:
                 progress(done, len(encoded))
         return [results[i] for i in range(len(encoded))]
 
-    @torch.inference_mode()
     def _prefix_cache(self, prefix: list[int]) -> Any:
         """The shared prefix's key/value cache, kept for the next call that starts with the same tokens: a
         judging run scores its prompts chunk by chunk (and again when resumed), all after the same rubric.
-        Only the decoder runs (no logits are needed); batches use copies, so the kept cache stays as it is."""
+        Batches use copies, so the kept cache stays as it is."""
         key = tuple(prefix)
-        if self._kept_prefix is not None and self._kept_prefix[0] == key:
-            return self._kept_prefix[1]
-        decoder = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
-        if decoder is None or decoder is self.model:
-            cache = self.decoder._prefix_cache(prefix)
-        else:
-            ids = torch.tensor([prefix], device=self.decoder.device)
-            cache = output_cache(decoder(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True))
-        self._kept_prefix = (key, cache)
-        return cache
+        if self._kept_prefix is None or self._kept_prefix[0] != key:
+            self._kept_prefix = (key, self.decoder._prefix_cache(prefix))
+        return self._kept_prefix[1]
 
     def _batches(self, encoded: list[list[int]], prefix_len: int) -> list[list[_Group]]:
         """Whole groups (split only when one is larger than a batch) packed into batches of batch_size rows."""
