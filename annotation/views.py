@@ -98,8 +98,7 @@ def _hot_lease_joining(request: HttpRequest, pk: int):
         return token, member
     _judges_only(request)
     session = _session_for(request, pk)
-    if not session.is_open:
-        raise assigning.SessionClosed(f"Session {session.name!r} is closed.")
+    assigning.require_open(session)  # before joining: a closed session gains no member
     try:
         assigning.participant(session, request.user)
     except assigning.NotAllowed as exc:

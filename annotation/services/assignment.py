@@ -56,6 +56,12 @@ class SessionClosed(Exception):
     """Staff closed the session: nothing new is handed out or accepted."""
 
 
+def require_open(session: JudgingSession) -> None:
+    """SessionClosed unless the session still hands out items (every way to a new item checks it first)."""
+    if not session.is_open:
+        raise SessionClosed(f"Session {session.name!r} is closed.")
+
+
 def placement_for(seed: int) -> bool:
     """True when system B goes on the left. Derived from the stored seed so it can be audited later."""
     return random.Random(seed).random() < 0.5
@@ -106,8 +112,7 @@ def not_seen_by(slots: QuerySet[Assignment], session: JudgingSession, judge: Use
 
 def next_assignment(session: JudgingSession, judge: User, *, now: datetime | None = None) -> Assignment | None:
     """The judge's pending assignment (lease renewed) or a newly leased slot; None when nothing is left."""
-    if not session.is_open:
-        raise SessionClosed(f"Session {session.name!r} is closed.")
+    require_open(session)
     for attempt in range(RETRIES):
         try:
             leased = _lease(session, judge, now or timezone.now())
@@ -247,8 +252,7 @@ def lease_for_member(member: SessionJudge, judge: User, *, now: datetime | None 
     With K > 2 systems a slot shows the pair it was scheduled with; under the adaptive design the same
     statement gives a slot's first lease its pair (_lease_adaptive)."""
     session = member.session
-    if not session.is_open:
-        raise SessionClosed(f"Session {session.name!r} is closed.")
+    require_open(session)
     now = now or timezone.now()
     expires = now + timedelta(seconds=session.lease_seconds)
     if member.pending_id is not None:
