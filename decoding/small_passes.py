@@ -14,7 +14,8 @@ copies of the whole cache per layer and pass:
   the cache as it is. Only for passes of at most ``MAX_GROUPED_QUERIES`` tokens: a prompt's prefill keeps
   the library's path (stacking would copy its much larger mask instead).
 
-Both leave every score as it was, within float rounding (tests/decoding hold them to the plain path).
+Both leave every score as it was, within float rounding (tests/engine/test_small_passes.py holds them to the
+plain path).
 """
 
 from __future__ import annotations

@@ -15,14 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 
+@functools.lru_cache(maxsize=64)
 def pair_systems(n_systems: int) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) system index of every pair, in pair-index order (as analysis.stats.pairwise). Read-only:
     the arrays are shared (the judging hot path ranks pairs at every adaptive lease)."""
-    return _pair_systems(n_systems)
-
-
-@functools.lru_cache(maxsize=64)
-def _pair_systems(n_systems: int) -> tuple[np.ndarray, np.ndarray]:
     low, high = np.triu_indices(n_systems, 1)
     low, high = low.astype(np.int64), high.astype(np.int64)
     low.flags.writeable = high.flags.writeable = False
