@@ -230,8 +230,7 @@ class JobContext:
 
     def log(self, line: str) -> None:
         """Append a timestamped line to the job log (autocommit when not inside a transaction)."""
-        stamp = timezone.now().strftime("%H:%M:%S")
-        append_log(self.job.pk, f"[{stamp}] {line}")
+        append_log(self.job.pk, _stamped(line))
 
     # cancellation -----------------------------------------------------------------------------------
     def check_cancelled(self) -> None:
@@ -266,6 +265,10 @@ class JobContext:
         Job.objects.filter(pk=self.job.pk, lease_owner=self.owner, status=JobStatus.RUNNING).update(
             heartbeat_at=timezone.now()
         )
+
+
+def _stamped(line: str) -> str:
+    return f"[{timezone.now().strftime('%H:%M:%S')}] {line}"
 
 
 def append_log(job_id: int, text: str) -> None:
@@ -348,11 +351,17 @@ def hand_back(job_id: int, owner: str, why: str = "") -> bool:
     return True
 
 
-def _finish(job_id: int, owner: str | None, status: str, *, message: str = "", error: str = "", result=None) -> bool:
+def _finish(
+    job_id: int, owner: str | None, status: str, *, message: str = "", error: str = "", result=None, log: str = ""
+) -> bool:
+    """Set the final status; `log` is appended to the job log in the same UPDATE, so whoever sees the status
+    also sees the line that says it (a second write left a moment where it did not)."""
     qs = Job.objects.filter(pk=job_id)
     if owner is not None:
         qs = qs.filter(lease_owner=owner, status=JobStatus.RUNNING)
     fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "cancel_requested": False}
+    if log:
+        fields["log"] = Concat(F("log"), Value(_stamped(log) + "\n"))
     if message:
         fields["progress_message"] = message[:500]
     if error:
@@ -409,15 +418,18 @@ def run_job(job_id: int, owner: str | None = None) -> str | None:
         ctx.flush()
         if ctx._lease_lost:
             raise LeaseLost("lease lost before completion")
-        status = JobStatus.SUCCEEDED if _finish(job.pk, owner, JobStatus.SUCCEEDED, result=result or {}) else None
+        finished = _finish(job.pk, owner, JobStatus.SUCCEEDED, result=result or {}, log="succeeded")
+        status = JobStatus.SUCCEEDED if finished else None
         if status:
-            ctx.log("succeeded")
             for dependent_id in Job.objects.get(pk=job.pk).dependents.values_list("pk", flat=True):
                 publish(dependent_id)
     except JobCancelled:
         ctx.flush()
-        status = JobStatus.CANCELLED if _finish(job.pk, owner, JobStatus.CANCELLED, message="Cancelled.") else None
-        ctx.log("cancelled; finished work is kept, retry resumes")
+        said = "cancelled; finished work is kept, retry resumes"
+        cancelled = _finish(job.pk, owner, JobStatus.CANCELLED, message="Cancelled.", log=said)
+        status = JobStatus.CANCELLED if cancelled else None
+        if not cancelled:  # the lease was lost meanwhile: the line is still logged, as it always was
+            ctx.log(said)
     except HandBack:
         try:
             ctx.flush()
