@@ -150,3 +150,24 @@ def test_merged_step_passes_score_as_an_append_then_packed_options(scorer_model,
     monkeypatch.setenv("QASYNTH_MERGE_STEPS", "0")
     separate = ChoiceScorer(model, tok, batch_size=3).choose_text(PROMPTS + GROUPED, STEPS)
     _assert_scored_alike(separate, merged)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (bench/gpu_device_check.sh)")
+@pytest.mark.parametrize("arch", ["llama", "gpt_neox"])
+@pytest.mark.parametrize("dtype, abs_tol", [(torch.float32, 1e-3), (torch.bfloat16, None)], ids=["fp32", "bf16"])
+def test_on_cuda_small_passes_and_merged_steps_score_as_the_plain_path(arch, dtype, abs_tol, monkeypatch):
+    """On a GPU the in-place cache, the stacked query heads and the merged step passes run CUDA's attention
+    kernels, not the CPU's: float32 scores must still match the plain path; bf16 rounding moves them, so there
+    choices agree by majority (a near tie may flip) and every probability row still sums to 1."""
+    model, tok = tiny_model(arch, device="cuda", dtype=dtype)
+    fast = ChoiceScorer(model, tok, batch_size=4).choose_text(PROMPTS + GROUPED, STEPS)
+    monkeypatch.setenv("QASYNTH_SMALL_PASSES", "0")
+    monkeypatch.setenv("QASYNTH_MERGE_STEPS", "0")
+    plain = ChoiceScorer(model, tok, batch_size=4).choose_text(PROMPTS + GROUPED, STEPS)
+    if abs_tol is not None:
+        _assert_scored_alike(plain, fast, abs_tol)
+        return
+    assert sum(a.choices == b.choices for a, b in zip(plain, fast, strict=True)) >= len(plain) - 1
+    for result in fast:
+        for k in range(len(STEPS)):
+            assert sum(result.probabilities(k)) == pytest.approx(1.0)
