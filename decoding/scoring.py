@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from decoding.engine import BatchDecoder, DecoderOptions, cache_argument, output_cache, repeated_cache
@@ -50,12 +51,14 @@ def _common(a: Sequence[int], b: Sequence[int], limit: int) -> int:
     return k
 
 
-def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int) -> list[_Group]:
+def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int, *, tree: bool = False) -> list[_Group]:
     """Prompts that share a long start beyond the prefix common to all: a judging prompt's passage and
     question, the same in both orders of a pair and in every pair of an item's systems, before the answers.
     Each such group's shared tokens are prefilled once; every member keeps at least one token of its own.
     Neighbours in sorted order are grouped while they share MIN_GROUP_TOKENS beyond the prefix and joining
-    saves more prefill than it costs."""
+    saves more prefill than it costs. With ``tree`` (a prefill that lays a group out as a prefix tree,
+    ``prefix_tree``) joining costs nothing, since whatever start two neighbours share is computed once, so
+    neighbours join on the first rule alone; ``shared`` is still what every member shares."""
     order = sorted(range(len(encoded)), key=lambda i: tuple(encoded[i][prefix_len:]))
     groups: list[_Group] = []
     for i in order:
@@ -64,11 +67,12 @@ def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int) -> list[_
             first = encoded[last.members[0]]
             limit = min(last.shared if len(last.members) > 1 else len(first) - 1, len(encoded[i]) - 1)
             shared = _common(first, encoded[i], limit)
+            neighbour = _common(encoded[last.members[-1]], encoded[i], len(encoded[i]) - 1) if tree else shared
             # Joining shortens what the group shares for its other members; it pays when they lose fewer
             # tokens than the newcomer saves (a prompt sharing just the rubric with a passage's group does not
-            # join it: every member would prefill the passage again).
-            lost = (len(last.members) - 1) * (last.shared - shared)
-            if shared - prefix_len >= MIN_GROUP_TOKENS and lost < shared - prefix_len:
+            # join it: every member would prefill the passage again). A tree loses nothing.
+            lost = 0 if tree else (len(last.members) - 1) * (last.shared - shared)
+            if neighbour - prefix_len >= MIN_GROUP_TOKENS and lost < neighbour - prefix_len:
                 last.members.append(i)
                 last.shared = shared
                 continue
@@ -77,6 +81,46 @@ def group_by_prefix(encoded: Sequence[Sequence[int]], prefix_len: int) -> list[_
         if len(group.members) == 1:
             group.shared = prefix_len  # a prompt alone: nothing to share
     return groups
+
+
+@dataclass
+class PrefixTree:
+    """Sequences laid out as one row: a prefix tree in depth-first order, each token once however many
+    sequences start with it. ``parent[r]`` is the row index of the token before row ``r`` in its sequences (-1
+    for a first token), ``depth[r]`` its offset in them, ``paths[k]`` the row indices of sequence k's tokens."""
+
+    tokens: list[int]
+    parent: list[int]
+    depth: list[int]
+    paths: list[list[int]]
+
+    def sees(self, width: int) -> np.ndarray:
+        """Boolean (width, width): row r may attend to column c iff c is r or one of its ancestors. Rows past
+        the tree (padding) see only themselves, so no row is empty."""
+        allowed = np.eye(width, dtype=bool)
+        for r, p in enumerate(self.parent):
+            if p >= 0:
+                allowed[r] |= allowed[p]
+        return allowed
+
+
+def prefix_tree(sequences: Sequence[Sequence[int]]) -> PrefixTree:
+    """Sorted, each sequence adds only its tokens after the longest start it shares with the one before it:
+    the tree's depth-first order. Identical sequences share every token, their last one included."""
+    tree = PrefixTree([], [], [], [[] for _ in sequences])
+    path: list[int] = []
+    previous: Sequence[int] = ()
+    for k in sorted(range(len(sequences)), key=lambda k: tuple(sequences[k])):
+        sequence = sequences[k]
+        del path[_common(previous, sequence, min(len(previous), len(sequence))) :]
+        for d in range(len(path), len(sequence)):
+            tree.parent.append(path[-1] if path else -1)
+            tree.depth.append(d)
+            path.append(len(tree.tokens))
+            tree.tokens.append(sequence[d])
+        tree.paths[k] = list(path)
+        previous = sequence
+    return tree
 
 
 @dataclass(frozen=True)
@@ -237,7 +281,9 @@ class ChoiceScorer:
     def _batches(self, encoded: list[list[int]], prefix_len: int) -> list[list[_Group]]:
         """Whole groups (split only when one is larger than a batch) packed into batches of batch_size rows."""
         groups = (
-            group_by_prefix(encoded, prefix_len) if self.share_prefix else [_Group(0, [i]) for i in range(len(encoded))]
+            group_by_prefix(encoded, prefix_len, tree=self._packs_prompts)
+            if self.share_prefix
+            else [_Group(0, [i]) for i in range(len(encoded))]
         )
         groups.sort(key=lambda g: -len(encoded[g.members[0]]))  # longest first: less padding
         batches: list[list[_Group]] = [[]]
@@ -336,40 +382,23 @@ class ChoiceScorer:
     def _prefill_packed(
         self, encoded: list[list[int]], groups: list[_Group], prefix_len: int, prefix_cache: Any
     ) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """One row per group: [its shared tokens][member 1's own]...[member m's own], right-padded. A token sees
-        the common prefix (the cache), the group's shared tokens before it and its own member's earlier tokens;
-        positions continue as in the member's unpacked prompt. Then every member gets its own cache row (the
-        prefix, the shared tokens and its own, gathered) laid out [prefix][padding][tokens], as _append leaves
+        """One row per group: its members' tokens after the common prefix as a prefix tree (``prefix_tree``), so
+        every start two members share (a passage for its questions; the question too for a pair's two orders)
+        is computed once, right-padded. A token sees the common prefix (the cache) and its ancestors in the
+        tree; positions continue as in the member's own prompt. Then every member gets its own cache row (the
+        prefix and its path through the tree, gathered) laid out [prefix][padding][tokens], as _append leaves
         rows, and the log-probabilities after its last token."""
-        tokens: list[list[int]] = []
-        segments: list[list[int]] = []  # 0: the group's shared tokens, k: member k's own, -1: padding
-        positions: list[list[int]] = []
-        spans: list[tuple[int, int, int, int]] = []  # per member: group row, shared length, own start, own length
-        for g, group in enumerate(groups):
-            part = encoded[group.members[0]][prefix_len : group.shared]
-            row, segment = list(part), [0] * len(part)
-            position = list(range(prefix_len, prefix_len + len(part)))
-            for k, i in enumerate(group.members, start=1):
-                own = encoded[i][group.shared :]
-                spans.append((g, len(part), len(row), len(own)))
-                row += own
-                segment += [k] * len(own)
-                position += range(prefix_len + len(part), prefix_len + len(part) + len(own))
-            tokens.append(row)
-            segments.append(segment)
-            positions.append(position)
-        width = max(len(row) for row in tokens)
+        trees = [prefix_tree([encoded[i][prefix_len:] for i in group.members]) for group in groups]
+        width = max(len(tree.tokens) for tree in trees)
         pad = self.decoder.pad_id
-        ids = torch.tensor([row + [pad] * (width - len(row)) for row in tokens])
-        segment_ids = torch.tensor([seg + [-1] * (width - len(seg)) for seg in segments])
-        position_ids = torch.tensor([pos + [0] * (width - len(pos)) for pos in positions])
-        query, key = segment_ids[:, :, None], segment_ids[:, None, :]
-        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        ids = torch.tensor([tree.tokens + [pad] * (width - len(tree.tokens)) for tree in trees])
+        position_ids = torch.tensor(
+            [[prefix_len + d for d in tree.depth] + [0] * (width - len(tree.tokens)) for tree in trees]
+        )
         allowed = torch.zeros((len(groups), width, prefix_len + width), dtype=torch.bool)
         allowed[:, :, :prefix_len] = True
-        own_tokens = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
-        padding_self = (query < 0) & torch.eye(width, dtype=torch.bool)  # padding sees itself: no empty row
-        allowed[:, :, prefix_len:] = own_tokens | padding_self
+        for g, tree in enumerate(trees):
+            allowed[g, :, prefix_len:] = torch.from_numpy(tree.sees(width))
         bias = self._additive_mask(allowed)
         decoder = self.model.get_decoder()
         kwargs: dict[str, Any] = {"use_cache": True}
@@ -380,22 +409,20 @@ class ChoiceScorer:
             input_ids=ids.to(device), attention_mask=bias.to(device), position_ids=position_ids.to(device), **kwargs
         )
         hidden, cache = output.last_hidden_state, output_cache(output)
-        rows = torch.tensor([g for g, _, _, _ in spans])
-        ends = torch.tensor([start + length - 1 for _, _, start, length in spans])
+        paths = [(g, path) for g, tree in enumerate(trees) for path in tree.paths]
+        rows = torch.tensor([g for g, _ in paths])
+        ends = torch.tensor([path[-1] for _, path in paths])
         logits = self.model.get_output_embeddings()(hidden[rows.to(device), ends.to(device)])
         last = torch.log_softmax(logits.float(), dim=-1).cpu()
-        # Each member's cache row: gather [prefix][shared][own] from its group's row, left-padded.
-        lengths = [prefix_len + shared + length for _, shared, _, length in spans]
-        total = max(lengths)
-        index = torch.zeros((len(spans), total), dtype=torch.long)
-        mask = torch.zeros((len(spans), total), dtype=torch.long)
-        for r, ((_, shared, start, length), used) in enumerate(zip(spans, lengths, strict=True)):
-            first_own = prefix_len + start
-            tokens_at = [*range(prefix_len, prefix_len + shared), *range(first_own, first_own + length)]
+        # Each member's cache row: gather [prefix][its path] from its group's row, left-padded.
+        total = prefix_len + max(len(path) for _, path in paths)
+        index = torch.zeros((len(paths), total), dtype=torch.long)
+        mask = torch.zeros((len(paths), total), dtype=torch.long)
+        for r, (_, path) in enumerate(paths):
             index[r, :prefix_len] = torch.arange(prefix_len)
-            index[r, total - used + prefix_len :] = torch.tensor(tokens_at, dtype=torch.long)
+            index[r, total - len(path) :] = prefix_len + torch.tensor(path, dtype=torch.long)
             mask[r, :prefix_len] = 1
-            mask[r, total - used + prefix_len :] = 1
+            mask[r, total - len(path) :] = 1
         rows_on, index_on = rows.to(device), index.to(device)
         for layer in cache.layers:
             for name in ("keys", "values"):
