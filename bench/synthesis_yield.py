@@ -61,6 +61,7 @@ class Setting:
     # verdicts enforced, and X's generation time plus its round-trip time. Saves a second model run.
     derived_from: str = ""
     shots: int = 1  # 0: the zero-shot template (no example passage, so nothing to copy)
+    excerpt: bool = False  # rotated exemplars show only their answers' sentences (exemplars.answer_sentences)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -77,6 +78,12 @@ SETTINGS: dict[str, Setting] = {
         ),  # fmt: skip
         Setting("answer", "answer-aware + rotation", {"rotate_exemplars": True, "answer_aware": True}),
         Setting("answer0", "answer-aware, zero-shot (no example)", {"answer_aware": True}, shots=0),
+        Setting(
+            "answerx",
+            "answer-aware + rotation, exemplars cut to their answers' sentences",
+            {"rotate_exemplars": True, "answer_aware": True},
+            excerpt=True,
+        ),
         Setting(
             "answer+rt",
             "answer-aware + rotation + round trip",
@@ -206,6 +213,7 @@ def run_setting(
             for p in corpus.passages
         ],
         pairs_per_exemplar=n_pairs,
+        excerpt=setting.excerpt,
     )
     mode = lang["prompt_mode"]
     renderer = synthesis.Renderer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,12 +97,14 @@ def build_pool(
     max_passage_chars: int = 400,
     max_size: int = 64,
     seed: int = 0,
+    excerpt: bool = False,
 ) -> ExemplarPool:
     """Pool from reference rows {passage_id, passage, title, split, pairs: [(q, a), ...]}.
 
     Only rows of `train_split` are used (an unsplit corpus has no split to leak into and is used whole when
     `train_split` is ""). Long passages are left out (a long example doubles the prompt and the time),
-    and a seeded sample of at most `max_size` keeps the stored pool and the prompts small."""
+    and a seeded sample of at most `max_size` keeps the stored pool and the prompts small. With `excerpt`,
+    an exemplar shows only the sentences that hold its answers (``answer_sentences``)."""
     eligible: list[Exemplar] = []
     for row in rows:
         if train_split and row.get("split") != train_split:
@@ -111,10 +114,11 @@ def build_pool(
         pairs = tuple((q, a) for q, a in stripped if q and a)
         if not passage or not pairs or len(passage) > max_passage_chars:
             continue
+        pairs = _distinct(pairs)[:pairs_per_exemplar]
         eligible.append(
             Exemplar(
-                passage=passage,
-                pairs=_distinct(pairs)[:pairs_per_exemplar],
+                passage=answer_sentences(passage, [a for _, a in pairs]) if excerpt else passage,
+                pairs=pairs,
                 source=f"reference:{row['passage_id']}",
                 passage_id=int(row["passage_id"]),
                 title=str(row.get("title") or ""),
@@ -136,3 +140,17 @@ def _distinct(pairs: Sequence[Pair]) -> tuple[Pair, ...]:
             seen.add(a)
             out.append((q, a))
     return tuple(out)
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+")
+
+
+def answer_sentences(passage: str, answers: Sequence[str]) -> str:
+    """The passage's sentences that hold an answer, in passage order: an example a small model can see how
+    answers map to questions in, with little else in it to write about instead of its own passage. The whole
+    passage where an answer is in no single sentence (it spans two, or is not a span)."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(passage) if s.strip()]
+    kept = [s for s in sentences if any(a and a in s for a in answers)]
+    if not answers or not all(any(a in s for s in kept) for a in answers):
+        return passage
+    return ("" if "。" in passage else " ").join(kept)

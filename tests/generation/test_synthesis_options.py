@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from generation.answer_extraction import candidates, pick_answers
 from generation.engine.base import GenerationOutput, SamplingParams
-from generation.exemplars import TEMPLATE_SOURCE, Exemplar, ExemplarPool, build_pool
+from generation.exemplars import TEMPLATE_SOURCE, Exemplar, ExemplarPool, answer_sentences, build_pool
 from generation.parsing import parse_line
 from generation.prompts import default_template, render_prompt
 from generation.round_trip import match_score
@@ -104,6 +104,40 @@ def test_rotation_uses_more_than_one_exemplar():
     pool = build_pool(Exemplar("example", (("q?", "a"),)), rows)
     sources = {pool.draw(1000 + k).source for k in range(40)}
     assert len(sources) > 10
+
+
+@pytest.mark.parametrize(
+    "passage, answers, shown",
+    [
+        (
+            "琵琶湖は滋賀県にある。面積は約670平方キロメートル。日本最大の湖だ。",
+            ["滋賀県", "日本最大"],
+            "琵琶湖は滋賀県にある。日本最大の湖だ。",
+        ),
+        (
+            "It opened in 1984. It protects London! Was it costly? Yes.",
+            ["1984", "costly"],
+            "It opened in 1984. Was it costly?",
+        ),
+        ("It opened in 1984. It protects London.", ["1984. It"], "It opened in 1984. It protects London."),  # spans two
+        ("It opened in 1984.", ["never"], "It opened in 1984."),  # not a span: the whole passage
+    ],
+)
+def test_an_excerpted_exemplar_shows_the_sentences_holding_its_answers(passage, answers, shown):
+    assert answer_sentences(passage, answers) == shown
+
+
+def test_a_pool_of_excerpts_keeps_each_exemplar_s_answers_in_what_it_shows():
+    rows = [
+        {"passage_id": 1, "passage": "山は高い。川は長い。海は広い。", "title": "t", "split": "train",
+         "pairs": [("川は？", "長い"), ("川は？", "長い"), ("海は？", "広い")]},
+    ]  # fmt: skip
+    whole, cut = build_pool(None, rows).references[0], build_pool(None, rows, excerpt=True).references[0]
+    assert whole.passage == "山は高い。川は長い。海は広い。"
+    assert cut.passage == "川は長い。海は広い。" and cut.pairs == whole.pairs == (
+        ("川は？", "長い"),
+        ("海は？", "広い"),
+    )
 
 
 # ----------------------------------------------------------------------------- exemplar-copy rejections
