@@ -35,6 +35,13 @@ def test_japanese_answers_are_names_numbers_and_noun_phrases_from_the_passage():
     assert all(a in passage for a in found)
 
 
+def test_japanese_adjectival_stems_are_not_answers_but_names_ending_in_one_are():
+    passage = "その映像は鮮明で、具体的な数学的理論を示した。2019年、柳本顕が立候補した。"
+    found = {c.text for c in candidates(passage, "ja")}
+    assert not {"鮮明", "具体的", "数学的"} & found
+    assert {"柳本顕", "2019年"} <= found
+
+
 def test_english_answers_are_names_numbers_and_noun_phrases_from_the_passage():
     passage = (
         "The Thames Barrier is a movable flood barrier across the River Thames in east London. It was "
