@@ -62,6 +62,7 @@ class Setting:
     derived_from: str = ""
     shots: int = 1  # 0: the zero-shot template (no example passage, so nothing to copy)
     excerpt: bool = False  # rotated exemplars show only their answers' sentences (exemplars.answer_sentences)
+    exemplar_pairs: int = 0  # pairs a rotated exemplar shows (0: N, as runs do)
 
 
 SETTINGS: dict[str, Setting] = {
@@ -83,6 +84,12 @@ SETTINGS: dict[str, Setting] = {
             "answer-aware + rotation, exemplars cut to their answers' sentences",
             {"rotate_exemplars": True, "answer_aware": True},
             excerpt=True,
+        ),
+        Setting(
+            "answer1",
+            "answer-aware + rotation, exemplars with one pair",
+            {"rotate_exemplars": True, "answer_aware": True},
+            exemplar_pairs=1,
         ),
         Setting(
             "answer+rt",
@@ -212,7 +219,7 @@ def run_setting(
             {"passage_id": p["id"], "passage": p["text"], "title": p["title"], "split": p["split"], "pairs": p["pairs"]}
             for p in corpus.passages
         ],
-        pairs_per_exemplar=n_pairs,
+        pairs_per_exemplar=setting.exemplar_pairs or n_pairs,
         excerpt=setting.excerpt,
     )
     mode = lang["prompt_mode"]
