@@ -92,6 +92,12 @@ SETTINGS: dict[str, Setting] = {
             exemplar_pairs=1,
         ),
         Setting(
+            "answer5",
+            "answer-aware + rotation, exemplars with up to five pairs",
+            {"rotate_exemplars": True, "answer_aware": True},
+            exemplar_pairs=5,
+        ),
+        Setting(
             "answer+rt",
             "answer-aware + rotation + round trip",
             {"rotate_exemplars": True, "answer_aware": True, "round_trip": True},
