@@ -30,6 +30,25 @@ def naive_logprob(model, ids: list[int], continuation: list[int]) -> float:
     return sum(float(logprobs[len(ids) + i - 1, tok]) for i, tok in enumerate(continuation))
 
 
+def assert_scored_alike(expected, got, abs_tol: float = 2e-4) -> None:
+    """Same choices, and every option's score within ``abs_tol`` (float rounding of a different layout)."""
+    assert [r.choices for r in got] == [r.choices for r in expected]
+    for a, b in zip(expected, got, strict=True):
+        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
+            assert step_b == pytest.approx(step_a, abs=abs_tol)
+
+
+def assert_bf16_alike(expected, got) -> list[tuple[object, object]]:
+    """bf16 rounding may flip a near tie: choices agree for all prompts but one, and every probability row still
+    sums to 1. Returns the (expected, got) pairs for further checks."""
+    pairs = list(zip(expected, got, strict=True))
+    assert sum(a.choices == b.choices for a, b in pairs) >= len(pairs) - 1
+    for result in got:
+        for k in range(len(result.logprobs)):
+            assert sum(result.probabilities(k)) == pytest.approx(1.0)
+    return pairs
+
+
 @pytest.fixture(scope="module", params=["llama", "gpt_neox"])
 def scorer_model(request):
     previous = torch.get_num_threads()
@@ -62,10 +81,7 @@ def test_batched_and_shared_prefix_choices_equal_one_prompt_at_a_time(scorer_mod
     model, tok = scorer_model
     alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(PROMPTS, STEPS)
     batched = ChoiceScorer(model, tok, batch_size=8, share_prefix=True).choose_text(PROMPTS, STEPS)
-    assert [r.choices for r in batched] == [r.choices for r in alone]
-    for a, b in zip(alone, batched, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    assert_scored_alike(alone, batched)
 
 
 PASSAGE = "Passage: The Eiffel Tower was finished in 1889 for the World's Fair in Paris, France. Question: When? "
@@ -91,11 +107,8 @@ def test_prompts_sharing_a_passage_are_prefilled_once_per_group_and_score_as_alo
     assert groups == expected_groups
     alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(prompts, STEPS)
     grouped = scorer.choose_text(prompts, STEPS)
-    assert [r.choices for r in grouped] == [r.choices for r in alone]
-    for a, b in zip(alone, grouped, strict=True):
-        assert b.prompt_tokens == a.prompt_tokens
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    assert_scored_alike(alone, grouped)
+    assert [r.prompt_tokens for r in grouped] == [r.prompt_tokens for r in alone]
 
 
 def test_a_steps_options_are_scored_in_one_pass_with_the_scores_of_one_pass_each(scorer_model, monkeypatch):
@@ -124,10 +137,7 @@ def test_a_steps_options_are_scored_in_one_pass_with_the_scores_of_one_pass_each
     calls.clear()
     one_by_one = one_by_one_scorer.choose_text(PROMPTS, steps)
     assert packed_calls < len(calls)
-    assert [r.choices for r in packed] == [r.choices for r in one_by_one]
-    for a, b in zip(one_by_one, packed, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    assert_scored_alike(one_by_one, packed)
 
 
 def test_progress_counts_prompts_after_each_batch_and_bad_steps_are_refused():
@@ -155,12 +165,9 @@ def test_on_cuda_in_bf16_batched_choices_match_one_prompt_at_a_time(arch):
     model, tok = tiny_model(arch, device="cuda", dtype=dtype)
     alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(PROMPTS, STEPS)
     batched = ChoiceScorer(model, tok, batch_size=8, share_prefix=True).choose_text(PROMPTS, STEPS)
-    assert sum(a.choices == b.choices for a, b in zip(alone, batched, strict=True)) >= len(PROMPTS) - 1
-    for a, b in zip(alone, batched, strict=True):
+    for a, b in assert_bf16_alike(alone, batched):
         if a.choices[0] == b.choices[0]:
             assert b.logprobs[0] == pytest.approx(a.logprobs[0], abs=0.15)
-        for k in range(len(STEPS)):
-            assert sum(b.probabilities(k)) == pytest.approx(1.0)
 
 
 def test_groups_prefilled_in_one_packed_pass_score_as_two_padded_passes(scorer_model, monkeypatch):
@@ -184,7 +191,4 @@ def test_groups_prefilled_in_one_packed_pass_score_as_two_padded_passes(scorer_m
     assert not padded_scorer._packs_prompts
     padded = padded_scorer.choose_text(GROUPED, STEPS)
     assert len(passes) == 1
-    assert [r.choices for r in packed] == [r.choices for r in padded]
-    for a, b in zip(padded, packed, strict=True):
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    assert_scored_alike(padded, packed)

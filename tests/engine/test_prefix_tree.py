@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decoding.scoring import ChoiceScorer, group_by_prefix, prefix_tree
-from tests.engine.test_choice_scoring import RUBRIC, STEPS, scorer_model  # noqa: F401
+from tests.engine.test_choice_scoring import RUBRIC, STEPS, assert_scored_alike, scorer_model  # noqa: F401
 
 sequences = st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=6), min_size=1, max_size=7)
 
@@ -72,11 +71,8 @@ def test_one_passage_s_prompts_are_one_tree_whose_tokens_alone_run_and_score_as_
     shared = len(os.path.commonprefix(encoded[:5])) - prefix  # a two-level layout: the passage, then each prompt
     assert tree_tokens < shared + sum(len(e) - prefix - shared for e in encoded[:5])
     alone = ChoiceScorer(model, tok, batch_size=1, share_prefix=False).choose_text(ITEM_PROMPTS, STEPS)
-    assert [r.choices for r in treed] == [r.choices for r in alone]
-    for a, b in zip(alone, treed, strict=True):
-        assert b.prompt_tokens == a.prompt_tokens
-        for step_a, step_b in zip(a.logprobs, b.logprobs, strict=True):
-            assert step_b == pytest.approx(step_a, abs=2e-4)
+    assert_scored_alike(alone, treed)
+    assert [r.prompt_tokens for r in treed] == [r.prompt_tokens for r in alone]
     assert treed[3].logprobs == treed[4].logprobs  # identical prompts share every token, their last included
 
 
