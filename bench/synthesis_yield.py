@@ -80,6 +80,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("answer", "answer-aware + rotation", {"rotate_exemplars": True, "answer_aware": True}),
         Setting("answer0", "answer-aware, zero-shot (no example)", {"answer_aware": True}, shots=0),
         Setting(
+            "answerg",
+            "answer-aware + rotation + copy guard",
+            {"rotate_exemplars": True, "answer_aware": True, "copy_guard": True},
+        ),
+        Setting(
             "answerx",
             "answer-aware + rotation, exemplars cut to their answers' sentences",
             {"rotate_exemplars": True, "answer_aware": True},
@@ -237,7 +242,7 @@ def run_setting(
     tokens_per_prompt = 16 + lang["per_pair"] * n_pairs if not options.answer_aware else 48
 
     def generate(prompts, params):
-        return generator.generate([p.text for p in prompts], params)
+        return generator.generate([p.text for p in prompts], params, guards=[p.guard for p in prompts])
 
     done: list[dict[str, Any]] = state.setdefault("passages", [])
     state.setdefault("generation_s", 0.0)

@@ -36,7 +36,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -64,6 +64,7 @@ class DecodeParams:
     seed: int = 0
     min_new_tokens: int = 0  # benchmarks force the full token budget with it
     eos_token_ids: tuple[int, ...] | None = None  # None: the model's generation config, else the tokenizer's
+    avoid_penalty: float = 0.0  # subtracted from the logits of each prompt's own avoided tokens (decode's avoid)
 
     def __post_init__(self) -> None:
         problems = []
@@ -83,6 +84,8 @@ class DecodeParams:
             problems.append("num_return_sequences must be at least 1")
         if not 0 <= self.min_new_tokens <= self.max_new_tokens:
             problems.append("min_new_tokens must be between 0 and max_new_tokens")
+        if not 0 <= self.avoid_penalty < float("inf"):
+            problems.append("avoid_penalty must be >= 0 and finite")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -280,6 +283,27 @@ class PaddingAwareRepetitionPenalty(LogitsProcessor):
         return cast(torch.FloatTensor, torch.where(present[:, :vocab], penalised, scores))  # as transformers' own
 
 
+class RowTokenPenalty(LogitsProcessor):
+    """Lowers, row by row, the logits of that row's own tokens by ``penalty``: each prompt of a batch may avoid
+    different tokens (the copy guard: the words of the example its prompt shows that its passage lacks).
+    A finite penalty, not a ban: a token the model is very sure of still comes."""
+
+    def __init__(self, avoided: Sequence[Collection[int]], penalty: float) -> None:
+        self.avoided = [sorted(ids) for ids in avoided]
+        self.penalty = penalty
+        self._mask: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self._mask is None or self._mask.shape != scores.shape or self._mask.device != scores.device:
+            mask = torch.zeros(scores.shape, dtype=torch.bool)
+            for row, ids in enumerate(self.avoided):
+                kept = [i for i in ids if 0 <= i < scores.shape[1]]
+                if kept:
+                    mask[row, kept] = True
+            self._mask = mask.to(scores.device)
+        return cast(torch.FloatTensor, torch.where(self._mask, scores - self.penalty, scores))
+
+
 class StopOnStrings(StoppingCriteria):
     """Ends a row once its generated text (not the prompt) contains a stop string.
 
@@ -310,6 +334,7 @@ class _Row:
     index: int
     sample: int
     ids: list[int]
+    avoid: Collection[int] = ()
 
 
 @dataclass
@@ -382,8 +407,20 @@ class BatchDecoder:
                 rows = 1 << (rows.bit_length() - 1)
         return rows
 
-    def _plan(self, prompts: Sequence[Sequence[int]], params: DecodeParams, batch_size: int | None) -> _Plan:
-        rows = [_Row(i, s, list(ids)) for i, ids in enumerate(prompts) for s in range(params.num_return_sequences)]
+    def _plan(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: DecodeParams,
+        batch_size: int | None,
+        avoid: Sequence[Collection[int]] | None = None,
+    ) -> _Plan:
+        if avoid is not None and len(avoid) != len(prompts):
+            raise ValueError(f"avoid has {len(avoid)} token sets for {len(prompts)} prompts")
+        rows = [
+            _Row(i, s, list(ids), avoid[i] if avoid is not None else ())
+            for i, ids in enumerate(prompts)
+            for s in range(params.num_return_sequences)
+        ]
         static = self.uses_static(len(rows) * params.max_new_tokens)
         prefix_len = self.shared_prefix_length([list(p) for p in prompts], static=static)
         plan = _Plan(rows, prefix_len, static)
@@ -405,11 +442,13 @@ class BatchDecoder:
         *,
         batch_size: int | None = None,
         on_batch: Callable[[DecodedBatch], None] | None = None,
+        avoid: Sequence[Collection[int]] | None = None,
     ) -> list[Completion]:
         """Completions in prompt order (samples of one prompt together). `on_batch` runs after each batch
-        (a job's cancellation check can raise from it); `batch_size` overrides the options' row limit."""
+        (a job's cancellation check can raise from it); `batch_size` overrides the options' row limit;
+        `avoid`: per prompt, token ids whose logits drop by `params.avoid_penalty` (RowTokenPenalty)."""
         out: dict[tuple[int, int], Completion] = {}
-        for batch in self.iter_batches(prompts, params, batch_size=batch_size):
+        for batch in self.iter_batches(prompts, params, batch_size=batch_size, avoid=avoid):
             for c in batch.completions:
                 out[(c.index, c.sample)] = c
             if on_batch is not None:
@@ -417,14 +456,19 @@ class BatchDecoder:
         return [out[key] for key in sorted(out)]
 
     def iter_batches(
-        self, prompts: Sequence[Sequence[int]], params: DecodeParams, *, batch_size: int | None = None
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: DecodeParams,
+        *,
+        batch_size: int | None = None,
+        avoid: Sequence[Collection[int]] | None = None,
     ) -> Iterator[DecodedBatch]:
         """One DecodedBatch per batch, longest prompts first."""
         if not prompts:
             return
         if any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
-        plan = self._plan(prompts, params, batch_size)
+        plan = self._plan(prompts, params, batch_size, avoid)
         prefix_cache = self._prefix_cache(list(prompts[0][: plan.prefix_len])) if plan.prefix_len else None
         done = 0
         for batch_no, batch in enumerate(plan.batches):
@@ -538,6 +582,9 @@ class BatchDecoder:
         total = prefix_len + width
         eos_ids = list(params.eos_token_ids) if params.eos_token_ids is not None else self.eos_ids
         kwargs = self._generate_kwargs(params, attention, total, eos_ids)
+        if params.avoid_penalty and any(row.avoid for row in batch):
+            avoided = [row.avoid for row in batch] + [batch[-1].avoid] * (len(suffixes) - len(batch))
+            kwargs["logits_processor"].append(RowTokenPenalty(avoided, params.avoid_penalty))
         if static:
             kwargs["cache_implementation"] = "static"
         elif prefix_cache is not None:

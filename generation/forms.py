@@ -159,6 +159,12 @@ class GenerationRunForm(forms.Form):
     round_trip_threshold = forms.FloatField(
         required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"
     )
+    copy_guard = forms.BooleanField(
+        required=False,
+        label="Copy guard (deviation from the paper)",
+        help_text="One-shot, local models: while the model writes, the example's words that the passage lacks "
+        "are made unlikely (question phrasing excepted), so it writes about the passage, not the example.",
+    )
 
     def settings(self) -> RunSettings:
         """The run's settings from the form (blank optional fields take RunSettings' defaults)."""

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from generation.engine.base import CopyGuard
 from generation.parsing import Pair, RenderStyle, render_pairs
 
 PLACEHOLDERS = ("passage", "n", "title")
@@ -81,6 +82,7 @@ class RenderedPrompt:
     messages: tuple[dict[str, str], ...] = ()
     response_prefix: str = ""  # already written by the prompt; prepend it to the output before parsing
     stop: tuple[str, ...] = field(default_factory=tuple)
+    guard: CopyGuard | None = None  # the copy guard (generation.copy_guard), for local models
 
 
 def fill(text: str, *, passage: str, pairs_per_passage: int, title: str = "") -> str:

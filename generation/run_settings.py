@@ -11,7 +11,7 @@ from generation.engine.base import SamplingParams
 from generation.synthesis import SynthesisOptions
 from qasynth_lib.run_params import RunParams
 
-SYNTHESIS_FIELDS = ("rotate_exemplars", "answer_aware", "samples", "round_trip", "round_trip_threshold")
+SYNTHESIS_FIELDS = ("rotate_exemplars", "answer_aware", "samples", "round_trip", "round_trip_threshold", "copy_guard")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class RunSettings(DecodingSettings):
     samples: int = 1
     round_trip: bool = False
     round_trip_threshold: float = 0.5
+    copy_guard: bool = False
 
     def synthesis_options(self) -> SynthesisOptions:
         return SynthesisOptions(**{name: getattr(self, name) for name in SYNTHESIS_FIELDS})

@@ -10,6 +10,8 @@ useful, each a deviation from the paper that a run records and the yield bench m
   and the model writes one question per answer;
 - k samples: k completions per prompt (temperature/top-p sampling) or, answer-aware, k x N answers;
   candidates are de-duplicated and the best N accepted pairs kept (the rest are marked "surplus");
+- copy guard: the example's words that the passage lacks are made unlikely while a local model writes
+  (generation.copy_guard);
 - round-trip filter: the model answers each accepted question from the passage; pairs whose answer
   it does not reproduce are rejected (generation.round_trip).
 
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from generation import answer_extraction
+from generation import answer_extraction, copy_guard
 from generation import round_trip as rt
 from generation.engine.base import GenerationOutput, SamplingParams
 from generation.exemplars import Exemplar
@@ -43,6 +45,7 @@ class SynthesisOptions:
     rotate_exemplars: bool = False
     round_trip: bool = False
     round_trip_threshold: float = rt.DEFAULT_THRESHOLD
+    copy_guard: bool = False
 
     def errors(self, *, temperature: float = 0.0, shots: int = 1) -> list[str]:
         problems = []
@@ -54,6 +57,8 @@ class SynthesisOptions:
             problems.append("the round-trip threshold must be in (0, 1]")
         if self.rotate_exemplars and shots == 0:
             problems.append("exemplar rotation needs a one-shot template")
+        if self.copy_guard and shots == 0:
+            problems.append("the copy guard needs a one-shot template (zero-shot prompts show no example to copy)")
         return problems
 
     @property
@@ -78,6 +83,8 @@ class SynthesisOptions:
             parts.append(f"k={self.samples} samples")
         if self.round_trip:
             parts.append(f"round trip >= {self.round_trip_threshold:g}")
+        if self.copy_guard:
+            parts.append("copy guard")
         return ", ".join(parts) or "paper's method"
 
 
@@ -192,7 +199,12 @@ def plan(
         else:
             prompt = renderer.pairs(tmpl, passage)
             samples = [Sample(prompt) for _ in range(options.samples)]
-        results.append(PassageResult(passage, tmpl, samples))
+        result = PassageResult(passage, tmpl, samples)
+        if options.copy_guard and result.exemplar is not None:
+            for sample in samples:
+                guard = copy_guard.guard_for(result.exemplar, passage.text, sample.answer, tmpl.language)
+                sample.prompt = replace(sample.prompt, guard=guard)
+        results.append(result)
     return results
 
 

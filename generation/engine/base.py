@@ -11,6 +11,19 @@ ProgressCallback = Callable[[int, int], None]  # (prompts done, prompts total); 
 
 
 @dataclass(frozen=True)
+class CopyGuard:
+    """Words a prompt's completion should not write: the tokens of the ``avoid`` texts (the one-shot example's
+    passage and answers) that the ``allow`` texts (the passage asked about, the answer, question phrasing
+    words) do not have, their logits lowered by ``penalty``. Each text is tokenized on its own, and allowed
+    ones also after a space, so that a phrasing word matches its tokens inside a sentence. Local models
+    only: an endpoint's token ids are not known here."""
+
+    avoid: tuple[str, ...]
+    allow: tuple[str, ...]
+    penalty: float = 8.0
+
+
+@dataclass(frozen=True)
 class SamplingParams:
     """temperature 0 means greedy decoding (then top_p and seed do not matter)."""
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from decoding.engine import BatchDecoder, DecodedBatch, DecodeParams, DecoderOptions
-from generation.engine.base import GenerationOutput, ProgressCallback, SamplingParams
+from generation.engine.base import CopyGuard, GenerationOutput, ProgressCallback, SamplingParams
 
 
 def decode_params(params: SamplingParams) -> DecodeParams:
@@ -94,9 +95,11 @@ class LocalGenerator:
         *,
         batch_size: int | None = None,
         progress: ProgressCallback | None = None,
+        guards: Sequence[CopyGuard | None] | None = None,
     ) -> list[GenerationOutput]:
         """Outputs in the order of `prompts`. Prompts are grouped by length so batches carry little padding;
-        `progress(done, total)` runs after each batch (a job's cancellation check can raise from it)."""
+        `progress(done, total)` runs after each batch (a job's cancellation check can raise from it);
+        `guards`: per prompt, the words its completion should avoid (CopyGuard), or None."""
         if not prompts:
             return []
         on_batch = None
@@ -107,8 +110,33 @@ class LocalGenerator:
                 progress(batch.rows_done, total)
 
         encoded = [self._encode(p) for p in prompts]
-        completions = self.decoder.decode(encoded, decode_params(params), batch_size=batch_size, on_batch=on_batch)
+        decoding = decode_params(params)
+        avoid = None
+        if guards is not None and any(guards):
+            if len(guards) != len(prompts):
+                raise ValueError(f"{len(guards)} copy guards for {len(prompts)} prompts")
+            avoid = [self.avoided_tokens(g) if g is not None else frozenset() for g in guards]
+            decoding = replace(decoding, avoid_penalty=max(g.penalty for g in guards if g is not None))
+        completions = self.decoder.decode(encoded, decoding, batch_size=batch_size, on_batch=on_batch, avoid=avoid)
         return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
+
+    def avoided_tokens(self, guard: CopyGuard) -> frozenset[int]:
+        """The guard's tokens as this tokenizer splits them: those of its avoided text that its allowed text
+        lacks, and only ones that spell letters (never punctuation, digits, spaces or special tokens, which
+        every question needs and no copy is made of)."""
+
+        def ids(texts: Sequence[str]) -> set[int]:
+            found: set[int] = set()
+            for row in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []:
+                found.update(row)
+            return found
+
+        avoid = ids(guard.avoid)
+        allow = ids([*guard.allow, *(" " + text for text in guard.allow)])
+        special = set(getattr(self.tokenizer, "all_special_ids", ()) or ())
+        candidates = sorted(avoid - allow - special)
+        texts = self.tokenizer.batch_decode([[i] for i in candidates]) if candidates else []
+        return frozenset(i for i, text in zip(candidates, texts, strict=True) if any(c.isalpha() for c in text))
 
     def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
         """For each (prompt, continuations): the mean log-probability per token of each continuation (higher

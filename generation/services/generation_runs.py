@@ -141,6 +141,10 @@ def create_run(
         raise RunSetupError(f"template {template.name!r}: " + "; ".join(template_problems))
     options = settings.synthesis_options()
     option_problems = options.errors(temperature=settings.temperature, shots=engine_template.shots)
+    if options.copy_guard and generator.kind == ModelKind.OPENAI:
+        option_problems.append(
+            f"the copy guard needs a local model: {generator.name!r} is an endpoint, whose token ids are not known"
+        )
     if option_problems:
         raise RunSetupError("; ".join(option_problems))
     _check_validation_overrides(validation or {})
@@ -245,7 +249,7 @@ class LocalBackend:
     def generate(
         self, prompts: list[RenderedPrompt], params: SamplingParams, reporter: Reporter
     ) -> list[GenerationOutput]:
-        return self.generator.generate([p.text for p in prompts], params)
+        return self.generator.generate([p.text for p in prompts], params, guards=[p.guard for p in prompts])
 
     def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
         """Mean token log-probability of each continuation (the extractive round-trip reader)."""

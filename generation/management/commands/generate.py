@@ -44,6 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, default=1, help="k samples per passage (deviation when > 1).")
         parser.add_argument("--round-trip", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--round-trip-threshold", type=float, default=0.5)
+        parser.add_argument("--copy-guard", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--name", default="")
         parser.add_argument("--now", action="store_true", help="Run in this process instead of queueing it.")
         parser.add_argument(
