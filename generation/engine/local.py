@@ -121,9 +121,9 @@ class LocalGenerator:
         return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
 
     def avoided_tokens(self, guard: CopyGuard) -> frozenset[int]:
-        """The guard's tokens as this tokenizer splits them: those of its avoided text that its allowed text
-        lacks, and only ones that spell letters (never punctuation, digits, spaces or special tokens, which
-        every question needs and no copy is made of)."""
+        """The guard's tokens as this tokenizer splits them: those of its avoided texts that its content texts
+        have (if it names any) and its allowed texts lack, and only ones that spell content (_spells_content;
+        never special tokens)."""
 
         def ids(texts: Sequence[str]) -> set[int]:
             found: set[int] = set()
@@ -132,11 +132,13 @@ class LocalGenerator:
             return found
 
         avoid = ids(guard.avoid)
+        if guard.content:
+            avoid &= ids(guard.content)
         allow = ids([*guard.allow, *(" " + text for text in guard.allow)])
         special = set(getattr(self.tokenizer, "all_special_ids", ()) or ())
         candidates = sorted(avoid - allow - special)
         texts = self.tokenizer.batch_decode([[i] for i in candidates]) if candidates else []
-        return frozenset(i for i, text in zip(candidates, texts, strict=True) if any(c.isalpha() for c in text))
+        return frozenset(i for i, text in zip(candidates, texts, strict=True) if _spells_content(text))
 
     def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
         """For each (prompt, continuations): the mean log-probability per token of each continuation (higher
@@ -157,6 +159,12 @@ class LocalGenerator:
             logprobs = self.decoder.continuation_logprobs(ids, conts, prefix=prefix)
             results.append([sum(v) / len(v) for v in logprobs])
         return results
+
+
+def _spells_content(text: str) -> bool:
+    """Whether a token's text holds a letter other than hiragana: punctuation, digits, spaces and Japanese
+    particles and endings (hiragana: の, が, とは) are what every question needs, and no copy is made of them."""
+    return any(c.isalpha() and not "\u3040" <= c <= "\u309f" for c in text)
 
 
 def _common_prefix(encoded: Sequence[Sequence[int]], minimum: int = 64) -> int:

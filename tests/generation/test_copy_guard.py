@@ -62,18 +62,41 @@ def test_only_words_the_allowed_texts_lack_are_avoided_never_punctuation_digits_
 
 
 def test_a_phrasing_word_is_allowed_inside_a_sentence_as_well_as_alone(generator):
-    guard = copy_guard.guard_for(Exemplar("Which town is the largest?", (("Q", "Woolwich"),)), "Rivers.", "", "en")
-    texts = {generator.tokenizer.decode([t]) for t in generator.avoided_tokens(guard)}
-    assert " Which" not in texts and "Which" not in texts and " largest" in texts
+    ex = Exemplar("Woolwich is the largest town on the barrier.", (("Which town is the largest?", "Woolwich"),))
+    texts = {
+        generator.tokenizer.decode([t]) for t in generator.avoided_tokens(copy_guard.guard_for(ex, "Rivers.", "", "en"))
+    }
+    assert " largest" in texts and " town" in texts
+    assert not {" Which", "Which", " is", " the"} & texts
 
 
-def test_japanese_guard_avoids_the_examples_content_and_allows_the_passage_the_answer_and_phrasing():
+def test_only_the_example_pairs_content_words_are_avoided_not_their_phrasing_or_the_rest_of_its_passage(generator):
+    ex = Exemplar(
+        "The Thames Barrier opened in 1984 near Woolwich, on the river.", (("How tall is the Barrier?", "Woolwich"),)
+    )
+    texts = {
+        generator.tokenizer.decode([t]).strip()
+        for t in generator.avoided_tokens(copy_guard.guard_for(ex, "Rivers.", "", "en"))
+    }
+    assert "Barrier" in texts or "Bar" in texts
+    assert "tall" not in texts  # in the example's question only: phrasing
+    assert "opened" not in texts and "river" not in texts  # in the example's passage only: not what copies are made of
+
+
+def test_japanese_guard_avoids_the_example_pairs_content_and_allows_the_passage_the_answer_and_phrasing():
     ex = Exemplar("琵琶湖は滋賀県にある日本最大の湖である。", (("日本最大の湖はどこですか？", "琵琶湖"),))
     guard = copy_guard.guard_for(ex, "富士山は静岡県と山梨県にまたがる。", "静岡県", "ja")
-    assert guard.avoid == (ex.passage, "琵琶湖")
+    assert guard.avoid == ("日本最大の湖はどこですか？", "琵琶湖") and guard.content == (ex.passage,)
     assert "富士山は静岡県と山梨県にまたがる。" in guard.allow and "静岡県" in guard.allow
     assert {"何", "どこ", "ですか", "いつ"} <= set(guard.allow)
     assert guard.penalty == copy_guard.PENALTY
+
+
+def test_hiragana_particles_and_endings_are_never_avoided():
+    from generation.engine.local import _spells_content
+
+    assert not any(_spells_content(t) for t in ("の", "が", "とは", "ですか", "？", "1984", " ", "、"))
+    assert all(_spells_content(t) for t in ("琵琶湖", "の開発", "エネルギー", " Barrier", "x"))
 
 
 def test_plan_guards_every_prompt_that_shows_an_example_only_when_asked():
@@ -83,7 +106,7 @@ def test_plan_guards_every_prompt_that_shows_an_example_only_when_asked():
     one_shot = default_template("en", 1)
     guarded = plan(passages, one_shot, SynthesisOptions(answer_aware=True, copy_guard=True), renderer)
     prompts = [s.prompt for r in guarded for s in r.samples]
-    assert prompts and all(p.guard is not None and p.guard.avoid[0] == ex.passage for p in prompts)
+    assert prompts and all(p.guard is not None and p.guard.content == (ex.passage,) for p in prompts)
     assert all(s.answer in s.prompt.guard.allow for r in guarded for s in r.samples)
     plain = plan(passages, one_shot, SynthesisOptions(answer_aware=True), renderer)
     assert all(s.prompt.guard is None for r in plain for s in r.samples)

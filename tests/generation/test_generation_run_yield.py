@@ -13,7 +13,7 @@ from generation.prompts import render_prompt
 from generation.services.generation_runs import RunSettings, RunSetupError, create_run, execute_run
 from generation.services.prompt_templates import default_template_for
 from generation.services.yield_report import yield_report
-from tests.generation.synth_helpers import FakeContext, endpoint_model, make_corpus
+from tests.generation.synth_helpers import FakeContext, endpoint_model, hf_model, make_corpus
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +197,35 @@ def test_a_backend_that_scores_answers_the_round_trip_with_passage_spans():
     for pair in pairs:
         assert pair.round_trip_answer in pair.passage.text  # the reader can only answer with a passage span
         assert pair.round_trip_supported == (pair.answer[:1].isupper())
+
+
+class GuardRecordingBackend(ScriptedBackend):
+    """A local model's backend as the run sees it: it records the copy guard each prompt carries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guards: list = []
+
+    def generate(self, prompts, params, reporter):
+        self.guards.extend(p.guard for p in prompts)
+        return super().generate(prompts, params, reporter)
+
+
+def test_a_copy_guard_run_guards_every_prompt_against_its_own_exemplar_and_says_so(tmp_path):
+    corpus = _corpus()
+    settings = RunSettings(pairs_per_passage=2, batch_size=2, rotate_exemplars=True, answer_aware=True, copy_guard=True)
+    run = create_run(corpus, hf_model(tmp_path), default_template_for("en", 1), settings=settings, split="train",
+                     enqueue=False)  # fmt: skip
+    assert RunSettings.from_run(run).copy_guard
+    backend = GuardRecordingBackend()
+    execute_run(run, FakeContext(), backend=backend)
+    assert backend.guards and all(g is not None for g in backend.guards)
+    shown = {o.exemplar["passage"] for o in RawOutput.objects.filter(run=run)}
+    assert {g.content[0] for g in backend.guards} <= shown
+    assert "copy guard" in yield_report(run).method
+
+
+def test_the_copy_guard_is_refused_for_an_endpoint_whose_token_ids_are_unknown():
+    with pytest.raises(RunSetupError, match="copy guard needs a local model"):
+        create_run(_corpus(), endpoint_model("http://127.0.0.1:9/v1"), default_template_for("en", 1),
+                   settings=RunSettings(copy_guard=True), enqueue=False)  # fmt: skip
