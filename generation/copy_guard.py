@@ -25,8 +25,9 @@ still be written when nothing else fits)."""
 
 PHRASING = {
     "ja": (
-        "何 なに なん 何年 何月 何日 何人 何回 何歳 何番目 誰 だれ どこ いつ どの どんな どう どのように どのような"
-        " どれ どちら いくつ いくら なぜ 何故 ですか ますか でしたか ましたか ですか？ か？ ？ 年 月 日 人 回 つ 個"
+        "何 なに なん 何年 何月 何日 何人 何回 何歳 何番目 何か 何が 何を 誰 だれ どこ いつ どの どんな どう"
+        " どのように どのような どれ どちら いくつ いくら なぜ 何故 ですか ますか でしたか ましたか ですか？ か？ ？"
+        " 年 月 日 人 回 つ 個"
         " 歳 番目 最も 一番 主な 主に 初めて 最初 呼ばれる 呼ばれた 呼ぶ 言う いう 名前 名称 する した される"
         " された ある あった いる いた なる なった もの こと ところ 場所 時期 理由 目的 方法"
     ),
@@ -42,7 +43,6 @@ def guard_for(exemplar: Exemplar, passage: str, answer: str, language: str, *, p
     passage has too); allow the passage, the answer asked about (answer-aware prompts) and the language's
     question phrasing."""
     avoid = tuple(text for pair in exemplar.pairs for text in pair)
-    words = PHRASING.get(language, PHRASING["en"]).split()
-    phrasing = words + [w.capitalize() for w in words if w.capitalize() != w]  # a question opens with one
+    phrasing = PHRASING.get(language, PHRASING["en"]).split()
     allow = tuple(part for part in (passage, answer, *phrasing) if part)
     return CopyGuard(avoid=avoid, allow=allow, content=(exemplar.passage,), penalty=penalty)

@@ -15,10 +15,9 @@ class CopyGuard:
     """Words a prompt's completion should not write, their logits lowered by ``penalty``: the tokens of the
     ``avoid`` texts (the one-shot example's questions and answers) that the ``content`` texts (the example's
     passage) also have, and the ``allow`` texts (the passage asked about, the answer, question phrasing) do
-    not. A token of an example question that its passage lacks is phrasing ("何ですか", "How many"), which
-    any question may use. Each text is tokenized on its own, and allowed ones also after a space, so that a
-    phrasing word matches its tokens inside a sentence. Local models only: an endpoint's token ids are not
-    known here."""
+    not (compared as text: LocalGenerator.avoided_tokens). A word of an example question that its passage
+    lacks is phrasing ("何ですか", "How many"), which any question may use. Local models only: an endpoint's
+    token ids are not known here."""
 
     avoid: tuple[str, ...]
     allow: tuple[str, ...]

@@ -121,24 +121,25 @@ class LocalGenerator:
         return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
 
     def avoided_tokens(self, guard: CopyGuard) -> frozenset[int]:
-        """The guard's tokens as this tokenizer splits them: those of its avoided texts that its content texts
-        have (if it names any) and its allowed texts lack, and only ones that spell content (_spells_content;
-        never special tokens)."""
-
-        def ids(texts: Sequence[str]) -> set[int]:
-            found: set[int] = set()
-            for row in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"] if texts else []:
-                found.update(row)
-            return found
-
-        avoid = ids(guard.avoid)
-        if guard.content:
-            avoid &= ids(guard.content)
-        allow = ids([*guard.allow, *(" " + text for text in guard.allow)])
+        """The guard's tokens as this tokenizer splits its avoided texts, kept where the token's text (case
+        folded) occurs in a content text (if the guard names any) and in no allowed text, and spells content
+        (_spells_content; never special tokens). Texts, not token ids, are compared: a tokenizer splits a
+        word differently in other company ("開発" alone, "資源開発" in the passage), and the passage's word
+        must stay allowed however it was split there."""
+        texts = list(guard.avoid)
+        rows = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         special = set(getattr(self.tokenizer, "all_special_ids", ()) or ())
-        candidates = sorted(avoid - allow - special)
-        texts = self.tokenizer.batch_decode([[i] for i in candidates]) if candidates else []
-        return frozenset(i for i, text in zip(candidates, texts, strict=True) if _spells_content(text))
+        candidates = sorted({i for row in rows for i in row} - special)
+        allow = [t.casefold() for t in guard.allow]
+        content = [t.casefold() for t in guard.content]
+        avoided = set()
+        for i, raw in zip(candidates, self.tokenizer.batch_decode([[i] for i in candidates]), strict=True):
+            text = raw.strip().casefold()
+            if not _spells_content(text) or any(text in a for a in allow):
+                continue
+            if not content or any(text in c for c in content):
+                avoided.add(i)
+        return frozenset(avoided)
 
     def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
         """For each (prompt, continuations): the mean log-probability per token of each continuation (higher

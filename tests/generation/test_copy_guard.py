@@ -127,3 +127,11 @@ def test_row_token_penalty_lowers_only_its_own_rows_tokens():
     expected = torch.zeros((3, 5))
     expected[0, 1] = expected[0, 3] = expected[2, 4] = -2.5
     assert torch.equal(out, expected)
+
+
+def test_a_word_the_passage_has_stays_allowed_however_the_tokenizer_split_it_there(generator):
+    ex = Exemplar("The Barrier stands at Woolwich.", (("Where is the Barrier?", "Woolwich"),))
+    guard = copy_guard.guard_for(ex, "Floodbarriers guard many towns.", "", "en")
+    texts = {generator.tokenizer.decode([t]).strip() for t in generator.avoided_tokens(guard)}
+    assert "Barrier" not in texts  # "barrier" is inside the passage's "Floodbarriers", split otherwise there
+    assert texts & {"Wool", "Woolwich", "wich"}

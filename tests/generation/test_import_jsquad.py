@@ -17,7 +17,6 @@ from tests.generation.synth_helpers import JSQUAD_PATH as JSQUAD
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-
 @pytest.fixture(scope="module")
 def expected() -> dict:
     if not JSQUAD.is_file():

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def imports_run_here(monkeypatch):
     keep_jobs_here(monkeypatch, "generation.import")
 
+
 # Good records beyond the upload-time check, then a cut line: only the full import finds it.
 BAD_LATE = (jsonl([{"text": f"passage number {i}"} for i in range(PRECHECK_RECORDS + 20)]) + '{"text": "cut\n').encode()
 BAD_LINE = PRECHECK_RECORDS + 21
