@@ -291,17 +291,18 @@ class RowTokenPenalty(LogitsProcessor):
     def __init__(self, avoided: Sequence[Collection[int]], penalty: float) -> None:
         self.avoided = [sorted(ids) for ids in avoided]
         self.penalty = penalty
-        self._mask: torch.Tensor | None = None
+        self._bias: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self._mask is None or self._mask.shape != scores.shape or self._mask.device != scores.device:
-            mask = torch.zeros(scores.shape, dtype=torch.bool)
+        bias = self._bias
+        if bias is None or bias.shape != scores.shape or bias.device != scores.device or bias.dtype != scores.dtype:
+            bias = torch.zeros(scores.shape, dtype=scores.dtype)
             for row, ids in enumerate(self.avoided):
                 kept = [i for i in ids if 0 <= i < scores.shape[1]]
                 if kept:
-                    mask[row, kept] = True
-            self._mask = mask.to(scores.device)
-        return cast(torch.FloatTensor, torch.where(self._mask, scores - self.penalty, scores))
+                    bias[row, kept] = self.penalty
+            bias = self._bias = bias.to(scores.device)
+        return cast(torch.FloatTensor, scores - bias)  # built once per batch: one subtraction per step
 
 
 class StopOnStrings(StoppingCriteria):
