@@ -162,8 +162,9 @@ class GenerationRunForm(forms.Form):
     copy_guard = forms.BooleanField(
         required=False,
         label="Copy guard (deviation from the paper)",
-        help_text="One-shot, local models: while the model writes, the example's words that the passage lacks "
-        "are made unlikely (question phrasing excepted), so it writes about the passage, not the example.",
+        help_text="One-shot, local models: while the model writes, the content words of the example's questions "
+        "and answers that the passage lacks are made unlikely (question phrasing excepted), so that it writes "
+        "about the passage, not the example.",
     )
 
     def settings(self) -> RunSettings:

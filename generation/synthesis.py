@@ -10,8 +10,8 @@ useful, each a deviation from the paper that a run records and the yield bench m
   and the model writes one question per answer;
 - k samples: k completions per prompt (temperature/top-p sampling) or, answer-aware, k x N answers;
   candidates are de-duplicated and the best N accepted pairs kept (the rest are marked "surplus");
-- copy guard: the example's words that the passage lacks are made unlikely while a local model writes
-  (generation.copy_guard);
+- copy guard: the content words of the example's pairs that the passage lacks are made unlikely while a
+  local model writes (generation.copy_guard);
 - round-trip filter: the model answers each accepted question from the passage; pairs whose answer
   it does not reproduce are rejected (generation.round_trip).
 
