@@ -41,6 +41,7 @@ _JA_WEAK = ("非自立", "代名詞", "接尾,特殊", "副詞可能")
 # A chunk ending in an adjectival stem ("鮮明", "具体的", "数学的") describes rather than names: 3 of JSQuAD
 # validation's 4,442 answers end in 的, and given one such "answer" Gemma 3 270M wrote about its one-shot
 # example instead of the passage (2 of the 6 exemplar copies in one 60-passage sample) or a vague question.
+_JA_ADJECTIVAL_STEM = "形容動詞語幹"
 _JA_MAX_CHARS = 20
 
 
@@ -74,7 +75,7 @@ def japanese_candidates(passage: str) -> list[Candidate]:
             proper = any("固有名詞" in f for f in features)
             number = any(",数," in f for f in features)
             weak_only = all(any(w in f for w in _JA_WEAK) or "接尾" in f for f in nouns)
-            adjectival = bool(nouns) and "形容動詞語幹" in nouns[-1] and not proper
+            adjectival = bool(nouns) and _JA_ADJECTIVAL_STEM in nouns[-1] and not proper
             if 2 <= len(text) <= _JA_MAX_CHARS and nouns and not weak_only and not adjectival:
                 score = 3.0 if proper or number else 1.5 if len(nouns) >= 2 else 1.0
                 candidates.append(Candidate(text, chunk[0][2], score))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from generation.engine.base import CopyGuard
 from generation.exemplars import Exemplar
 
-PENALTY = 8.0
+PENALTY: float = CopyGuard.penalty  # one literal, in CopyGuard
 """Logits, subtracted: e^-8 makes a guarded token ~3,000 times less likely, so greedy decoding takes it only
 when the model is all but sure of it (a finite penalty, not a ban, so a word the phrasing list lacks can
 still be written when nothing else fits)."""
