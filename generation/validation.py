@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from generation.answer_types import answer_fits
+
 CHARACTER_LEVEL_LANGUAGES = frozenset({"ja", "zh", "ko", "th"})
 
 
@@ -24,6 +26,7 @@ class RejectionReason(StrEnum):
     NOT_A_QUESTION = "not_a_question"
     ANSWER_TOO_LONG = "answer_too_long"
     ANSWER_NOT_SUPPORTED = "answer_not_supported"
+    ANSWER_TYPE_MISMATCH = "answer_type_mismatch"
     DUPLICATE = "duplicate"
     QUESTION_COPIED = "question_copied"
     ROUND_TRIP = "round_trip"  # set after validation by generation.round_trip, on otherwise accepted pairs
@@ -38,9 +41,13 @@ _REASON_LABELS = {
     RejectionReason.EMPTY_QUESTION: "empty question",
     RejectionReason.EMPTY_ANSWER: "empty answer",
     RejectionReason.EXEMPLAR_COPY: "copies the one-shot example (its passage or pairs)",
-    RejectionReason.NOT_A_QUESTION: "question does not end in a question form (or speaks in the first person)",
+    RejectionReason.NOT_A_QUESTION: (
+        "not a question: no question form at its end or question word asking in its last clause"
+        " (or speaks in the first person)"
+    ),
     RejectionReason.ANSWER_TOO_LONG: "answer longer than the limit",
     RejectionReason.ANSWER_NOT_SUPPORTED: "answer not supported by the passage",
+    RejectionReason.ANSWER_TYPE_MISMATCH: "answer does not fit the question (a count or a time asked, none given)",
     RejectionReason.DUPLICATE: "duplicate of an earlier question for this passage",
     RejectionReason.QUESTION_COPIED: "question copied verbatim from the passage",
     RejectionReason.ROUND_TRIP: "answer not supported (round trip)",
@@ -63,6 +70,7 @@ class ValidationConfig:
     min_overlap: float = 0.8
     reject_duplicates: bool = True
     reject_copied_questions: bool = True
+    check_answer_type: bool = True  # generation.answer_types
     copied_min_chars: int = 20  # shorter questions ("What is X?") can appear in a passage by chance
 
     @classmethod
@@ -303,6 +311,8 @@ def check_pair(
         reasons.append(RejectionReason.ANSWER_TOO_LONG)
     if answer and not answer_supported(answer, f"{title}\n{passage}" if title else passage, config):
         reasons.append(RejectionReason.ANSWER_NOT_SUPPORTED)
+    if question and answer and config.check_answer_type and not answer_fits(question, answer, config.language):
+        reasons.append(RejectionReason.ANSWER_TYPE_MISMATCH)
     key = duplicate_key(question)
     if question and config.reject_duplicates and seen_questions is not None and key in seen_questions:
         reasons.append(RejectionReason.DUPLICATE)

@@ -25,7 +25,7 @@ def test_the_run_page_shows_pairs_beside_the_passage_and_counts_per_reason(alice
     assert PASSAGES[0] in html and PASSAGES[1] in html
     assert "What does the passage start with?" in html  # accepted
     assert "Zebediah Quartermaine" in html and "answer not supported by the passage" in html
-    assert "question does not end in a question form" in html
+    assert "not a question: no question form at its end" in html
     assert "2 accepted · 4 rejected by validation · 0 rejected by hand" in html
     assert 'data-job-status-url="/jobs/' in html  # live progress from the job page
 
