@@ -85,6 +85,11 @@ SETTINGS: dict[str, Setting] = {
             {"rotate_exemplars": True, "answer_aware": True, "copy_guard": True},
         ),
         Setting(
+            "answerg-k2",
+            "answer-aware (2N answers) + rotation + copy guard, first N accepted",
+            {"rotate_exemplars": True, "answer_aware": True, "copy_guard": True, "samples": 2},
+        ),
+        Setting(
             "answerx",
             "answer-aware + rotation, exemplars cut to their answers' sentences",
             {"rotate_exemplars": True, "answer_aware": True},
