@@ -36,7 +36,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -64,7 +64,6 @@ class DecodeParams:
     seed: int = 0
     min_new_tokens: int = 0  # benchmarks force the full token budget with it
     eos_token_ids: tuple[int, ...] | None = None  # None: the model's generation config, else the tokenizer's
-    avoid_penalty: float = 0.0  # subtracted from the logits of each prompt's own avoided tokens (decode's avoid)
 
     def __post_init__(self) -> None:
         problems = []
@@ -84,8 +83,6 @@ class DecodeParams:
             problems.append("num_return_sequences must be at least 1")
         if not 0 <= self.min_new_tokens <= self.max_new_tokens:
             problems.append("min_new_tokens must be between 0 and max_new_tokens")
-        if not 0 <= self.avoid_penalty < float("inf"):
-            problems.append("avoid_penalty must be >= 0 and finite")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -283,24 +280,29 @@ class PaddingAwareRepetitionPenalty(LogitsProcessor):
         return cast(torch.FloatTensor, torch.where(present[:, :vocab], penalised, scores))  # as transformers' own
 
 
+Avoid = Mapping[int, float]
+"""Token id -> how much its logit is lowered, for one prompt (decode's ``avoid``)."""
+
+
 class RowTokenPenalty(LogitsProcessor):
-    """Lowers, row by row, the logits of that row's own tokens by ``penalty``: each prompt of a batch may avoid
-    different tokens (the copy guard: the words of the example its prompt shows that its passage lacks).
+    """Lowers, row by row, the logits of that row's own tokens by their penalties: each prompt of a batch may
+    avoid different tokens (the copy guard: the words of the example its prompt shows that its passage lacks).
     A finite penalty, not a ban: a token the model is very sure of still comes."""
 
-    def __init__(self, avoided: Sequence[Collection[int]], penalty: float) -> None:
-        self.avoided = [sorted(ids) for ids in avoided]
-        self.penalty = penalty
+    def __init__(self, avoided: Sequence[Avoid]) -> None:
+        if any(not 0 <= p < float("inf") for row in avoided for p in row.values()):
+            raise ValueError("a token penalty must be >= 0 and finite")
+        self.avoided = [dict(row) for row in avoided]
         self._bias: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         bias = self._bias
         if bias is None or bias.shape != scores.shape or bias.device != scores.device or bias.dtype != scores.dtype:
             bias = torch.zeros(scores.shape, dtype=scores.dtype)
-            for row, ids in enumerate(self.avoided):
-                kept = [i for i in ids if 0 <= i < scores.shape[1]]
-                if kept:
-                    bias[row, kept] = self.penalty
+            for row, penalties in enumerate(self.avoided):
+                for token, penalty in penalties.items():
+                    if 0 <= token < scores.shape[1]:
+                        bias[row, token] = penalty
             bias = self._bias = bias.to(scores.device)
         return cast(torch.FloatTensor, scores - bias)  # built once per batch: one subtraction per step
 
@@ -335,7 +337,7 @@ class _Row:
     index: int
     sample: int
     ids: list[int]
-    avoid: Collection[int] = ()
+    avoid: Avoid = field(default_factory=dict)
 
 
 @dataclass
@@ -413,12 +415,12 @@ class BatchDecoder:
         prompts: Sequence[Sequence[int]],
         params: DecodeParams,
         batch_size: int | None,
-        avoid: Sequence[Collection[int]] | None = None,
+        avoid: Sequence[Avoid] | None = None,
     ) -> _Plan:
         if avoid is not None and len(avoid) != len(prompts):
-            raise ValueError(f"avoid has {len(avoid)} token sets for {len(prompts)} prompts")
+            raise ValueError(f"avoid has {len(avoid)} token maps for {len(prompts)} prompts")
         rows = [
-            _Row(i, s, list(ids), avoid[i] if avoid is not None else ())
+            _Row(i, s, list(ids), avoid[i] if avoid is not None else {})
             for i, ids in enumerate(prompts)
             for s in range(params.num_return_sequences)
         ]
@@ -443,11 +445,11 @@ class BatchDecoder:
         *,
         batch_size: int | None = None,
         on_batch: Callable[[DecodedBatch], None] | None = None,
-        avoid: Sequence[Collection[int]] | None = None,
+        avoid: Sequence[Avoid] | None = None,
     ) -> list[Completion]:
         """Completions in prompt order (samples of one prompt together). `on_batch` runs after each batch
         (a job's cancellation check can raise from it); `batch_size` overrides the options' row limit;
-        `avoid`: per prompt, token ids whose logits drop by `params.avoid_penalty` (RowTokenPenalty)."""
+        `avoid`: per prompt, {token id: penalty} by which those logits drop (RowTokenPenalty)."""
         out: dict[tuple[int, int], Completion] = {}
         for batch in self.iter_batches(prompts, params, batch_size=batch_size, avoid=avoid):
             for c in batch.completions:
@@ -462,7 +464,7 @@ class BatchDecoder:
         params: DecodeParams,
         *,
         batch_size: int | None = None,
-        avoid: Sequence[Collection[int]] | None = None,
+        avoid: Sequence[Avoid] | None = None,
     ) -> Iterator[DecodedBatch]:
         """One DecodedBatch per batch, longest prompts first."""
         if not prompts:
@@ -583,9 +585,9 @@ class BatchDecoder:
         total = prefix_len + width
         eos_ids = list(params.eos_token_ids) if params.eos_token_ids is not None else self.eos_ids
         kwargs = self._generate_kwargs(params, attention, total, eos_ids)
-        if params.avoid_penalty and any(row.avoid for row in batch):
+        if any(any(row.avoid.values()) for row in batch):
             avoided = [row.avoid for row in batch] + [batch[-1].avoid] * (len(suffixes) - len(batch))
-            kwargs["logits_processor"].append(RowTokenPenalty(avoided, params.avoid_penalty))
+            kwargs["logits_processor"].append(RowTokenPenalty(avoided))
         if static:
             kwargs["cache_implementation"] = "static"
         elif prefix_cache is not None:

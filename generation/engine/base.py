@@ -24,6 +24,10 @@ class CopyGuard:
     content: tuple[str, ...] = ()  # empty: every avoided token counts as content
     penalty: float = 8.0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.penalty < float("inf"):
+            raise ValueError("the copy guard's penalty must be >= 0 and finite")
+
 
 @dataclass(frozen=True)
 class SamplingParams:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -115,8 +114,7 @@ class LocalGenerator:
         if guards is not None and any(guards):
             if len(guards) != len(prompts):
                 raise ValueError(f"{len(guards)} copy guards for {len(prompts)} prompts")
-            avoid = [self.avoided_tokens(g) if g is not None else frozenset() for g in guards]
-            decoding = replace(decoding, avoid_penalty=max(g.penalty for g in guards if g is not None))
+            avoid = [dict.fromkeys(self.avoided_tokens(g), g.penalty) if g is not None else {} for g in guards]
         completions = self.decoder.decode(encoded, decoding, batch_size=batch_size, on_batch=on_batch, avoid=avoid)
         return [GenerationOutput(c.text, c.finish_reason, c.prompt_tokens, len(c.token_ids)) for c in completions]
 

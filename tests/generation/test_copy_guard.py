@@ -123,10 +123,21 @@ def test_row_token_penalty_lowers_only_its_own_rows_tokens():
     from decoding.engine import RowTokenPenalty
 
     scores = torch.zeros((3, 5))
-    out = RowTokenPenalty([{1, 3}, set(), {9, 4}], 2.5)(torch.zeros((3, 1), dtype=torch.long), scores)
+    out = RowTokenPenalty([{1: 2.5, 3: 2.5}, {}, {9: 1.0, 4: 0.5}])(torch.zeros((3, 1), dtype=torch.long), scores)
     expected = torch.zeros((3, 5))
-    expected[0, 1] = expected[0, 3] = expected[2, 4] = -2.5
+    expected[0, 1] = expected[0, 3] = -2.5
+    expected[2, 4] = -0.5
     assert torch.equal(out, expected)
+
+
+def test_a_penalty_must_be_finite_and_not_negative():
+    from decoding.engine import RowTokenPenalty
+
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="penalty"):
+            CopyGuard(avoid=("x",), allow=(), penalty=bad)
+        with pytest.raises(ValueError, match="penalty"):
+            RowTokenPenalty([{1: bad}])
 
 
 def test_a_word_the_passage_has_stays_allowed_however_the_tokenizer_split_it_there(generator):
