@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from decoding.engine import BatchDecoder, DecoderOptions, cache_argument, output_cache, repeated_cache
-from decoding.small_passes import GROUPED_SDPA, grouped_attention, make_room, take_room
+from decoding.small_passes import GROUPED_SDPA, grouped_attention, make_room
 
 PACKABLE_ARCHITECTURES = frozenset({"llama", "gpt_neox", "mistral", "qwen2", "qwen3"})
 """Full attention everywhere and a custom 4D mask used as given (tested: llama, gpt_neox). Gemma 3's sliding
@@ -380,16 +380,14 @@ class ChoiceScorer:
 
     @torch.inference_mode()
     def _prefill_packed(
-        self, encoded: list[list[int]], groups: list[_Group], prefix_len: int, prefix_cache: Any, *, room: int = 0
+        self, encoded: list[list[int]], groups: list[_Group], prefix_len: int, prefix_cache: Any
     ) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """One row per group: its members' tokens after the common prefix as a prefix tree (``prefix_tree``), so
         every start two members share (a passage for its questions; the question too for a pair's two orders)
         is computed once, right-padded. A token sees the common prefix (the cache) and its ancestors in the
         tree; positions continue as in the member's own prompt. Then every member gets its own cache row (the
         prefix and its path through the tree, gathered) laid out [prefix][padding][tokens], as _append leaves
-        rows, and the log-probabilities after its last token. With ``room``, each layer's rows are gathered into
-        buffers with that many free slots after them, which the chain's passes then append into
-        (small_passes.take_room): one copy of the cache instead of three (select, gather, make room)."""
+        rows, and the log-probabilities after its last token."""
         trees = [prefix_tree([encoded[i][prefix_len:] for i in group.members]) for group in groups]
         width = max(len(tree.tokens) for tree in trees)
         pad = self.decoder.pad_id
@@ -416,22 +414,21 @@ class ChoiceScorer:
         ends = torch.tensor([path[-1] for _, path in paths])
         logits = self.model.get_output_embeddings()(hidden[rows.to(device), ends.to(device)])
         last = torch.log_softmax(logits.float(), dim=-1).cpu()
-        # Each member's cache row: gather [prefix][its path] from its group's row, left-padded (free slots after).
+        # Each member's cache row: gather [prefix][its path] from its group's row, left-padded.
         total = prefix_len + max(len(path) for _, path in paths)
-        index = torch.zeros((len(paths), total + room), dtype=torch.long)
+        index = torch.zeros((len(paths), total), dtype=torch.long)
         mask = torch.zeros((len(paths), total), dtype=torch.long)
         for r, (_, path) in enumerate(paths):
             index[r, :prefix_len] = torch.arange(prefix_len)
-            index[r, total - len(path) : total] = prefix_len + torch.tensor(path, dtype=torch.long)
+            index[r, total - len(path) :] = prefix_len + torch.tensor(path, dtype=torch.long)
             mask[r, :prefix_len] = 1
             mask[r, total - len(path) :] = 1
-        rows_on, index_on = rows.to(device)[:, None, None], index.to(device)[:, None, :]
+        rows_on, index_on = rows.to(device), index.to(device)
         for layer in cache.layers:
-            heads = torch.arange(layer.keys.shape[1], device=device)[None, :, None]
-            for name in ("keys", "values"):  # one indexing copy: [rows, heads, total + room, dim]
-                setattr(layer, name, getattr(layer, name)[rows_on, heads, index_on])
-        if room and not take_room(cache, total):
-            cache.crop(total)  # layers this engine cannot append into in place: drop the free slots again
+            for name in ("keys", "values"):
+                states = getattr(layer, name).index_select(0, rows_on)
+                gather = index_on[:, None, :, None].expand(-1, states.shape[1], -1, states.shape[3])
+                setattr(layer, name, states.gather(2, gather))
         return last, mask, cache
 
     @functools.cached_property
@@ -469,8 +466,7 @@ class ChoiceScorer:
         parts = [encoded[g.members[0]][prefix_len : g.shared] for g in groups]
         grouped = any(parts)
         if grouped and self._packs_prompts:
-            room = _tokens_to_come(steps) if self._small_passes and self._packs_options else 0
-            last, mask, cache = self._prefill_packed(encoded, groups, prefix_len, prefix_cache, room=room)
+            last, mask, cache = self._prefill_packed(encoded, groups, prefix_len, prefix_cache)
             return self._steps(last, mask, cache, steps)
         first_rows = len(groups) if grouped else n  # the first pass: one row per group, or per prompt
         mask = torch.ones((first_rows, prefix_len), dtype=torch.long)

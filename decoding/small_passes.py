@@ -48,23 +48,6 @@ def make_room(cache: Any, extra: int) -> bool:
     return True
 
 
-def take_room(cache: Any, used: int) -> bool:
-    """Like make_room, for a DynamicCache whose layers already hold free slots after their first ``used``
-    tokens (decoding.scoring gathers a batch's rows into such buffers): no copy. False (and the cache
-    unchanged) where make_room would refuse."""
-    try:
-        from transformers.cache_utils import DynamicLayer
-    except ImportError:
-        return False
-    layers = getattr(cache, "layers", None)
-    if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
-        return False
-    roomy = _roomy_layer_class()
-    for layer in layers:
-        roomy.take(layer, used)
-    return True
-
-
 @functools.cache
 def _roomy_layer_class() -> Any:
     from transformers.cache_utils import DynamicLayer
@@ -83,12 +66,6 @@ def _roomy_layer_class() -> Any:
             layer.__class__ = cls
             layer.key_room = _with_room(keys, used + extra)
             layer.value_room = _with_room(values, used + extra)
-            layer.keys, layer.values = layer.key_room[..., :used, :], layer.value_room[..., :used, :]
-
-        @classmethod
-        def take(cls, layer: Any, used: int) -> None:
-            layer.__class__ = cls
-            layer.key_room, layer.value_room = layer.keys, layer.values
             layer.keys, layer.values = layer.key_room[..., :used, :], layer.value_room[..., :used, :]
 
         def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:

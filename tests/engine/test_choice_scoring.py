@@ -179,9 +179,9 @@ def test_groups_prefilled_in_one_packed_pass_score_as_two_padded_passes(scorer_m
     passes = []
     prefill = ChoiceScorer._prefill_packed
 
-    def counting(self, *args, **kwargs):
+    def counting(self, *args):
         passes.append(1)
-        return prefill(self, *args, **kwargs)
+        return prefill(self, *args)
 
     monkeypatch.setattr(ChoiceScorer, "_prefill_packed", counting)
     packed = packed_scorer.choose_text(GROUPED, STEPS)
