@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from generation.ja_question_words import EMBEDDED, INDEFINITE_TAIL
+
 
 class AnswerType(StrEnum):
     COUNT = "count"
@@ -30,16 +32,14 @@ _JA_COUNTERS = (
     "キロメートル|キロ|メートル|トン|円|ドル|冊|枚|台|隻|機|頭|羽|匹|カ国|か国|ヶ国|ヵ国|万|億|千|百|名|階|件|社|校|種類|種|"
     "巻|話|作品|代目|代|号|条|か所|ヶ所|カ所|箇所|週|平方|グラム|リットル|段階|段|票|議席|試合|勝|敗|駅|字|文字|次|期|人"
 )
-# Followed by か (not ending the question), も or でも, the word is an indefinite: "何年も", "いくつかの".
-_JA_INDEFINITE = r"(?!か(?!ら)(?![\s。．.？?」』)）、]*$)|(?:に|へ|と|から|まで)?(?:も|でも))"
+_JA_INDEFINITE = rf"(?!{INDEFINITE_TAIL})"  # "何年も", "いくつかの": not asking
 # A kanji counter followed by another kanji is part of a longer word: "何分解" (what decomposition), "何社会".
 _JA_COUNT = re.compile(
     rf"(?:何(?P<counter>{_JA_COUNTERS})(?:(?<![\u4e00-\u9fff])|(?![\u4e00-\u9fff]))|いくつ|幾つ|いくら|どれくらい|どのくらい|どれぐらい|どのぐらい"
     rf"|どれほど|どれだけ){_JA_INDEFINITE}"
 )
 _JA_TIME = re.compile(rf"いつ{_JA_INDEFINITE}")
-# Inside an embedded question ("どれくらいの頻度で確認するかをまとめた表") or a quotation, the word asks nothing.
-_JA_EMBEDDED = re.compile(r"か(?=[がをはもでのと]|どうか)")
+# Nor inside a quotation ("「生命は、いつ、どこで誕生したのか」という問い") or an embedded question (EMBEDDED).
 _JA_QUOTED = re.compile(r"「[^「」]*」|『[^『』]*』")
 
 _EN_COUNT = re.compile(
@@ -75,7 +75,7 @@ def _ja_asking(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
     text = _JA_QUOTED.sub("「」", question)
     for match in pattern.finditer(text):
         clause = re.split(r"[、，,。]", text[match.end() :])[0]
-        if not _JA_EMBEDDED.search(clause):
+        if not EMBEDDED.search(clause):
             return match
     return None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from generation.answer_types import answer_fits
+from generation.ja_question_words import EMBEDDED, INDEFINITE_TAIL
 
 CHARACTER_LEVEL_LANGUAGES = frozenset({"ja", "zh", "ko", "th"})
 
@@ -149,9 +150,8 @@ _JA_QUESTION_END = re.compile(
 # statements ("何年12月、…事件が発生。") and noun phrases ("ホンタイジは1635年に獲得した称号").
 _JA_QUESTION_WORD = re.compile(
     r"(?:何故|何|なに|なん[でと]|誰|だれ|どこ|いつ|なぜ|どう|(?<![なほん])どの|どれ|どちら|どんな|いくつ|いくら|幾)"
-    r"(?![年度回人つ]?(?:か(?!ら)(?![\s。．.？?」』)）、]*$)|(?:に|へ|と|から|まで)?(?:も|でも)|故?なら|とか))"
+    rf"(?![年度回人つ]?(?:{INDEFINITE_TAIL}|故?なら|とか))"
 )
-_JA_EMBEDDED = re.compile(r"か(?=[がをはもでのと、]|どうか|[\u4e00-\u9fff])|[てで]も")
 _JA_CLAUSE_BREAK = re.compile(r"[、，,。]")
 _JA_TRAILING_STOPS = re.compile(r"[\s。．.]+$")
 # Chinese keeps the rule Japanese had before (a question word anywhere): it was never measured.
@@ -163,7 +163,7 @@ _ZH_QUESTION_WORDS = re.compile(
 def _ja_asks(text: str) -> bool:
     """Whether the last clause holds a question word used to ask (see _JA_QUESTION_WORD)."""
     clause = _JA_CLAUSE_BREAK.split(_JA_TRAILING_STOPS.sub("", text))[-1]
-    return any(not _JA_EMBEDDED.search(clause, m.end()) for m in _JA_QUESTION_WORD.finditer(clause))
+    return any(not EMBEDDED.search(clause, m.end()) for m in _JA_QUESTION_WORD.finditer(clause))
 
 
 # A question about a passage is not a first-person statement. Gemma 3 270M, asked zero-shot for a question
