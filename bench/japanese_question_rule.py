@@ -1,5 +1,6 @@
 """How well the Japanese "is this a question?" rule (generation.validation.is_question) separates questions
 from statements, on JSQuAD validation: every human question should pass, and no passage sentence should.
+Also how many human pairs the answer-type check (generation.answer_types) would reject: ideally none.
 
 - questions: the 4,442 human questions (each should pass; the ones rejected are listed with --show);
 - statements: every sentence of the passages longer than 8 characters that does not end in "？", and the
@@ -24,9 +25,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
+from generation.answer_types import answer_fits, expected_type  # noqa: E402
 from generation.validation import _JA_QUESTION_END, _ZH_QUESTION_WORDS, is_question  # noqa: E402
 
 JSQUAD = ROOT.parent / "shared" / "data" / "jsquad-valid-v1.3.json"
+
+
+def human_pairs(path: Path) -> list[tuple[str, str]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        (qa["question"], qa["answers"][0]["text"])
+        for article in data["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+        if qa["answers"]
+    ]
 
 
 def questions_and_statements(path: Path) -> tuple[list[str], list[str]]:
@@ -85,6 +98,14 @@ def main() -> None:
                 print(f"      rejected question: {text}")
             for text in rng.sample(by_word, min(args.show, len(by_word))):
                 print(f"      passed statement:  {text}")
+    pairs = human_pairs(args.jsquad)
+    typed = [(q, a) for q, a in pairs if expected_type(q, "ja")]
+    mismatched = [(q, a) for q, a in typed if not answer_fits(q, a, "ja")]
+    print(
+        f"answer types: {len(typed)} of {len(pairs)} human pairs ask for a count or a time; {len(mismatched)} rejected"
+    )
+    for question, answer in mismatched[: args.show]:
+        print(f"      rejected pair: {question} -> {answer}")
 
 
 if __name__ == "__main__":

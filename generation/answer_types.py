@@ -4,7 +4,8 @@ Small generators often write a fair-looking question whose question word does no
 given or chose: "ドミニカ国にいる人が何人か？" -> "ドミニカ国", "How many people live there?" -> "the capital".
 Such a pair reads as a question and its answer is in the passage, so the other rules accept it, yet it
 teaches a QA model the wrong thing. Only two types are checked, because only they can be checked from the
-strings alone with few false alarms on human pairs (bench/japanese_question_rule.py reports the rate):
+strings alone with few false alarms on human pairs (bench/japanese_question_rule.py reports the rate on
+JSQuAD). Japanese and English only; other languages are not checked:
 
 - count: 何 with a counter ("何年", "何人", "何メートル"), いくつ, いくら, どれくらい; "how many", "how much",
   "how old", "what year", "what percentage": the answer must hold a number (digits, kanji numerals, or a
@@ -67,8 +68,8 @@ _EN_TIME_WORD = re.compile(
 )
 
 
-def _japanese(language: str) -> bool:
-    return language.split("-")[0].lower() in {"ja", "zh"}
+def _base(language: str) -> str:
+    return language.split("-")[0].lower()
 
 
 def _ja_asking(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
@@ -82,10 +83,13 @@ def _ja_asking(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
 
 def expected_type(question: str, language: str) -> AnswerType | None:
     """The type the question asks for, or None when it does not ask for a checked type."""
-    if _japanese(language):
+    base = _base(language)
+    if base == "ja":
         if _ja_asking(_JA_COUNT, question):
             return AnswerType.COUNT
         return AnswerType.TIME if _ja_asking(_JA_TIME, question) else None
+    if base != "en":
+        return None
     if _EN_COUNT.search(question):
         return AnswerType.COUNT
     return AnswerType.TIME if _EN_TIME.search(question) else None
@@ -98,7 +102,7 @@ def answer_fits(question: str, answer: str, language: str) -> bool:
     expected = expected_type(question, language)
     if expected is None:
         return True
-    japanese = _japanese(language)
+    japanese = _base(language) == "ja"
     if (_JA_NUMBER if japanese else _EN_NUMBER).search(answer):
         return True
     if expected is AnswerType.TIME:
