@@ -36,9 +36,13 @@ def publishing_to(url: str):
     saved = {key: app.conf[key] for key in ("broker_url", "broker_transport", "broker_transport_options")}
 
     def drop_connections() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # app.pool is kombu's process-wide pool for the broker URL: closing it alone leaves the closed pool in
+        # kombu's registry, and every later publish of this process to that URL failed ("Acquire on closed
+        # pool") until the sweep re-published, in its own order. reset() closes and forgets them all.
+        from kombu import pools
+
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     drop_connections()
