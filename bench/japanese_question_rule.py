@@ -31,8 +31,7 @@ from generation.validation import _JA_QUESTION_END, _ZH_QUESTION_WORDS, is_quest
 JSQUAD = ROOT.parent / "shared" / "data" / "jsquad-valid-v1.3.json"
 
 
-def human_pairs(path: Path) -> list[tuple[str, str]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def human_pairs(data: dict) -> list[tuple[str, str]]:
     return [
         (qa["question"], qa["answers"][0]["text"])
         for article in data["data"]
@@ -42,8 +41,7 @@ def human_pairs(path: Path) -> list[tuple[str, str]]:
     ]
 
 
-def questions_and_statements(path: Path) -> tuple[list[str], list[str]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def questions_and_statements(data: dict) -> tuple[list[str], list[str]]:
     questions: list[str] = []
     statements: list[str] = []
     for article in data["data"]:
@@ -77,7 +75,8 @@ def main() -> None:
     parser.add_argument("--jsquad", type=Path, default=JSQUAD)
     parser.add_argument("--show", type=int, default=0, help="list this many misjudged texts of each kind")
     args = parser.parse_args()
-    questions, statements = questions_and_statements(args.jsquad)
+    data = json.loads(args.jsquad.read_text(encoding="utf-8"))
+    questions, statements = questions_and_statements(data)
     rules = {
         "before (question word anywhere)": (before, _BEFORE_END),
         "now (generation.validation)": (lambda t: is_question(t, "ja"), _JA_QUESTION_END),
@@ -98,7 +97,7 @@ def main() -> None:
                 print(f"      rejected question: {text}")
             for text in rng.sample(by_word, min(args.show, len(by_word))):
                 print(f"      passed statement:  {text}")
-    pairs = human_pairs(args.jsquad)
+    pairs = human_pairs(data)
     typed = [(q, a) for q, a in pairs if expected_type(q, "ja")]
     mismatched = [(q, a) for q, a in typed if not answer_fits(q, a, "ja")]
     print(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from generation.ja_question_words import EMBEDDED, INDEFINITE_TAIL
+from generation.ja_question_words import CLAUSE_BREAK, EMBEDDED, INDEFINITE_TAIL
 
 
 class AnswerType(StrEnum):
@@ -75,39 +75,45 @@ def _base(language: str) -> str:
 def _ja_asking(pattern: re.Pattern[str], question: str) -> re.Match[str] | None:
     text = _JA_QUOTED.sub("「」", question)
     for match in pattern.finditer(text):
-        clause = re.split(r"[、，,。]", text[match.end() :])[0]
+        clause = CLAUSE_BREAK.split(text[match.end() :])[0]
         if not EMBEDDED.search(clause):
             return match
     return None
 
 
-def expected_type(question: str, language: str) -> AnswerType | None:
-    """The type the question asks for, or None when it does not ask for a checked type."""
+def _asked(question: str, language: str) -> tuple[AnswerType, str | None] | None:
+    """The type the question asks for and, for a Japanese count, the counter it asks with ("人" in "何人")."""
     base = _base(language)
     if base == "ja":
-        if _ja_asking(_JA_COUNT, question):
-            return AnswerType.COUNT
-        return AnswerType.TIME if _ja_asking(_JA_TIME, question) else None
+        count = _ja_asking(_JA_COUNT, question)
+        if count:
+            return AnswerType.COUNT, count.group("counter")
+        return (AnswerType.TIME, None) if _ja_asking(_JA_TIME, question) else None
     if base != "en":
         return None
     if _EN_COUNT.search(question):
-        return AnswerType.COUNT
-    return AnswerType.TIME if _EN_TIME.search(question) else None
+        return AnswerType.COUNT, None
+    return (AnswerType.TIME, None) if _EN_TIME.search(question) else None
+
+
+def expected_type(question: str, language: str) -> AnswerType | None:
+    """The type the question asks for, or None when it does not ask for a checked type."""
+    asked = _asked(question, language)
+    return asked[0] if asked else None
 
 
 def answer_fits(question: str, answer: str, language: str) -> bool:
     """False only when the question asks for a count or a time and the answer holds none. A Japanese answer
     that ends in the question's counter names rather than counts, which "何人" / "何社" may also ask for
     ("ポルトガル人", "フィリップス社"); so does one ending in 族 or 系 for "何人"."""
-    expected = expected_type(question, language)
-    if expected is None:
+    asked = _asked(question, language)
+    if asked is None:
         return True
+    expected, counter = asked
     japanese = _base(language) == "ja"
     if (_JA_NUMBER if japanese else _EN_NUMBER).search(answer):
         return True
     if expected is AnswerType.TIME:
         return bool((_JA_TIME_WORD if japanese else _EN_TIME_WORD).search(answer))
-    match = _ja_asking(_JA_COUNT, question) if japanese else None
-    counter = match.group("counter") if match else None
     names = (counter, "族", "系") if counter == "人" else (counter,) if counter else ()
     return bool(names) and answer.rstrip().endswith(names)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from generation.answer_types import answer_fits
-from generation.ja_question_words import EMBEDDED, INDEFINITE_TAIL
+from generation.ja_question_words import CLAUSE_BREAK, EMBEDDED, INDEFINITE_TAIL
 
 CHARACTER_LEVEL_LANGUAGES = frozenset({"ja", "zh", "ko", "th"})
 
@@ -152,7 +152,6 @@ _JA_QUESTION_WORD = re.compile(
     r"(?:何故|何|なに|なん[でと]|誰|だれ|どこ|いつ|なぜ|どう|(?<![なほん])どの|どれ|どちら|どんな|いくつ|いくら|幾)"
     rf"(?![年度回人つ]?(?:{INDEFINITE_TAIL}|故?なら|とか))"
 )
-_JA_CLAUSE_BREAK = re.compile(r"[、，,。]")
 _JA_TRAILING_STOPS = re.compile(r"[\s。．.]+$")
 # Chinese keeps the rule Japanese had before (a question word anywhere): it was never measured.
 _ZH_QUESTION_WORDS = re.compile(
@@ -162,7 +161,7 @@ _ZH_QUESTION_WORDS = re.compile(
 
 def _ja_asks(text: str) -> bool:
     """Whether the last clause holds a question word used to ask (see _JA_QUESTION_WORD)."""
-    clause = _JA_CLAUSE_BREAK.split(_JA_TRAILING_STOPS.sub("", text))[-1]
+    clause = CLAUSE_BREAK.split(_JA_TRAILING_STOPS.sub("", text))[-1]
     return any(not EMBEDDED.search(clause, m.end()) for m in _JA_QUESTION_WORD.finditer(clause))
 
 
@@ -178,10 +177,8 @@ def is_question(text: str, language: str) -> bool:
     if not text:
         return False
     base = language.split("-")[0].lower()
-    if base == "ja" and _JA_FIRST_PERSON.search(text):
-        return False
     if base == "ja":
-        return bool(_JA_QUESTION_END.search(text)) or _ja_asks(text)
+        return not _JA_FIRST_PERSON.search(text) and (bool(_JA_QUESTION_END.search(text)) or _ja_asks(text))
     if base == "zh":
         return bool(_JA_QUESTION_END.search(text) or _ZH_QUESTION_WORDS.search(text))
     return bool(_EN_QUESTION_END.search(text))
