@@ -122,14 +122,17 @@ def start_worker(
     concurrency: int = 2,
     beat: bool = False,
     prefetch: int = 1,
+    module: str = "celery",
     **env_overrides: str,
 ) -> ProcessHandle:
-    """Start a real worker in its own process group and wait until it is consuming."""
+    """Start a real worker in its own process group and wait until it is consuming.
+
+    `module` is what `python -m` runs with Celery's arguments (tests.support.gated_worker wraps Celery)."""
     log_dir = Path(settings.DATA_DIR) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     cmd = [
-        sys.executable, "-m", "celery", "-A", "qasynth_web", "worker", "-Q", queues, "-c", str(concurrency),
+        sys.executable, "-m", module, "-A", "qasynth_web", "worker", "-Q", queues, "-c", str(concurrency),
         "-n", f"{name}@%h", f"--prefetch-multiplier={prefetch}", "-l", "info", "--without-gossip", "--without-mingle",
         "--without-heartbeat",
     ]  # fmt: skip

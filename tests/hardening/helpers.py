@@ -9,6 +9,7 @@ hence the sweep) finds it stale or unpublished and finishes it.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -31,12 +32,54 @@ def purge_queue(queue: str) -> None:
 
 
 def start_prefetching_worker(
-    name: str, queue: str, *, concurrency: int = 1, prefetch: int = 1, **env_overrides: str
+    name: str,
+    queue: str,
+    *,
+    concurrency: int = 1,
+    prefetch: int = 1,
+    stop_at_batch: int | None = None,
+    **env_overrides: str,
 ) -> ProcessHandle:
     """A real worker on `queue` only, reserving up to concurrency x prefetch messages (acks late), so a
-    SIGKILL takes the running jobs and the prefetched ones with it."""
+    SIGKILL takes the running jobs and the prefetched ones with it.
+
+    With `stop_at_batch=N` a job stops for good at its N-th check for cancellation (handlers check between
+    batches, after storing one): `wait_at_gate` then returns, and a kill lands mid-job however fast the
+    machine is (tests.support.gated_worker)."""
     purge_queue(queue)
-    return start_worker(name, queues=queue, concurrency=concurrency, prefetch=prefetch, **env_overrides)
+    if stop_at_batch is None:
+        return start_worker(name, queues=queue, concurrency=concurrency, prefetch=prefetch, **env_overrides)
+    from django.conf import settings
+
+    from tests.support.gated_worker import GATE_ENV
+
+    marker = Path(settings.DATA_DIR) / "gates" / f"{name}.json"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    env_overrides[GATE_ENV] = f"{stop_at_batch}:{marker}"
+    worker = start_worker(
+        name,
+        queues=queue,
+        concurrency=concurrency,
+        prefetch=prefetch,
+        module="tests.support.gated_worker",
+        **env_overrides,
+    )
+    worker.extra["gate"] = marker
+    return worker
+
+
+def wait_at_gate(worker: ProcessHandle, timeout: float) -> dict:
+    """Wait until the gated worker's job stopped at its gate; returns what the gate recorded (job id, calls)."""
+    marker: Path = worker.extra["gate"]
+
+    def stopped() -> bool:
+        if not worker.alive():
+            raise AssertionError(f"worker {worker.name} exited before its gate:\n{worker.log()[-3000:]}")
+        return marker.exists()
+
+    wait_for(stopped, timeout=timeout, what=f"a job of worker {worker.name} to reach its gate")
+    return json.loads(marker.read_text())
 
 
 def to_queue(job_ids: list[int], queue: str) -> None:

@@ -15,29 +15,29 @@ from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
 from analysis.services.llm_judging import JudgeSettings, create_run
 from core.models import Job, JobStatus
 from tests.annotation.helpers import make_session
-from tests.conftest import wait_for
-from tests.hardening.helpers import describe, start_prefetching_worker, to_queue, wait_finished
+from tests.hardening.helpers import describe, start_prefetching_worker, to_queue, wait_at_gate, wait_finished
 from tests.training.web_helpers import tiny_entry
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 QUEUE = "hardening-llm-judge"
 ITEMS = 24
+KILLED_AFTER = 3  # chunks of votes stored before the kill
 
 
 def test_a_killed_llm_judging_run_resumes_and_stores_no_verdict_twice(worker):
     session = make_session(n=ITEMS, k=1)
-    doomed = start_prefetching_worker("hardening-llm-judge", QUEUE, concurrency=1)
+    doomed = start_prefetching_worker("hardening-llm-judge", QUEUE, concurrency=1, stop_at_batch=KILLED_AFTER)
     try:
         with transaction.atomic():
             run = create_run(session, tiny_entry(), settings=JudgeSettings(verdict_mode="choice", batch_size=1))
             to_queue([run.job_id], QUEUE)
-        wait_for(lambda: LLMVote.objects.filter(run=run).count() >= 3, timeout=90, what="a few stored votes")
+        assert wait_at_gate(doomed, timeout=90)["job"] == run.job_id
         doomed.kill()
     finally:
         doomed.stop()
     before = {(i, o): pk for i, o, pk in LLMVote.objects.filter(run=run).values_list("item_id", "order", "pk")}
-    assert len(before) < 2 * ITEMS, "the run finished before the worker was killed"
+    assert KILLED_AFTER <= len(before) < 2 * ITEMS
     assert Job.objects.get(pk=run.job_id).status == JobStatus.RUNNING  # as the dead worker left it
     assert not LLMVerdict.objects.filter(run=run).exists()
 

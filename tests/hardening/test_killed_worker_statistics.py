@@ -12,8 +12,7 @@ from analysis.services import statistics
 from core.models import Job, JobStatus
 from tests.analysis.stats_helpers import judge_session, make_judges
 from tests.annotation.helpers import make_session
-from tests.conftest import wait_for
-from tests.hardening.helpers import describe, start_prefetching_worker, to_queue, wait_finished
+from tests.hardening.helpers import describe, start_prefetching_worker, to_queue, wait_at_gate, wait_finished
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -27,19 +26,19 @@ def test_a_killed_statistics_job_stores_one_current_result_after_the_sweep_reque
     stored = judge_session(
         session, judges, lambda item, judge: (LABELS[item.pk % 3], LABELS[(item.pk + judge.pk) % 3], "a")
     )
-    # Enough bootstrap replicates that the computation is still going when the worker dies.
-    variant = statistics.Variant(n_boot=200_000)
-    doomed = start_prefetching_worker("hardening-statistics", QUEUE, concurrency=1)
+    variant = statistics.Variant()
+    # Stopped at its first progress report, after the computation began and before anything is stored.
+    doomed = start_prefetching_worker("hardening-statistics", QUEUE, concurrency=1, stop_at_batch=1)
     try:
         with transaction.atomic():
             state = statistics.statistics_for(session, variant, inline=False)
             to_queue([state.job.pk], QUEUE)
         job_id = state.job.pk
-        wait_for(lambda: Job.objects.get(pk=job_id).progress_done >= 1, timeout=60, what="the computation to begin")
+        assert wait_at_gate(doomed, timeout=60)["job"] == job_id
         doomed.kill()
     finally:
         doomed.stop()
-    assert Job.objects.get(pk=job_id).status == JobStatus.RUNNING, "the job finished before the worker was killed"
+    assert Job.objects.get(pk=job_id).status == JobStatus.RUNNING  # as the dead worker left it
     assert SessionStatistics.objects.get(session=session, variant=variant.key).result is None
 
     to_queue([job_id], "default")
