@@ -87,6 +87,7 @@ class ModelRole(models.TextChoices):
     GENERATOR = "generator", "QA generator"
     QA_BASE = "qa_base", "QA base model (LoRA)"
     BERTSCORE = "bertscore", "BERTScore encoder"
+    QA_READER = "qa_reader", "QA reader (round trip)"
 
 
 class ModelEntry(models.Model):
@@ -107,6 +108,15 @@ class ModelEntry(models.Model):
     )
     num_layers = models.PositiveIntegerField(null=True, blank=True, help_text="BERTScore: layer to use.")
     converted_path = models.CharField(max_length=1000, blank=True, help_text="gguf: the HF directory made from it.")
+    adapter_path = models.CharField(
+        max_length=1000, blank=True, help_text="hf: a LoRA adapter directory, merged into the model when it is loaded."
+    )
+    qa_prompt = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The QA prompt the adapter was trained with: {"prompt": "...{context}...{question}...", '
+        '"answer_prefix": " "}. A round-trip reader is asked in this form.',
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from core.models import JobStatus, ModelEntry, ModelRole
+from core.models import JobStatus, ModelEntry, ModelKind, ModelRole
 from generation.importers.readers import FORMATS
 from generation.models import Corpus, GenerationRun, PairStatus, PromptTemplate, Split
 from generation.run_settings import RunSettings
@@ -158,6 +158,14 @@ class GenerationRunForm(forms.Form):
     )
     round_trip_threshold = forms.FloatField(
         required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"
+    )
+    round_trip_reader = GeneratorChoiceField(
+        queryset=ModelEntry.objects.filter(kind__in=[ModelKind.HF, ModelKind.GGUF]).exclude(role=ModelRole.BERTSCORE),
+        required=False,
+        label="Round-trip reader",
+        empty_label="the generator itself",
+        help_text="A local model that answers the round trip instead, e.g. a training run's adapter registered "
+        "with 'Use as round-trip reader' (asked in the prompt it was trained with).",
     )
     copy_guard = forms.BooleanField(
         required=False,

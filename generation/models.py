@@ -352,6 +352,14 @@ class GenerationRun(models.Model):
     max_passage_id = models.BigIntegerField(default=0)
     passages_total = models.PositiveIntegerField(default=0)
     generator = models.ForeignKey("core.ModelEntry", on_delete=models.PROTECT, related_name="generation_runs")
+    round_trip_reader = models.ForeignKey(
+        "core.ModelEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="round_trip_runs",
+        help_text="The local model that answers the round-trip check; blank = the generator itself.",
+    )
     template = models.ForeignKey(PromptTemplate, null=True, on_delete=models.SET_NULL, related_name="runs")
     template_snapshot = models.JSONField(default=dict, help_text="The template as it was when the run was created.")
     pairs_per_passage = models.PositiveSmallIntegerField(default=3)

@@ -105,6 +105,35 @@ class ExtractiveItem:
     spans: Sequence[str]  # the passage spans the model chooses among (the answer is added if missing)
 
 
+@dataclass(frozen=True)
+class ReaderPrompt:
+    """How a reader trained by this project (a training run's LoRA adapter) was taught to answer: its own
+    QA prompt (a format string with {context} and {question}), then `answer_prefix`, the answer and `end`
+    (the tokenizer's EOS). The round trip must ask it in that form: in the generator's QA prompt a trained
+    adapter is a stranger again."""
+
+    prompt: str
+    answer_prefix: str
+    end: str
+
+    def __post_init__(self) -> None:
+        missing = [name for name in ("{context}", "{question}") if name not in self.prompt]
+        if missing:
+            raise ValueError(f"the reader's QA prompt lacks {' and '.join(missing)}")
+        try:
+            self.prompt.format(context="", question="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"the reader's QA prompt is not a format string with only {{context}} and {{question}}: {exc!r}"
+            ) from None
+
+    def render(self, context: str, question: str) -> RenderedPrompt:
+        return RenderedPrompt(text=self.prompt.format(context=context, question=question), mode="plain")
+
+    def continuation(self, span: str) -> str:
+        return f"{self.answer_prefix}{span}{self.end}"
+
+
 def continuation(span: str, prompt: RenderedPrompt, end: str = "\n") -> str:
     """How an answer follows the QA prompt: plain prompts end in "答え:" / "Answer:" (a space, the span, the
     line break that ends it); chat prompts end at the assistant turn (the span, then `end`, the turn's end)."""
@@ -118,13 +147,19 @@ def check_extractive(
     character_level: bool,
     threshold: float = DEFAULT_THRESHOLD,
     end: str = "\n",
+    reader: ReaderPrompt | None = None,
 ) -> list[RoundTripVerdict]:
     """One verdict per item: the model's answer is the span it scores highest (ties: the earlier span);
-    supported when that span matches the generated answer (EM, or token/character F1 >= threshold)."""
+    supported when that span matches the generated answer (EM, or token/character F1 >= threshold). With
+    `reader` (items rendered by its `render`) a span follows the prompt as that reader was trained to answer."""
     if not 0 < threshold <= 1:
         raise ValueError("the round-trip threshold must be in (0, 1]")
+
+    def follow(span: str, prompt: RenderedPrompt) -> str:
+        return reader.continuation(span) if reader is not None else continuation(span, prompt, end)
+
     span_lists = [_distinct_spans([*item.spans, item.answer]) for item in items]
-    scores = score([(item.prompt.text, [continuation(s, item.prompt, end) for s in spans])
+    scores = score([(item.prompt.text, [follow(s, item.prompt) for s in spans])
                     for item, spans in zip(items, span_lists, strict=True)])  # fmt: skip
     verdicts = []
     for item, spans, values in zip(items, span_lists, scores, strict=True):

@@ -121,6 +121,24 @@ class Renderer:
         return render_qa_prompt(template, passage.text, question, tokenizer=self.tokenizer, mode=self.mode)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Reader:
+    """A round-trip reader other than the generator (a run's chosen model, e.g. a training run's adapter).
+
+    `score` is its extractive scoring; `renderer` renders the run template's QA prompt for its tokenizer;
+    `trained` is the prompt an adapter trained here learnt, used instead of the template's when set."""
+
+    name: str
+    score: rt.Score
+    renderer: Renderer
+    trained: rt.ReaderPrompt | None = None
+
+    def qa(self, template: PromptTemplate, passage: PassageInput, question: str) -> RenderedPrompt:
+        if self.trained is not None:
+            return self.trained.render(passage.text, question)
+        return self.renderer.qa(template, passage, question)
+
+
 @dataclass
 class Sample:
     prompt: RenderedPrompt
@@ -264,21 +282,32 @@ def check_round_trip(
     threshold: float,
     enforce: bool,
     score: rt.Score | None = None,
+    reader: Reader | None = None,
 ) -> None:
     """Ask the model every accepted question; store its answer and score on the pair, and with `enforce`
     reject the pairs it does not support. With `score` (local models) the model answers extractively: it
-    picks the passage span it rates highest (rt.check_extractive); without, it writes an answer."""
+    picks the passage span it rates highest (rt.check_extractive); without, it writes an answer. A `reader`
+    answers instead of the generator, extractively."""
+    if reader is not None:
+        score = reader.score
+    ask = reader.qa if reader is not None else renderer.qa
     items, targets = [], []
     for result in results:
         spans = round_trip_spans(result) if score is not None else []
         for pair in result.accepted:
-            prompt = renderer.qa(result.template, result.passage, pair.question)
+            prompt = ask(result.template, result.passage, pair.question)
             items.append(rt.ExtractiveItem(prompt, pair.answer, spans) if score is not None else (prompt, pair.answer))
             targets.append(pair)
     if score is not None:
-        eos = getattr(renderer.tokenizer, "eos_token", None) or "\n"
+        tokenizer = reader.renderer.tokenizer if reader is not None else renderer.tokenizer
+        eos = getattr(tokenizer, "eos_token", None) or "\n"
         verdicts = rt.check_extractive(
-            items, score, character_level=config.character_level, threshold=threshold, end=eos
+            items,
+            score,
+            character_level=config.character_level,
+            threshold=threshold,
+            end=eos,
+            reader=reader.trained if reader is not None else None,
         )
     else:
         verdicts = rt.check(items, generate, character_level=config.character_level, threshold=threshold)
@@ -322,15 +351,23 @@ def synthesize(
     generate: Generate,
     params: SamplingParams,
     score: rt.Score | None = None,
+    reader: Reader | None = None,
 ) -> list[PassageResult]:
     """Prompts -> samples -> judged pairs for one batch of passages. `score` (local models) makes the
-    round trip extractive (see check_round_trip)."""
+    round trip extractive (see check_round_trip); `reader` answers the round trip instead of the generator."""
     results = plan(inputs, template, options, renderer)
     generate_samples(results, generate, params)
     judge(results, config, options)
     if options.round_trip:
         check_round_trip(
-            results, renderer, generate, config, threshold=options.round_trip_threshold, enforce=True, score=score
+            results,
+            renderer,
+            generate,
+            config,
+            threshold=options.round_trip_threshold,
+            enforce=True,
+            score=score,
+            reader=reader,
         )
     if options.samples > 1:
         keep_best(results, template.pairs_per_passage)

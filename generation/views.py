@@ -175,7 +175,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
                 run = generation_runs.create_run(
                     data["corpus"], data["generator"], data["template"], settings=form.settings(),
                     split=data.get("split") or "", limit=data.get("limit"), name=data.get("name") or "",
-                    user=request.user,
+                    user=request.user, round_trip_reader=data.get("round_trip_reader"),
                 )  # fmt: skip
         except generation_runs.RunSetupError as exc:
             form.add_error(None, str(exc))
@@ -187,7 +187,9 @@ def run_new(request: HttpRequest) -> HttpResponse:
 
 
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(GenerationRun.objects.select_related("job", "corpus", "generator", "template"), pk=pk)
+    run = get_object_or_404(
+        GenerationRun.objects.select_related("job", "corpus", "generator", "template", "round_trip_reader"), pk=pk
+    )
     reason = request.GET.get("reason", "")
     outputs = RawOutput.objects.filter(run=run).select_related("passage").order_by("passage_id")
     if reason:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("runs/<int:pk>/", staff_required(views.run_detail), name="run-detail"),
     path("runs/<int:pk>/loss.svg", staff_required(views.run_loss_svg), name="run-loss-svg"),
     path("runs/<int:pk>/adapter.zip", staff_required(views.run_adapter_zip), name="run-adapter"),
+    path("runs/<int:pk>/reader/", staff_required(views.run_register_reader), name="run-reader"),
     path("evaluations/new/", staff_required(views.evaluation_create), name="evaluation-create"),
     path("evaluations/<int:pk>/", staff_required(views.evaluation_detail), name="evaluation-detail"),
     path(

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from core.views import job_as_dict
 from training.forms import EvaluationRunForm, ExperimentForm, TrainingRunForm
 from training.models import EvaluationRun, Experiment, TrainingRun
-from training.services import evaluation_runs, experiments, results, svg, training_runs
+from training.services import evaluation_runs, experiments, readers, results, svg, training_runs
 
 # --- training runs -------------------------------------------------------------------------------------
 
@@ -61,8 +61,21 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "loss_svg": mark_safe(chart),  # built from numbers only (training.services.svg)
         "points": points,
         "evaluations": run.evaluation_runs.select_related("job", "corpus"),
+        "reader": readers.reader_for(run),
     }
     return render(request, "training/run_detail.html" if run.job else "training/run_detail_nojob.html", context)
+
+
+@require_POST
+def run_register_reader(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(TrainingRun.objects.select_related("base_model", "dataset"), pk=pk)
+    try:
+        entry = readers.register_reader(run)
+    except readers.ReaderError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Registered {entry.name}: choose it as the round-trip reader of a generation run.")
+    return redirect(run.get_absolute_url())
 
 
 def run_loss_svg(request: HttpRequest, pk: int) -> HttpResponse:

@@ -168,6 +168,17 @@ def _hub_cache_has(repo_id: str) -> bool:
         return False
 
 
+def _validate_adapter(entry: ModelEntry) -> None:
+    if not entry.adapter_path:
+        return
+    adapter = Path(entry.adapter_path).expanduser()
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelUnavailable(
+            f"Model {entry.name!r}: adapter directory {adapter} has no adapter_config.json (was the training "
+            "run's adapter deleted?)."
+        )
+
+
 def validate(entry: ModelEntry) -> None:
     """Raise ModelUnavailable with a message naming the model and the missing piece."""
     if entry.kind == ModelKind.OPENAI:
@@ -188,6 +199,7 @@ def validate(entry: ModelEntry) -> None:
             raise ModelUnavailable(f"Model {entry.name!r}: directory {path} does not exist.")
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"Model {entry.name!r}: {path} has no config.json (not a HF model directory).")
+        _validate_adapter(entry)
         return
     if entry.kind == ModelKind.GGUF:
         path = Path(entry.path).expanduser()
@@ -309,7 +321,8 @@ def load_causal_lm(entry: ModelEntry, *, device: str | None = None, dtype=None):
     from decoding.loading import load_causal_lm as load
 
     path = local_dir(entry)
+    _validate_adapter(entry)
     try:
-        return load(path, device=device or "auto", dtype=dtype or "auto")
+        return load(path, device=device or "auto", dtype=dtype or "auto", adapter_dir=entry.adapter_path or None)
     except OSError as exc:
         raise ModelUnavailable(f"Model {entry.name!r}: could not load from {path}: {exc}") from exc

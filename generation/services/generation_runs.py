@@ -25,6 +25,7 @@ from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
+from generation import round_trip as rt
 from generation.engine.base import GenerationOutput, SamplingParams
 from generation.engine.openai_client import EndpointError
 from generation.exemplars import Exemplar, ExemplarPool, build_pool
@@ -45,7 +46,7 @@ from generation.models import (
 from generation.prompts import PromptTemplate as EnginePromptTemplate
 from generation.prompts import RenderedPrompt, has_chat_template, render_prompt
 from generation.run_settings import RunSettings
-from generation.synthesis import PassageInput, PassageResult, Renderer, SynthesisOptions, synthesize
+from generation.synthesis import PassageInput, PassageResult, Reader, Renderer, SynthesisOptions, synthesize
 from generation.validation import RejectionReason, SupportCheck, ValidationConfig
 
 logger = logging.getLogger(__name__)
@@ -123,8 +124,12 @@ def create_run(
     name: str = "",
     user=None,
     enqueue: bool = True,
+    round_trip_reader: ModelEntry | None = None,
 ) -> GenerationRun:
-    """Create a run and its queued job (kind "generation", queue "gpu"); published when the caller commits."""
+    """Create a run and its queued job (kind "generation", queue "gpu"); published when the caller commits.
+
+    `round_trip_reader` (a local model, e.g. a training run's adapter) answers the round trip instead of the
+    generator."""
     problems = settings.errors()
     if problems:
         raise RunSetupError("; ".join(problems))
@@ -145,6 +150,7 @@ def create_run(
         option_problems.append(
             f"the copy guard needs a local model: {generator.name!r} is an endpoint, whose token ids are not known"
         )
+    option_problems += reader_problems(round_trip_reader, options)
     if option_problems:
         raise RunSetupError("; ".join(option_problems))
     _check_validation_overrides(validation or {})
@@ -167,6 +173,7 @@ def create_run(
             max_passage_id=max_id,
             passages_total=total,
             generator=generator,
+            round_trip_reader=round_trip_reader,
             template=template,
             template_snapshot=engine_template.to_dict(),
             **settings.column_values(),
@@ -180,6 +187,25 @@ def create_run(
         job.params = {"run_id": run.pk}
         job.save(update_fields=["params"])
     return run
+
+
+def reader_problems(reader: ModelEntry | None, options: SynthesisOptions) -> list[str]:
+    """Why `reader` cannot answer this run's round trip (empty when it can, or when there is none)."""
+    if reader is None:
+        return []
+    if not options.round_trip:
+        return [f"a round-trip reader ({reader.name!r}) was chosen but the round-trip filter is off"]
+    if reader.kind not in (ModelKind.HF, ModelKind.GGUF):
+        return [f"the round-trip reader must be a local model (it scores passage spans): {reader.name!r} is not"]
+    try:
+        model_registry.validate(reader)
+        if reader.qa_prompt:
+            rt.ReaderPrompt(str(reader.qa_prompt.get("prompt", "")), "", "")
+    except model_registry.ModelUnavailable as exc:
+        return [str(exc)]
+    except ValueError as exc:
+        return [f"model {reader.name!r}: {exc}"]
+    return []
 
 
 def exemplar_pool(corpus: Corpus, template: EnginePromptTemplate, *, seed: int) -> list[dict[str, Any]]:
@@ -286,6 +312,40 @@ class EndpointBackend:
 
     def close(self) -> None:
         self.client.close()
+
+
+def load_reader(run: GenerationRun, reporter: Reporter) -> Reader | None:
+    """The run's chosen round-trip reader, loaded (None: the generator answers its own questions)."""
+    entry = run.round_trip_reader
+    if entry is None:
+        return None
+    from generation.engine.local import LocalGenerator
+
+    reporter.log(f"loading the round-trip reader {entry.name}")
+    try:
+        if entry.kind == ModelKind.GGUF and not entry.converted_path:
+            model_registry.convert_entry(entry, progress=reporter.log)
+            entry.refresh_from_db()
+        model, tokenizer = model_registry.load_causal_lm(entry)
+    except model_registry.ModelUnavailable as exc:
+        raise JobError(f"round-trip reader: {exc}") from exc
+    scorer = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
+    mode = run.prompt_mode if run.prompt_mode != "chat" or has_chat_template(tokenizer) else "plain"
+    trained = None
+    if entry.qa_prompt:
+        prompt = entry.qa_prompt
+        try:
+            trained = rt.ReaderPrompt(
+                str(prompt.get("prompt", "")), str(prompt.get("answer_prefix", "")), tokenizer.eos_token or "\n"
+            )
+        except ValueError as exc:
+            raise JobError(f"round-trip reader {entry.name!r}: {exc}") from exc
+    renderer = Renderer(
+        lambda t, p: render_prompt(t, p.text, title=p.title, tokenizer=tokenizer, mode=mode),
+        tokenizer=tokenizer,
+        mode=mode,
+    )
+    return Reader(entry.name, scorer.score, renderer, trained)
 
 
 def make_backend(run: GenerationRun, reporter: Reporter) -> Backend:
@@ -426,7 +486,7 @@ def _store_batch(
 
 def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | None = None) -> dict[str, Any]:
     """Generate for every passage of the run that has no output yet. Call again to resume."""
-    run = GenerationRun.objects.select_related("corpus", "generator").get(pk=run.pk)
+    run = GenerationRun.objects.select_related("corpus", "generator", "round_trip_reader").get(pk=run.pk)
     template = EnginePromptTemplate.from_dict(run.template_snapshot)
     config = validation_config(run)
     options = SynthesisOptions.from_dict(run.synthesis)
@@ -442,6 +502,7 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
     if done:
         reporter.log(f"resuming: {done} of {total} passages already have output")
     backend = backend or make_backend(run, reporter)
+    reader = load_reader(run, reporter) if options.round_trip else None
     if isinstance(backend, LocalBackend):  # a large run compiles the CUDA static path, a small one does not
         backend.generator.expect((total - done) * max(1, options.samples) * run.max_new_tokens)
     # Cancellation is checked between batches only: a batch that was generated is always stored, so a
@@ -482,7 +543,15 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
 
             score = getattr(backend, "score", None)  # local models: an extractive round-trip reader
             results = synthesize(
-                inputs, template, options, config, _renderer(backend, by_id), generate, params, score=score
+                inputs,
+                template,
+                options,
+                config,
+                _renderer(backend, by_id),
+                generate,
+                params,
+                score=score,
+                reader=reader,
             )
             rows = [_rows_for_result(run, by_id[r.passage.key], r) for r in results]
             written = _store_batch(run, rows)
