@@ -31,7 +31,7 @@ from generation.engine.base import GenerationOutput, SamplingParams
 from generation.exemplars import Exemplar
 from generation.parsing import ParseFormat, parse_line, parse_qa_pairs
 from generation.prompts import PromptTemplate, RenderedPrompt, render_answer_prompt, render_qa_prompt, with_exemplar
-from generation.validation import RejectionReason, ValidationConfig, validate_pairs
+from generation.validation import RejectionReason, ValidationConfig, duplicate_key, validate_pairs
 
 Generate = Callable[[list[RenderedPrompt], SamplingParams], list[GenerationOutput]]
 
@@ -267,10 +267,37 @@ def judge(results: list[PassageResult], config: ValidationConfig, options: Synth
             CandidatePair(v.question, v.answer, i, list(v.reasons))
             for v, (_, _, i) in zip(verdicts, raw_pairs, strict=True)
         ]
+        if config.reject_ambiguous:
+            mark_ambiguous(result.pairs, character_level=config.character_level)
         distinct = sorted(set(formats), key=formats.index)
         ok = [f for f in distinct if f != str(ParseFormat.NONE)]
         result.parse_format = (ok[0] if len(ok) == 1 else "mixed" if ok else str(ParseFormat.NONE))[:16]
         result.parse_note = "; ".join(sorted(set(notes), key=notes.index))[:300]
+
+
+def mark_ambiguous(pairs: list[CandidatePair], *, character_level: bool) -> None:
+    """Reject every pair whose question the model also wrote for a different answer of the same passage.
+
+    Answer-aware generation asks for one question per answer; a small model often writes one generic
+    question ("東京スカイツリーとは何でしょうか？") for several answers (634メートル, 武蔵, 2012年). Such a question
+    determines none of them, so the first is no better than the duplicates already rejected after it.
+    Answers that match each other (EM or F1 >= 0.5: "634メートル" and "634") are one answer, not two."""
+    groups: dict[str, list[CandidatePair]] = {}
+    for pair in pairs:
+        key = duplicate_key(pair.question)
+        if key and pair.answer.strip():
+            groups.setdefault(key, []).append(pair)
+    for group in groups.values():
+        answers = [p.answer for p in group]
+        differ = any(
+            rt.match_score(a, b, character_level=character_level) < rt.DEFAULT_THRESHOLD
+            for i, a in enumerate(answers)
+            for b in answers[i + 1 :]
+        )
+        if differ:
+            for pair in group:
+                if RejectionReason.AMBIGUOUS not in pair.reasons:
+                    pair.reasons.append(RejectionReason.AMBIGUOUS)
 
 
 def check_round_trip(

@@ -29,6 +29,7 @@ class RejectionReason(StrEnum):
     ANSWER_NOT_SUPPORTED = "answer_not_supported"
     ANSWER_TYPE_MISMATCH = "answer_type_mismatch"
     DUPLICATE = "duplicate"
+    AMBIGUOUS = "ambiguous"  # set by generation.synthesis.judge: needs the passage's other pairs
     QUESTION_COPIED = "question_copied"
     ROUND_TRIP = "round_trip"  # set after validation by generation.round_trip, on otherwise accepted pairs
     SURPLUS = "surplus"  # set when k samples gave more than N accepted pairs: the best N are kept
@@ -50,6 +51,7 @@ _REASON_LABELS = {
     RejectionReason.ANSWER_NOT_SUPPORTED: "answer not supported by the passage",
     RejectionReason.ANSWER_TYPE_MISMATCH: "answer does not fit the question (a count or a time asked, none given)",
     RejectionReason.DUPLICATE: "duplicate of an earlier question for this passage",
+    RejectionReason.AMBIGUOUS: "ambiguous: the same question was written for a different answer of this passage",
     RejectionReason.QUESTION_COPIED: "question copied verbatim from the passage",
     RejectionReason.ROUND_TRIP: "answer not supported (round trip)",
     RejectionReason.SURPLUS: "more accepted pairs than asked for (the best N were kept)",
@@ -72,6 +74,7 @@ class ValidationConfig:
     reject_duplicates: bool = True
     reject_copied_questions: bool = True
     check_answer_type: bool = True  # generation.answer_types
+    reject_ambiguous: bool = True  # a question written for two different answers determines neither
     copied_min_chars: int = 20  # shorter questions ("What is X?") can appear in a passage by chance
 
     @classmethod

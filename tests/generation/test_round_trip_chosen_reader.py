@@ -40,7 +40,11 @@ class RecordingScorer:
 
 
 def _generate_questions(prompts, params):
-    return [GenerationOutput(" Who founded the Green Library?", "stop", 10, 5) for _ in prompts]
+    """One question per answer-aware prompt, naming its answer ("Who is Alice Smith?")."""
+    return [
+        GenerationOutput(f" Who is {p.text.rstrip().splitlines()[-2].removeprefix('Answer: ')}?", "stop", 10, 5)
+        for p in prompts
+    ]
 
 
 def test_a_trained_reader_is_asked_in_its_own_prompt_and_answers_with_its_own_continuation():
@@ -64,7 +68,7 @@ def test_a_trained_reader_is_asked_in_its_own_prompt_and_answers_with_its_own_co
     assert not generator_scorer.asked  # the generator did not judge its own questions
     assert scorer.asked
     for prompt, continuations in scorer.asked:
-        assert prompt == READER_PROMPT.format(context=PASSAGE, question="Who founded the Green Library?")
+        assert prompt.startswith(f"Read: {PASSAGE}\nQ: Who is ") and prompt.endswith("?\nA:")  # its own prompt
         assert all(c.startswith(" ") and c.endswith("</s>") for c in continuations)
     judged = [p for p in result.pairs if p.round_trip is not None]
     assert judged and all(p.round_trip.model_answer == "Alice Smith" for p in judged)
