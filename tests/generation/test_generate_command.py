@@ -67,3 +67,18 @@ def test_unknown_names_are_reported_with_what_exists():
     with pytest.raises(CommandError, match="has no passages in split 'test'"):
         call_command("generate", "--corpus", "c", "--model", "tiny", "--split", "test")
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_round_trip_reader_is_chosen_by_name_and_an_unknown_one_is_reported():
+    make_corpus("c", passages=["A."])
+    hf_model(tiny_model_dir("llama"), name="tiny")
+    reader = hf_model(tiny_model_dir("gpt_neox"), name="tiny reader")
+
+    with pytest.raises(CommandError, match="No model named 'nobody'"):
+        call_command("generate", "--corpus", "c", "--model", "tiny", "--round-trip", "--round-trip-reader", "nobody")
+    assert not GenerationRun.objects.exists()
+    call_command("generate", "--corpus", "c", "--model", "tiny", "--round-trip", "--round-trip-reader", "tiny reader",
+                 stdout=io.StringIO())  # fmt: skip
+
+    assert GenerationRun.objects.get().round_trip_reader == reader

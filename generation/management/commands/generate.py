@@ -44,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, default=1, help="k samples per passage (deviation when > 1).")
         parser.add_argument("--round-trip", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--round-trip-threshold", type=float, default=0.5)
+        parser.add_argument(
+            "--round-trip-reader",
+            metavar="MODEL",
+            help="ModelEntry name of the local model that answers the round trip (default: the generator), "
+            "e.g. a training run's adapter registered with 'Use as round-trip reader'.",
+        )
         parser.add_argument("--copy-guard", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--name", default="")
         parser.add_argument("--now", action="store_true", help="Run in this process instead of queueing it.")
@@ -79,12 +85,18 @@ class Command(BaseCommand):
                 raise CommandError(f"No prompt template named {opts['template']!r}. Available: {names or 'none'}.")
         else:
             template = default_template_for(corpus.language, opts["shots"])
+        reader = None
+        if opts["round_trip_reader"]:
+            reader = ModelEntry.objects.filter(name=opts["round_trip_reader"]).first()
+            if reader is None:
+                names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
+                raise CommandError(f"No model named {opts['round_trip_reader']!r}. Registered: {names or 'none'}.")
         settings = RunSettings.from_params({name: opts[name] for name in RunSettings.field_names()})
         try:
             with transaction.atomic():
                 run = create_run(
                     corpus, generator, template, settings=settings, split=opts["split"], limit=opts["limit"],
-                    name=opts["name"], enqueue=not opts["now"],
+                    name=opts["name"], enqueue=not opts["now"], round_trip_reader=reader,
                 )  # fmt: skip
         except RunSetupError as exc:
             raise CommandError(str(exc)) from None
