@@ -501,8 +501,8 @@ def execute_run(run: GenerationRun, reporter: Reporter, *, backend: Backend | No
         return run_result(run)
     if done:
         reporter.log(f"resuming: {done} of {total} passages already have output")
+    reader = load_reader(run, reporter) if options.round_trip else None  # first: a bad reader fails before loading
     backend = backend or make_backend(run, reporter)
-    reader = load_reader(run, reporter) if options.round_trip else None
     if isinstance(backend, LocalBackend):  # a large run compiles the CUDA static path, a small one does not
         backend.generator.expect((total - done) * max(1, options.samples) * run.max_new_tokens)
     # Cancellation is checked between batches only: a batch that was generated is always stored, so a
