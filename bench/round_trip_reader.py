@@ -7,13 +7,13 @@ the LoRA adapter of a training run (training: "Use as round-trip reader"). This 
 
     # 1. train a LoRA reader on human pairs of JSQuAD train-split articles, leaving out every passage the
     #    yield bench samples (--seeds), so the reader never saw the passages it is measured on
-    .venv/bin/python bench/round_trip_reader.py train --steps 250 --out var/readers/gemma-jsquad
+    .venv/bin/python bench/round_trip_reader.py train --steps 120 --batch-size 4 --out var/readers/gemma-jsquad
     # 2. both readers on the sampled passages' human pairs: gold pairs supported (recall) and mismatched
     #    pairs (a question with another question's answer) supported (false support)
-    .venv/bin/python bench/round_trip_reader.py calibrate --adapter var/readers/gemma-jsquad --seed 1
+    .venv/bin/python bench/round_trip_reader.py calibrate --adapter var/readers/gemma-jsquad/adapter --seed 1
     # 3. the adapter reader on the accepted pairs a yield-bench run stored (with the generator's verdicts)
     .venv/bin/python bench/round_trip_reader.py rejudge --results var/bench/answerg-s1.json \
-        --adapter var/readers/gemma-jsquad
+        --adapter var/readers/gemma-jsquad/adapter
 """
 
 from __future__ import annotations
@@ -179,10 +179,12 @@ def main() -> None:
         p.add_argument("--threads", type=int, default=2)
     t = sub.choices["train"]
     t.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 3])
-    t.add_argument("--steps", type=int, default=250)
-    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--steps", type=int, default=120)
+    t.add_argument("--batch-size", type=int, default=4)
     t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--out", type=Path, default=ROOT / "var" / "readers" / "gemma-jsquad")
+    t.add_argument(
+        "--out", type=Path, default=ROOT / "var" / "readers" / "gemma-jsquad", help="the adapter lands in OUT/adapter"
+    )
     c = sub.choices["calibrate"]
     c.add_argument("--adapter", type=Path, action="append", default=[])
     c.add_argument("--seed", type=int, default=1)
