@@ -28,6 +28,7 @@ class RejectionReason(StrEnum):
     ANSWER_TOO_LONG = "answer_too_long"
     ANSWER_NOT_SUPPORTED = "answer_not_supported"
     ANSWER_TYPE_MISMATCH = "answer_type_mismatch"
+    ASKS_FOR_ITSELF = "asks_for_itself"
     DUPLICATE = "duplicate"
     AMBIGUOUS = "ambiguous"  # set by generation.synthesis.judge: needs the passage's other pairs
     QUESTION_COPIED = "question_copied"
@@ -50,6 +51,7 @@ _REASON_LABELS = {
     RejectionReason.ANSWER_TOO_LONG: "answer longer than the limit",
     RejectionReason.ANSWER_NOT_SUPPORTED: "answer not supported by the passage",
     RejectionReason.ANSWER_TYPE_MISMATCH: "answer does not fit the question (a count or a time asked, none given)",
+    RejectionReason.ASKS_FOR_ITSELF: 'the question asks what its own answer is ("X とは何か？" -> X)',
     RejectionReason.DUPLICATE: "duplicate of an earlier question for this passage",
     RejectionReason.AMBIGUOUS: "ambiguous: the same question was written for a different answer of this passage",
     RejectionReason.QUESTION_COPIED: "question copied verbatim from the passage",
@@ -75,6 +77,7 @@ class ValidationConfig:
     reject_copied_questions: bool = True
     check_answer_type: bool = True  # generation.answer_types
     reject_ambiguous: bool = True  # a question written for two different answers determines neither
+    reject_self_answering: bool = True  # "X とは何か？" -> X: the question already holds its answer
     copied_min_chars: int = 20  # shorter questions ("What is X?") can appear in a passage by chance
 
     @classmethod
@@ -279,6 +282,28 @@ def exemplar_copy(
     return len(from_example) >= 2 and len(from_example) > len(from_passage)
 
 
+# What is left of a question once its answer is taken out, when all it asks is what the answer is.
+_SELF_ASK = {
+    "ja": re.compile(
+        r"^(?:とは|って|というのは|は)\s*(?:何|なに|なん|どういう(?:もの|こと)|どんな(?:もの|こと))"
+        r"(?:か|ですか|でしょうか|だろうか|なのか|なのですか|なのでしょうか|である|だ)?$"
+    ),
+    "en": re.compile(r"^(?:what|who) (?:is|are|was|were|does|do)(?: (?:a|an|the))?(?: (?:mean|means))?$"),
+}
+
+
+def asks_for_itself(question: str, answer: str, language: str) -> bool:
+    """Whether the question is its answer plus a bare "what is it" ("摂動論とは何か？" -> 摂動論, "What is
+    perturbation theory?" -> perturbation theory): it teaches a reader to copy from the question. A question
+    that also says something about the answer ("ラオス人民民主共和国の通称は？" -> ラオス) is a real one."""
+    pattern = _SELF_ASK.get(language)
+    q, a = duplicate_key(question), _strip_trailing(normalise(answer))
+    if pattern is None or not a or a not in q:
+        return False
+    rest = "".join(" " if unicodedata.category(ch)[0] == "P" else ch for ch in q.replace(a, " ", 1))
+    return bool(pattern.match(" ".join(rest.split())))
+
+
 def duplicate_key(question: str) -> str:
     return _strip_trailing(normalise(question))
 
@@ -313,6 +338,8 @@ def check_pair(
         reasons.append(RejectionReason.ANSWER_NOT_SUPPORTED)
     if question and answer and config.check_answer_type and not answer_fits(question, answer, config.language):
         reasons.append(RejectionReason.ANSWER_TYPE_MISMATCH)
+    if question and answer and config.reject_self_answering and asks_for_itself(question, answer, config.language):
+        reasons.append(RejectionReason.ASKS_FOR_ITSELF)
     key = duplicate_key(question)
     if question and config.reject_duplicates and seen_questions is not None and key in seen_questions:
         reasons.append(RejectionReason.DUPLICATE)
