@@ -45,3 +45,22 @@ def minilm_scorer():
     from training.metrics import BertScorer
 
     return BertScorer.for_language("en")
+
+
+@pytest.fixture
+def in_process(settings, monkeypatch):
+    """Run jobs in this test's process and transaction: no heartbeat thread (it could not see uncommitted
+    rows), no broker. Modules that need more (a scorer, failing handlers) override it."""
+    from core.services import jobs
+
+    settings.QASYNTH_HEARTBEAT_SECONDS = 3600
+    monkeypatch.setattr(jobs, "publish", lambda job_id: False)
+
+
+@pytest.fixture
+def run(db, alice):
+    """A queued two-step training run of the tiny llama on the tiny set, created by alice (staff)."""
+    from tests.training.web_helpers import make_dataset, tiny_entry
+    from training.services.training_runs import create_training_run
+
+    return create_training_run(base_model=tiny_entry(), dataset=make_dataset(), user=alice, max_steps=2, batch_size=3)

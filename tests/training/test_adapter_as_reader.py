@@ -9,22 +9,9 @@ from django.urls import reverse
 from core.models import ModelEntry, ModelRole
 from core.services import jobs
 from core.services.model_registry import load_causal_lm
-from tests.training.web_helpers import make_dataset, tiny_entry
 from training.engine.formatting import default_template
 from training.models import TrainingRun
 from training.services.readers import ReaderError, reader_name, register_reader
-from training.services.training_runs import create_training_run
-
-
-@pytest.fixture
-def in_process(settings, monkeypatch):
-    settings.QASYNTH_HEARTBEAT_SECONDS = 3600
-    monkeypatch.setattr(jobs, "publish", lambda job_id: False)
-
-
-@pytest.fixture
-def run(db, alice) -> TrainingRun:
-    return create_training_run(base_model=tiny_entry(), dataset=make_dataset(), user=alice, max_steps=2, batch_size=3)
 
 
 def test_a_trained_adapter_registers_as_a_reader_with_the_prompt_it_learnt(run, in_process):

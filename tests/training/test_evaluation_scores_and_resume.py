@@ -18,13 +18,6 @@ from training.services.evaluation_runs import create_evaluation_run, evaluation_
 ANSWERS = ["Fuji", "it flows through Brazil and Peru", "during the night", "owls", "It is Rome"]
 
 
-@pytest.fixture
-def in_process(settings, monkeypatch):
-    """Run jobs in this test's transaction: no heartbeat thread (it could not see uncommitted rows), no broker."""
-    settings.QASYNTH_HEARTBEAT_SECONDS = 3600
-    monkeypatch.setattr(jobs, "publish", lambda job_id: False)
-
-
 def _run(alice, **kwargs):
     minilm_entry()
     return create_evaluation_run(

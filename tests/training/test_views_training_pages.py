@@ -5,14 +5,12 @@ from __future__ import annotations
 import io
 import zipfile
 
-import pytest
 from django.urls import reverse
 
 from core.models import Job
 from core.services import jobs
 from tests.training.web_helpers import make_dataset, make_eval_corpus, tiny_entry
 from training.models import EvaluationRun, Experiment, LossPoint, TrainingRun
-from training.services.training_runs import create_training_run
 
 PAGES = [
     ("training:run-list", []),
@@ -24,15 +22,6 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def in_process(settings, monkeypatch):
-    settings.QASYNTH_HEARTBEAT_SECONDS = 3600
-    monkeypatch.setattr(jobs, "publish", lambda job_id: False)
-
-
-@pytest.fixture
-def run(db, alice) -> TrainingRun:
-    return create_training_run(base_model=tiny_entry(), dataset=make_dataset(), user=alice, max_steps=2, batch_size=3)
 
 
 def _object_pages(run: TrainingRun) -> list[str]:
