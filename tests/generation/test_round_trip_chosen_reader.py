@@ -40,11 +40,8 @@ class RecordingScorer:
 
 
 def _generate_questions(prompts, params):
-    """One question per answer-aware prompt, naming its answer ("Who is Alice Smith?")."""
-    return [
-        GenerationOutput(f" Who is {p.text.rstrip().splitlines()[-2].removeprefix('Answer: ')}?", "stop", 10, 5)
-        for p in prompts
-    ]
+    """A distinct question per answer-aware prompt, none holding its answer (that would be rejected)."""
+    return [GenerationOutput(f" What is fact number {i}?", "stop", 10, 5) for i, _ in enumerate(prompts)]
 
 
 def test_a_trained_reader_is_asked_in_its_own_prompt_and_answers_with_its_own_continuation():
@@ -68,7 +65,7 @@ def test_a_trained_reader_is_asked_in_its_own_prompt_and_answers_with_its_own_co
     assert not generator_scorer.asked  # the generator did not judge its own questions
     assert scorer.asked
     for prompt, continuations in scorer.asked:
-        assert prompt.startswith(f"Read: {PASSAGE}\nQ: Who is ") and prompt.endswith("?\nA:")  # its own prompt
+        assert prompt.startswith(f"Read: {PASSAGE}\nQ: What is fact number ") and prompt.endswith("?\nA:")
         assert all(c.startswith(" ") and c.endswith("</s>") for c in continuations)
     judged = [p for p in result.pairs if p.round_trip is not None]
     assert judged and all(p.round_trip.model_answer == "Alice Smith" for p in judged)
