@@ -237,8 +237,24 @@ _NOT_HOLDING = """NOT EXISTS (SELECT 1 FROM {a} h WHERE h.session_id = %(session
                 AND h.submitted_at IS NULL)"""
 
 
-def _pick_sql(pairs: bool, columns: str = "w.id") -> str:
-    not_had = _NOT_HAD[pairs]
+# The adaptive design decides a slot's pair at its first lease, so the pair an unleased slot stores is a
+# placeholder: such a slot is also open when its judge lacks any ranked pair on its item (the `ranked` CTE
+# of the lease statement), not only when they lack the placeholder. Without this, a first lease whose
+# placeholder the judge already had found nothing and fell back to the long way.
+_NOT_HAD_ADAPTIVE = (
+    """(""" + _NOT_HAD[True] + """
+      OR ({t}.judge_id IS NULL AND {t}.times_released = 0
+          AND {t}.item_id NOT IN (SELECT f.item_id FROM {{flag}} f
+                                  WHERE f.session_id = %(session)s AND f.judge_id = %(judge)s)
+          AND EXISTS (SELECT 1 FROM ranked r WHERE NOT EXISTS (
+              SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
+              AND h.item_id = {t}.item_id
+              AND ((h.system_a = r.a AND h.system_b = r.b) OR (h.system_a = r.b AND h.system_b = r.a))))))"""
+)
+
+
+def _pick_sql(pairs: bool, columns: str = "w.id", *, adaptive: bool = False) -> str:
+    not_had = _NOT_HAD_ADAPTIVE if adaptive else _NOT_HAD[pairs]
     return (
         _PICK.replace("<columns>", columns)
         .replace("<not_had_w>", not_had.format(t="w"))
@@ -325,8 +341,8 @@ def invited_judge(user: User) -> InvitedJudge | None:
 _FIRST_LEASE = "judge_id IS NULL AND times_released = 0"
 
 _LEASE_ADAPTIVE = f"""
-WITH pick AS ({_pick_sql(True, "w.id, w.item_id")}),
-ranked AS ({{ranked}}),
+WITH ranked AS ({{ranked}}),
+pick AS ({_pick_sql(True, "w.id, w.item_id", adaptive=True)}),
 pair AS (SELECT r.a, r.b FROM ranked r JOIN pick p ON 1 = 1
     WHERE NOT EXISTS (SELECT 1 FROM {{a}} h WHERE h.session_id = %(session)s AND h.judge_id = %(judge)s
                       AND h.item_id = p.item_id AND h.id <> p.id
