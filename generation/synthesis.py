@@ -315,8 +315,8 @@ def check_round_trip(
     reject the pairs it does not support. With `score` (local models) the model answers extractively: it
     picks the passage span it rates highest (rt.check_extractive); without, it writes an answer. A `reader`
     answers instead of the generator, extractively."""
-    if reader is not None:
-        score = reader.score
+    if reader is not None:  # its scoring, and its tokenizer for the prompts and the end of an answer
+        score, renderer = reader.score, reader.renderer
     ask = reader.qa if reader is not None else renderer.qa
     items, targets = [], []
     for result in results:
@@ -326,8 +326,7 @@ def check_round_trip(
             items.append(rt.ExtractiveItem(prompt, pair.answer, spans) if score is not None else (prompt, pair.answer))
             targets.append(pair)
     if score is not None:
-        tokenizer = reader.renderer.tokenizer if reader is not None else renderer.tokenizer
-        eos = getattr(tokenizer, "eos_token", None) or "\n"
+        eos = getattr(renderer.tokenizer, "eos_token", None) or "\n"
         verdicts = rt.check_extractive(
             items,
             score,

@@ -297,7 +297,7 @@ def asks_for_itself(question: str, answer: str, language: str) -> bool:
     perturbation theory?" -> perturbation theory): it teaches a reader to copy from the question. A question
     that also says something about the answer ("ラオス人民民主共和国の通称は？" -> ラオス) is a real one."""
     pattern = _SELF_ASK.get(language)
-    q, a = duplicate_key(question), _strip_trailing(normalise(answer))
+    q, a = duplicate_key(question), duplicate_key(answer)
     if pattern is None or not a or a not in q:
         return False
     rest = "".join(" " if unicodedata.category(ch)[0] == "P" else ch for ch in q.replace(a, " ", 1))

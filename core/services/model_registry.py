@@ -186,6 +186,7 @@ def validate(entry: ModelEntry) -> None:
         return
     if not entry.path:
         raise ModelUnavailable(f"Model {entry.name!r}: no path is set.")
+    _validate_adapter(entry)
     if entry.kind == ModelKind.HF:
         if is_hub_id(entry.path):
             if not _hub_cache_has(entry.path):
@@ -199,7 +200,6 @@ def validate(entry: ModelEntry) -> None:
             raise ModelUnavailable(f"Model {entry.name!r}: directory {path} does not exist.")
         if not (path / "config.json").exists():
             raise ModelUnavailable(f"Model {entry.name!r}: {path} has no config.json (not a HF model directory).")
-        _validate_adapter(entry)
         return
     if entry.kind == ModelKind.GGUF:
         path = Path(entry.path).expanduser()
@@ -320,8 +320,7 @@ def load_causal_lm(entry: ModelEntry, *, device: str | None = None, dtype=None):
     """
     from decoding.loading import load_causal_lm as load
 
-    path = local_dir(entry)
-    _validate_adapter(entry)
+    path = local_dir(entry)  # validates the entry, its adapter included
     try:
         return load(path, device=device or "auto", dtype=dtype or "auto", adapter_dir=entry.adapter_path or None)
     except OSError as exc:

@@ -199,8 +199,7 @@ def reader_problems(reader: ModelEntry | None, options: SynthesisOptions) -> lis
         return [f"the round-trip reader must be a local model (it scores passage spans): {reader.name!r} is not"]
     try:
         model_registry.validate(reader)
-        if reader.qa_prompt:
-            rt.ReaderPrompt(str(reader.qa_prompt.get("prompt", "")), "", "")
+        trained_prompt(reader, end="")
     except model_registry.ModelUnavailable as exc:
         return [str(exc)]
     except ValueError as exc:
@@ -249,17 +248,22 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def _load_local(entry: ModelEntry, reporter: Reporter):
+    """(model, tokenizer) of a local entry, converting a GGUF file once first (later runs reuse the directory)."""
+    if entry.kind == ModelKind.GGUF and not entry.converted_path:
+        reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
+        model_registry.convert_entry(entry, progress=reporter.log)
+        entry.refresh_from_db()
+    return model_registry.load_causal_lm(entry)  # CUDA + bf16 when present (decoding.loading)
+
+
 class LocalBackend:
     """A local HF model (or a converted GGUF), batched with left padding."""
 
     def __init__(self, entry: ModelEntry, run: GenerationRun, reporter: Reporter) -> None:
         from generation.engine.local import LocalGenerator
 
-        if entry.kind == ModelKind.GGUF and not entry.converted_path:
-            reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
-            model_registry.convert_entry(entry, progress=reporter.log)
-            entry.refresh_from_db()
-        model, tokenizer = model_registry.load_causal_lm(entry)  # CUDA + bf16 when present (decoding.loading)
+        model, tokenizer = _load_local(entry, reporter)
         if run.prompt_mode == "chat" and not has_chat_template(tokenizer):
             raise JobError(
                 f"Model {entry.name!r} has no chat template (is it a base model?): create the run with prompt "
@@ -314,6 +318,13 @@ class EndpointBackend:
         self.client.close()
 
 
+def trained_prompt(entry: ModelEntry, *, end: str) -> rt.ReaderPrompt | None:
+    """The QA prompt a reader was trained with (None: it has none); ValueError when it is malformed."""
+    if not entry.qa_prompt:
+        return None
+    return rt.ReaderPrompt(str(entry.qa_prompt.get("prompt", "")), str(entry.qa_prompt.get("answer_prefix", "")), end)
+
+
 def load_reader(run: GenerationRun, reporter: Reporter) -> Reader | None:
     """The run's chosen round-trip reader, loaded (None: the generator answers its own questions)."""
     entry = run.round_trip_reader
@@ -323,23 +334,15 @@ def load_reader(run: GenerationRun, reporter: Reporter) -> Reader | None:
 
     reporter.log(f"loading the round-trip reader {entry.name}")
     try:
-        if entry.kind == ModelKind.GGUF and not entry.converted_path:
-            model_registry.convert_entry(entry, progress=reporter.log)
-            entry.refresh_from_db()
-        model, tokenizer = model_registry.load_causal_lm(entry)
+        model, tokenizer = _load_local(entry, reporter)
     except model_registry.ModelUnavailable as exc:
         raise JobError(f"round-trip reader: {exc}") from exc
     scorer = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
     mode = run.prompt_mode if run.prompt_mode != "chat" or has_chat_template(tokenizer) else "plain"
-    trained = None
-    if entry.qa_prompt:
-        prompt = entry.qa_prompt
-        try:
-            trained = rt.ReaderPrompt(
-                str(prompt.get("prompt", "")), str(prompt.get("answer_prefix", "")), tokenizer.eos_token or "\n"
-            )
-        except ValueError as exc:
-            raise JobError(f"round-trip reader {entry.name!r}: {exc}") from exc
+    try:
+        trained = trained_prompt(entry, end=tokenizer.eos_token or "\n")
+    except ValueError as exc:
+        raise JobError(f"round-trip reader {entry.name!r}: {exc}") from exc
     renderer = Renderer(
         lambda t, p: render_prompt(t, p.text, title=p.title, tokenizer=tokenizer, mode=mode),
         tokenizer=tokenizer,

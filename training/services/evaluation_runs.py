@@ -125,17 +125,14 @@ def create_evaluation_run(
 
 def template_of(run: EvaluationRun):
     from training.engine.formatting import PromptTemplate, default_template
-    from training.engine.predict import training_template
+    from training.services.training_runs import trained_template
 
     if run.template:
         return PromptTemplate.from_dict(run.template)
     if run.training_run_id:
-        if run.training_run.template:
-            return PromptTemplate.from_dict(run.training_run.template)
-        if run.training_run.adapter_dir:
-            found = training_template(run.training_run.adapter_dir)
-            if found is not None:
-                return found
+        found = trained_template(run.training_run)
+        if found is not None:
+            return found
     return default_template(run.language)
 
 

@@ -10,8 +10,9 @@ from django.db import transaction
 
 from core.models import ModelEntry, ModelKind, ModelRole
 from core.services.model_registry import ModelUnavailable, local_dir
-from training.engine.formatting import PromptTemplate, default_template
+from training.engine.formatting import default_template
 from training.models import TrainingRun
+from training.services.training_runs import trained_template
 
 
 class ReaderError(ValueError):
@@ -26,16 +27,6 @@ def reader_for(run: TrainingRun) -> ModelEntry | None:
     return ModelEntry.objects.filter(name=reader_name(run)).first()
 
 
-def _trained_template(run: TrainingRun) -> PromptTemplate:
-    """The prompt the adapter learnt: as its training stored it beside the adapter, else the run's setting."""
-    from training.engine.predict import training_template
-
-    stored = training_template(run.adapter_dir)
-    if stored is not None:
-        return stored
-    return PromptTemplate.from_dict(run.template) if run.template else default_template(run.language)
-
-
 def register_reader(run: TrainingRun) -> ModelEntry:
     """Create (or refresh) the model entry for `run`'s adapter; idempotent."""
     if not run.has_adapter:
@@ -44,7 +35,7 @@ def register_reader(run: TrainingRun) -> ModelEntry:
         base = local_dir(run.base_model)
     except ModelUnavailable as exc:
         raise ReaderError(str(exc)) from exc
-    template = _trained_template(run)
+    template = trained_template(run) or default_template(run.language)
     with transaction.atomic():
         entry, _ = ModelEntry.objects.update_or_create(
             name=reader_name(run),

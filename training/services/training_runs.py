@@ -290,3 +290,14 @@ def adapter_zip_stream(adapter_dir: str | Path, *, chunk_size: int = 1 << 20) ->
                     yield sink.take()
             yield sink.take()
     yield sink.take()
+
+
+def trained_template(training: TrainingRun):
+    """The prompt a training run's adapter learnt: the run's own setting, else what its training stored beside
+    the adapter (None: neither, so the language's default). Evaluation and a registered reader ask in it."""
+    from training.engine.formatting import PromptTemplate
+    from training.engine.predict import training_template
+
+    if training.template:
+        return PromptTemplate.from_dict(training.template)
+    return training_template(training.adapter_dir) if training.adapter_dir else None
