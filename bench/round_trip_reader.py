@@ -127,9 +127,8 @@ def rejudge(args: argparse.Namespace) -> None:
     stored beside them): the same pairs, two readers."""
     from decoding.loading import load_causal_lm
     from generation import round_trip as rt
-    from generation.answer_extraction import candidates
     from generation.engine.local import LocalGenerator
-    from generation.synthesis import ROUND_TRIP_SPANS
+    from generation.synthesis import passage_spans
     from training.engine.predict import training_template
 
     stored = json.loads(args.results.read_text())
@@ -146,8 +145,7 @@ def rejudge(args: argparse.Namespace) -> None:
     for row in state["passages"]:
         accepted = [p for p in row["pairs"] if not p["reasons"] or p["reasons"] == ["round_trip"]]
         text = texts[row["id"]]
-        found = sorted(candidates(text, "ja"), key=lambda c: -c.score)[:ROUND_TRIP_SPANS]
-        spans = [c.text for c in sorted(found, key=lambda c: c.start)] + [p["answer"] for p in accepted]
+        spans = passage_spans(text, "ja", [p["answer"] for p in accepted])
         for pair in accepted:
             items.append(rt.ExtractiveItem(fmt.render(text, pair["question"]), pair["answer"], spans))
             before.append(pair)

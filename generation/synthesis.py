@@ -350,9 +350,14 @@ def round_trip_spans(result: PassageResult) -> list[str]:
     """The spans the extractive round-trip reader chooses among: the passage's best-scored candidate answers
     (names, numbers, noun phrases) plus the accepted answers generated for it (spans of the passage, by
     validation), so a generated answer competes with the passage's other answers and with its siblings."""
-    found = answer_extraction.candidates(result.passage.text, result.template.language)
+    return passage_spans(result.passage.text, result.template.language, [p.answer for p in result.accepted])
+
+
+def passage_spans(text: str, language: str, answers: Sequence[str]) -> list[str]:
+    """round_trip_spans for a passage given as text and the accepted answers generated for it."""
+    found = answer_extraction.candidates(text, language)
     best = sorted(found, key=lambda c: -c.score)[:ROUND_TRIP_SPANS]
-    return [c.text for c in sorted(best, key=lambda c: c.start)] + [p.answer for p in result.accepted]
+    return [c.text for c in sorted(best, key=lambda c: c.start)] + list(answers)
 
 
 def keep_best(results: list[PassageResult], n: int) -> None:
