@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from core.models import JobStatus, ModelEntry, ModelRole
+from core.models import JobStatus, ModelEntry, ModelKind, ModelRole
 from generation.models import Corpus, QADataset, Split
 from training.models import TrainingRun
 from training.run_settings import EvaluationSettings, TrainingSettings
@@ -117,6 +117,9 @@ class EvaluationRunForm(forms.Form):
         )
 
 
+BASELINE_READER = "baseline"
+
+
 class ExperimentForm(forms.Form):
     preset = forms.ChoiceField(choices=[])
     name = forms.CharField(max_length=200, required=False)
@@ -129,12 +132,32 @@ class ExperimentForm(forms.Form):
     max_steps = forms.IntegerField(min_value=1, required=False, help_text="Training steps per model; blank = preset.")
     eval_items = forms.IntegerField(min_value=1, required=False, help_text="Blank = preset.")
     include_base_model = forms.BooleanField(required=False, help_text="Also evaluate the base model untrained.")
+    round_trip_reader = forms.ChoiceField(
+        required=False,
+        label="Round-trip reader",
+        help_text="Who answers each generated question before its pair is kept (choosing one turns the round-trip "
+        "filter on). The human baseline's adapter is trained first on the train split's human pairs; the "
+        "generation runs wait for it.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         from training.services.experiments import PRESETS
 
         super().__init__(*args, **kwargs)
         self.fields["preset"].choices = [(key, preset.label) for key, preset in PRESETS.items()]
+        local = ModelEntry.objects.filter(kind__in=[ModelKind.HF, ModelKind.GGUF]).exclude(role=ModelRole.BERTSCORE)
+        self.fields["round_trip_reader"].choices = [
+            ("", "as the preset sets it (the generator, where it filters)"),
+            (BASELINE_READER, "the human baseline's adapter (trained first)"),
+            *((str(entry.pk), entry.name) for entry in local.order_by("name")),
+        ]
+
+    def clean_round_trip_reader(self) -> ModelEntry | str | None:
+        """None, BASELINE_READER, or the chosen model."""
+        value = self.cleaned_data.get("round_trip_reader") or ""
+        if value in ("", BASELINE_READER):
+            return value or None
+        return ModelEntry.objects.get(pk=int(value))  # the choices hold only existing entries
 
     def clean_shots(self) -> list[int] | None:
         text = self.cleaned_data.get("shots") or ""

@@ -244,6 +244,19 @@ class Experiment(models.Model):
     include_base_model = models.BooleanField(default=False, help_text="Also evaluate the bare base model.")
     max_passages = models.PositiveIntegerField(null=True, blank=True, help_text="Training passages used; empty = all.")
     generation_settings = models.JSONField(default=dict, blank=True)
+    round_trip_reader = models.ForeignKey(
+        ModelEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A registered model that reads the round trip of every generation run (blank = the generator).",
+    )
+    reader_from_baseline = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The human baseline's adapter reads the round trip: it is trained first, the synthetic cells wait.",
+    )
     training_settings = models.JSONField(default=dict, blank=True, help_text="TrainingRun field overrides.")
     evaluation_settings = models.JSONField(default=dict, blank=True, help_text="EvaluationRun field overrides.")
     max_concurrent = models.PositiveIntegerField(default=1, help_text="Stage jobs in flight at once.")

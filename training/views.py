@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.models import ModelEntry
 from core.views import job_as_dict
-from training.forms import EvaluationRunForm, ExperimentForm, TrainingRunForm
+from training.forms import BASELINE_READER, EvaluationRunForm, ExperimentForm, TrainingRunForm
 from training.models import EvaluationRun, Experiment, TrainingRun
 from training.services import evaluation_runs, experiments, readers, results, svg, training_runs
 
@@ -232,7 +233,10 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
             "max_steps": data["max_steps"],
             "eval_items": data["eval_items"],
             "include_base_model": data["include_base_model"] or None,
+            "reader_from_baseline": data["round_trip_reader"] == BASELINE_READER,
         }
+        if isinstance(data["round_trip_reader"], ModelEntry):
+            overrides["round_trip_reader"] = data["round_trip_reader"]
         if data["corpus"] is not None:
             overrides["context_sources"] = [data["corpus"].name]
         try:

@@ -1,17 +1,20 @@
 """An experiment through its real stages on tiny models, in-process: human dataset, LoRA training, evaluation.
 
-Generation is the one stand-in (a tiny random model writes no parsable QA pairs): its job is a quick fake
-and the synthetic dataset is a fixed set; everything after it is the real code path.
+The synthetic dataset is the one stand-in (a tiny random model writes no parsable QA pairs): a fixed set.
+The first test fakes the generation job too; the baseline-reader test runs it for real, read by the human
+baseline's adapter. Everything else is the real code path.
 """
 
 from __future__ import annotations
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from core.models import Job, JobStatus
+from core.models import Job, JobStatus, ModelRole
 from core.services import jobs
 from core.services.jobs import job_handler
+from generation.models import GenerationRun
 from tests.training.web_helpers import make_dataset, make_eval_corpus, minilm_entry, tiny_entry
 from training.models import Experiment
 from training.services import evaluation_runs, experiments
@@ -25,12 +28,16 @@ def fake_generation(ctx) -> dict:
 
 
 @pytest.fixture
-def in_process(settings, monkeypatch, minilm_scorer):
+def real_generation(settings, monkeypatch, minilm_scorer):
     settings.QASYNTH_HEARTBEAT_SECONDS = 3600
     monkeypatch.setattr(jobs, "publish", lambda job_id: False)
     monkeypatch.setattr(evaluation_runs, "make_scorer", lambda run: minilm_scorer)
-    monkeypatch.setattr(experiments, "start_generation", lambda cell: jobs.create_job(FAKE_GENERATION, {}))
     monkeypatch.setattr(experiments, "synthetic_dataset", lambda cell: make_dataset(f"synthetic {cell.label}"))
+
+
+@pytest.fixture
+def in_process(real_generation, monkeypatch):
+    monkeypatch.setattr(experiments, "start_generation", lambda cell, reader=None: jobs.create_job(FAKE_GENERATION, {}))
 
 
 def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_client, alice, in_process):
@@ -74,6 +81,38 @@ def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_
     assert "human reference pairs" in page and "base model, no training" in page
 
 
+def test_the_human_baselines_adapter_reads_the_round_trip_of_a_real_generation_run(alice, real_generation):
+    corpus = make_eval_corpus()
+    experiment = Experiment.objects.create(
+        name="read by the baseline",
+        corpus=corpus,
+        qa_base=tiny_entry(),
+        generator=tiny_entry("gpt_neox", name="tiny generator"),
+        context_sources=[corpus.name],
+        shots=[0],
+        pairs_per_passage=[1],
+        max_concurrent=2,
+        max_passages=2,
+        reader_from_baseline=True,
+        generation_settings={"round_trip": True, "max_new_tokens": 8},
+        training_settings={"max_steps": 1, "batch_size": 3},
+        evaluation_settings={"max_items": 2, "batch_size": 2, "max_new_tokens": 4, "bootstrap_resamples": 100},
+        created_by=alice,
+    )
+
+    experiments.run_in_process(experiment, log=lambda line: None, poll_s=0.01, timeout_s=600)
+
+    experiment.refresh_from_db()
+    assert experiment.status == "succeeded"
+    human_training = experiment.cells.get(kind="human").training_run
+    generation = GenerationRun.objects.select_related("job", "round_trip_reader").get()
+    reader = generation.round_trip_reader
+    assert reader.role == ModelRole.QA_READER and reader.adapter_path == human_training.adapter_dir
+    assert generation.synthesis["round_trip"] is True
+    assert generation.job.status == JobStatus.SUCCEEDED and generation.job.created_at > human_training.job.finished_at
+    assert f"loading the round-trip reader {reader.name}" in generation.job.log
+
+
 def test_staff_create_an_experiment_from_a_preset_and_see_its_grid(alice_client, db):
     corpus = make_eval_corpus()
     tiny_entry()
@@ -92,3 +131,30 @@ def test_staff_create_an_experiment_from_a_preset_and_see_its_grid(alice_client,
 
     bad = alice_client.post(reverse("training:experiment-list"), {"preset": "small-en", "shots": "2"})
     assert "only 0, 1 are supported" in bad.content.decode() and Experiment.objects.count() == 1
+
+
+def test_staff_choose_the_human_baselines_adapter_or_a_registered_model_as_round_trip_reader(alice_client, db):
+    corpus = make_eval_corpus()
+    tiny_entry()
+    reader = tiny_entry(name="tiny reader")
+    form = {"preset": "small-en", "corpus": corpus.pk, "shots": "1", "pairs_per_passage": "1"}
+
+    alice_client.post(
+        reverse("training:experiment-list"), {**form, "name": "baseline", "round_trip_reader": "baseline"}
+    )
+    alice_client.post(reverse("training:experiment-list"), {**form, "name": "chosen", "round_trip_reader": reader.pk})
+
+    baseline, chosen = Experiment.objects.get(name="baseline"), Experiment.objects.get(name="chosen")
+    assert baseline.reader_from_baseline and baseline.round_trip_reader is None
+    assert chosen.round_trip_reader == reader and not chosen.reader_from_baseline
+    assert baseline.generation_settings["round_trip"] and chosen.generation_settings["round_trip"]
+    page = alice_client.get(baseline.get_absolute_url()).content.decode()
+    assert "round-trip reader the human baseline's adapter (trained first)" in page
+    assert page.index("human baseline</li>") < page.index("1-shot, N=1</li>")  # trained first
+    assert "round-trip reader tiny reader" in alice_client.get(chosen.get_absolute_url()).content.decode()
+
+
+def test_the_command_names_a_reader_it_does_not_know(db):
+    with pytest.raises(CommandError, match="No model named 'nobody'"):
+        call_command("run_experiment", preset="small-en", round_trip_reader="nobody")
+    assert not Experiment.objects.exists()

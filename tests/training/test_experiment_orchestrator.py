@@ -1,10 +1,11 @@
-"""The experiment orchestrator, in-process with quick fake stage jobs: grid, order, concurrency limit, failures."""
+"""The experiment orchestrator, in-process with quick fake stage jobs: grid, order, concurrency limit, failures,
+and the human baseline trained first when its adapter reads the generation runs' round trip."""
 
 from __future__ import annotations
 
 import pytest
 
-from core.models import Job, JobStatus
+from core.models import Job, JobStatus, ModelEntry, ModelRole
 from core.services import jobs
 from core.services.jobs import job_handler
 from tests.training.web_helpers import make_dataset, make_eval_corpus, tiny_entry
@@ -13,6 +14,7 @@ from training.services import experiments
 
 FAKE_KIND = "trainweb.fake_stage"
 FAILING: set[int] = set()
+GIVEN_READERS: list = []  # the round-trip reader each fake generation run was given
 
 
 @job_handler(FAKE_KIND, description="Test stand-in for a generation, training or evaluation job.")
@@ -31,6 +33,7 @@ def in_process(settings, monkeypatch):
     settings.QASYNTH_HEARTBEAT_SECONDS = 3600
     monkeypatch.setattr(jobs, "publish", lambda job_id: False)
     FAILING.clear()
+    GIVEN_READERS.clear()
 
 
 @pytest.fixture
@@ -44,7 +47,8 @@ def fake_stages(monkeypatch):
         made.append((title, job.pk))
         return job
 
-    def start_generation(cell):
+    def start_generation(cell, reader=None):
+        GIVEN_READERS.append(reader)
         return fake_job(f"generate {cell.label}")
 
     def dataset(cell):
@@ -231,5 +235,107 @@ def test_an_empty_grid_or_unknown_source_cannot_be_launched(db, in_process):
     experiment = _experiment(max_concurrent=1, context_sources=["no such corpus"], include_human_baseline=False)
     with pytest.raises(experiments.ExperimentError, match="'no such corpus' is not a corpus"):
         experiments.launch(experiment)
+    experiment.refresh_from_db()
+    assert experiment.status == "draft" and not experiment.cells.exists()
+
+
+# --- the human baseline's adapter as the round-trip reader ----------------------------------------------
+
+
+@pytest.fixture
+def baseline_adapters(monkeypatch, tmp_path):
+    """The fake human-baseline training leaves an adapter directory, as a finished training run does."""
+    start_training = experiments.start_training
+
+    def training_with_adapter(cell, dataset):
+        run = start_training(cell, dataset)
+        if cell.kind == ExperimentCell.Kind.HUMAN:
+            adapter = tmp_path / f"adapter-{run.pk}"
+            adapter.mkdir()
+            (adapter / "adapter_config.json").write_text("{}")
+            TrainingRun.objects.filter(pk=run.pk).update(adapter_dir=str(adapter))
+            run.refresh_from_db()
+        return run
+
+    monkeypatch.setattr(experiments, "start_training", training_with_adapter)
+
+
+def test_the_baseline_trains_first_and_its_adapter_reads_every_generation_run(
+    db, in_process, fake_stages, baseline_adapters
+):
+    experiment = _experiment(max_concurrent=3, reader_from_baseline=True, generation_settings={"round_trip": True})
+
+    experiments.launch(experiment)
+
+    # slots are free, yet only the baseline's training runs: the generation runs need its adapter
+    assert [job.title for job in _active_stage_jobs()] == ["train human reference pairs"]
+    waiting = [v for v in experiments.cell_views(experiment) if v.cell.kind == "synthetic"]
+    assert len(waiting) == 4 and all(v.state == "waiting" and "human baseline's adapter" in v.note for v in waiting)
+    _drive(experiment, limit=3)
+    experiment.refresh_from_db()
+    assert experiment.status == "succeeded"
+    human_run = experiment.cells.get(kind="human").training_run
+    reader = ModelEntry.objects.get(role=ModelRole.QA_READER)
+    assert reader.adapter_path == human_run.adapter_dir
+    assert [reader] * 4 == GIVEN_READERS
+    titles = [title for title, _ in fake_stages]
+    assert titles.index("train human reference pairs") < min(
+        i for i, title in enumerate(titles) if title.startswith("generate")
+    )
+
+
+def test_generation_never_starts_when_the_baseline_fails_and_a_retry_resumes_it(
+    db, in_process, fake_stages, baseline_adapters
+):
+    experiment = _experiment(
+        max_concurrent=2, shots=[1], pairs_per_passage=[1], reader_from_baseline=True,
+        generation_settings={"round_trip": True},
+    )  # fmt: skip
+    experiments.launch(experiment)
+
+    _fail(experiment.cells.get(kind="human").current_job)
+    experiments.advance(experiment)  # the periodic task's call
+
+    experiment.refresh_from_db()
+    assert experiment.status == "failed"  # not "running" forever with nothing able to start
+    assert experiment.cells.get(kind="synthetic").generation_job_id is None and GIVEN_READERS == []
+
+    experiments.retry_failed(experiment)
+    _drive(experiment, limit=2)
+    experiment.refresh_from_db()
+    assert experiment.status == "succeeded" and len(GIVEN_READERS) == 1 and GIVEN_READERS[0] is not None
+
+
+def test_a_registered_reader_is_given_to_every_generation_run_without_waiting(db, in_process, fake_stages):
+    reader = tiny_entry(name="tiny reader")
+    experiment = _experiment(
+        max_concurrent=2, shots=[0], round_trip_reader=reader, generation_settings={"round_trip": True}
+    )
+    experiments.launch(experiment)
+
+    _drive(experiment, limit=2)
+
+    experiment.refresh_from_db()
+    assert experiment.status == "succeeded" and [reader, reader] == GIVEN_READERS
+    assert experiment.cells.order_by("position").first().kind == "synthetic"  # the usual order
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"reader_from_baseline": True, "include_human_baseline": False}, "the grid has no human baseline"),
+        ({"reader_from_baseline": True, "generation_settings": {}}, "turn the round-trip filter off"),
+        ({"reader_from_baseline": True, "with_reader": True}, "not both"),
+    ],
+)
+def test_a_reader_that_cannot_serve_stops_the_launch_with_the_reason(db, in_process, fields, message):
+    fields = {"generation_settings": {"round_trip": True}, **fields}
+    if fields.pop("with_reader", False):
+        fields["round_trip_reader"] = tiny_entry(name="tiny reader")
+    experiment = _experiment(max_concurrent=1, **fields)
+
+    with pytest.raises(experiments.ExperimentError, match=message):
+        experiments.launch(experiment)
+
     experiment.refresh_from_db()
     assert experiment.status == "draft" and not experiment.cells.exists()

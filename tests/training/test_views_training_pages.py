@@ -22,8 +22,6 @@ PAGES = [
 ]
 
 
-
-
 def _object_pages(run: TrainingRun) -> list[str]:
     evaluation = EvaluationRun.objects.create(name="e", base_model=run.base_model, corpus=make_eval_corpus())
     experiment = Experiment.objects.create(name="x", corpus=evaluation.corpus, qa_base=run.base_model)

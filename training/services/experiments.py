@@ -142,6 +142,11 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
     corpus = overrides.pop("corpus", None) or Corpus.objects.filter(name=preset.corpus_name).first()
     if corpus is None:
         raise ExperimentError(f"corpus {preset.corpus_name!r} is not loaded (the bootstrap command loads it)")
+    reader = overrides.pop("round_trip_reader", None)
+    from_baseline = bool(overrides.pop("reader_from_baseline", False))
+    generation = dict(preset.generation)
+    if reader is not None or from_baseline:
+        generation["round_trip"] = True  # a chosen reader is only asked when the filter is on
     generator = overrides.pop("generator", None) or _model_for(ModelRole.GENERATOR, corpus.language)
     qa_base = overrides.pop("qa_base", None) or _model_for(ModelRole.QA_BASE, corpus.language)
     if qa_base is None:
@@ -176,21 +181,82 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
         corpus=corpus,
         generator=generator,
         qa_base=qa_base,
-        generation_settings=dict(preset.generation),
+        generation_settings=generation,
         training_settings=training,
         evaluation_settings=evaluation,
+        round_trip_reader=reader,
+        reader_from_baseline=from_baseline,
         created_by=recorded_user(user),
         **values,
     )
+    problems = reader_problems(experiment)
+    if problems:
+        raise ExperimentError("; ".join(problems))  # rolls the experiment back
     return experiment
+
+
+# --- the round-trip reader -----------------------------------------------------------------------------
+
+
+def reader_problems(experiment: Experiment) -> list[str]:
+    """Why the experiment's round-trip reader cannot serve its generation runs (empty when it can)."""
+    from generation.run_settings import RunSettings
+    from generation.services.generation_runs import reader_problems as generation_reader_problems
+
+    if experiment.round_trip_reader is None and not experiment.reader_from_baseline:
+        return []
+    if experiment.round_trip_reader is not None and experiment.reader_from_baseline:
+        return ["choose one round-trip reader: a registered model or the human baseline's adapter, not both"]
+    settings = RunSettings.from_params(_generation_options(experiment))
+    if not settings.round_trip:
+        return ["a round-trip reader was chosen but the generation settings turn the round-trip filter off"]
+    if experiment.reader_from_baseline:
+        if not experiment.include_human_baseline:
+            return ["the human baseline's adapter cannot read the round trip: the grid has no human baseline"]
+        return []
+    return generation_reader_problems(experiment.round_trip_reader, settings.synthesis_options())
+
+
+def baseline_reader(experiment: Experiment) -> ModelEntry | None:
+    """The human baseline's adapter as a registered reader, once its training succeeded (None until then).
+
+    Its training pairs are the train split's human pairs, the passages the generation runs read, never
+    the evaluation split; so the reader has seen the human questions of the passages whose generated
+    questions it checks, which is what a reader trained on the annotated training set is for."""
+    from training.services.readers import register_reader
+
+    human = experiment.cells.filter(kind=ExperimentCell.Kind.HUMAN).select_related("training_run__job").first()
+    run = human.training_run if human is not None else None
+    if run is None or run.job is None or run.job.status != JobStatus.SUCCEEDED:
+        return None
+    return register_reader(run)
+
+
+def _reader_pending(cell: ExperimentCell, cells: list[ExperimentCell]) -> bool:
+    """A synthetic cell waiting for the human baseline's adapter, whose training has not succeeded yet."""
+    Stage = ExperimentCell.Stage
+    if not (cell.experiment.reader_from_baseline and cell.kind == ExperimentCell.Kind.SYNTHETIC):
+        return False
+    if cell.stage != Stage.PENDING:
+        return False
+    human = next((c for c in cells if c.kind == ExperimentCell.Kind.HUMAN), None)
+    if human is None:
+        return True
+    if human.stage in (Stage.EVALUATING, Stage.DONE):
+        return False
+    job = human.current_job
+    return not (human.stage == Stage.TRAINING and job is not None and job.status == JobStatus.SUCCEEDED)
 
 
 # --- launching -----------------------------------------------------------------------------------------
 
 
 def grid_points(experiment: Experiment) -> list[dict[str, Any]]:
-    """Cells in run order: synthetic cells (source x shots x N), then the human baseline, then the base model."""
+    """Cells in run order: synthetic cells (source x shots x N), then the human baseline, then the base model.
+    When the human baseline's adapter reads the round trip, the baseline comes first."""
     points: list[dict[str, Any]] = []
+    if experiment.include_human_baseline and experiment.reader_from_baseline:
+        points.append({"kind": ExperimentCell.Kind.HUMAN})
     for source in experiment.context_sources:
         for shots in experiment.shots:
             for n in experiment.pairs_per_passage:
@@ -202,7 +268,7 @@ def grid_points(experiment: Experiment) -> list[dict[str, Any]]:
                         "pairs_per_passage": int(n),
                     }
                 )
-    if experiment.include_human_baseline:
+    if experiment.include_human_baseline and not experiment.reader_from_baseline:
         points.append({"kind": ExperimentCell.Kind.HUMAN})
     if experiment.include_base_model:
         points.append({"kind": ExperimentCell.Kind.BASE})
@@ -221,6 +287,8 @@ def _check_startable(experiment: Experiment) -> None:
             problems.append(f"context source {source!r} is not a corpus")
     if experiment.max_concurrent < 1:
         problems.append("max_concurrent must be at least 1")
+    if synthetic:
+        problems += reader_problems(experiment)
     if not evaluation_runs.evaluation_items(experiment.corpus, experiment.eval_split, 1):
         problems.append(f"corpus {experiment.corpus} has no reference pairs in split {experiment.eval_split!r}")
     if problems:
@@ -245,29 +313,37 @@ def launch(experiment: Experiment) -> AdvanceReport:
 # --- stages (module functions, so tests can swap one for a quick fake) ----------------------------------
 
 
-def start_generation(cell: ExperimentCell) -> Job:
+def _generation_options(experiment: Experiment, pairs_per_passage: int = 1) -> dict[str, Any]:
+    """The experiment's generation settings as RunSettings parameters (without validation overrides)."""
+    options = dict(experiment.generation_settings)
+    options.pop("validation", None)
+    per_pair = options.pop("max_new_tokens_per_pair", None)
+    if per_pair and "max_new_tokens" not in options:
+        options["max_new_tokens"] = 16 + int(per_pair) * int(pairs_per_passage)
+    return options
+
+
+def start_generation(cell: ExperimentCell, reader: ModelEntry | None = None) -> Job:
     """Queue the generation run of a synthetic cell: the context source's train split, N pairs per passage,
-    with the default zero- or one-shot template of the corpus language."""
+    with the default zero- or one-shot template of the corpus language; `reader` reads its round trip."""
     from generation.services.generation_runs import RunSettings, create_run
     from generation.services.prompt_templates import default_template_for
 
     experiment = cell.experiment
     corpus = Corpus.objects.get(name=cell.context_source)
-    options = dict(experiment.generation_settings)
-    validation = options.pop("validation", None)
-    per_pair = options.pop("max_new_tokens_per_pair", None)
-    if per_pair and "max_new_tokens" not in options:
-        options["max_new_tokens"] = 16 + int(per_pair) * int(cell.pairs_per_passage)
     run = create_run(
         corpus,
         experiment.generator,
         default_template_for(corpus.language, cell.shots),
-        settings=RunSettings.from_params(options, pairs_per_passage=cell.pairs_per_passage),
+        settings=RunSettings.from_params(
+            _generation_options(experiment, cell.pairs_per_passage), pairs_per_passage=cell.pairs_per_passage
+        ),
         split=experiment.train_split,
         limit=experiment.max_passages,
-        validation=validation,
+        validation=experiment.generation_settings.get("validation"),
         name=f"{experiment.name}: {cell.label}"[:200],
         user=experiment.created_by,
+        round_trip_reader=reader,
     )
     return run.job
 
@@ -364,7 +440,12 @@ def _start_next(cell: ExperimentCell) -> Job | None:
     Stage, Kind = ExperimentCell.Stage, ExperimentCell.Kind
     if cell.stage == Stage.PENDING:
         if cell.kind == Kind.SYNTHETIC:
-            job = start_generation(cell)
+            reader = cell.experiment.round_trip_reader
+            if cell.experiment.reader_from_baseline:
+                reader = baseline_reader(cell.experiment)
+                if reader is None:
+                    return None  # waits for the human baseline's training
+            job = start_generation(cell, reader)
             cell.generation_job = job
             return _set_job(cell, Stage.GENERATING, job)
         if cell.kind == Kind.HUMAN:
@@ -411,7 +492,11 @@ def advance(experiment: Experiment) -> AdvanceReport:
         in_flight = sum(1 for c in cells if c.current_job is not None and c.current_job.status in ACTIVE)
         # Finish what was started before starting new cells (results arrive cell by cell).
         moving = [c for c in cells if c.current_job is not None and c.current_job.status == JobStatus.SUCCEEDED]
-        fresh = [c for c in cells if c.stage == ExperimentCell.Stage.PENDING and not c.error]
+        fresh = [
+            c
+            for c in cells
+            if c.stage == ExperimentCell.Stage.PENDING and not c.error and not _reader_pending(c, cells)
+        ]
         for cell in moving + fresh:
             if in_flight >= exp.max_concurrent:
                 break
@@ -455,6 +540,7 @@ def _overall_status(cells: list[ExperimentCell], in_flight: int) -> str:
             if not cell_failed(c)
             and c.stage != ExperimentCell.Stage.DONE
             and (c.current_job is None or c.current_job.status == JobStatus.SUCCEEDED)
+            and not _reader_pending(c, cells)
         ]
         if not startable:
             return Experiment.Status.FAILED
@@ -537,6 +623,7 @@ class CellView:
     job: Job | None
     fraction: float | None
     yield_report: Any = None  # generation.services.yield_report.YieldReport of a synthetic cell's run
+    note: str = ""  # what a waiting cell waits for, beyond a free slot
 
 
 def cell_views(experiment: Experiment) -> list[CellView]:
@@ -544,7 +631,10 @@ def cell_views(experiment: Experiment) -> list[CellView]:
     from generation.services.yield_report import yield_reports
 
     views = []
-    for cell in experiment.cells.select_related("current_job", "training_run", "evaluation_run", "dataset"):
+    cells = list(experiment.cells.select_related("current_job", "training_run", "evaluation_run", "dataset"))
+    for cell in cells:
+        cell.experiment = experiment
+    for cell in cells:
         job = cell.current_job
         if cell.stage == ExperimentCell.Stage.DONE:
             state = "done"
@@ -556,7 +646,10 @@ def cell_views(experiment: Experiment) -> list[CellView]:
             state = "waiting"  # for a slot to start its next stage
         else:
             state = job.status
-        views.append(CellView(cell, state, job, job.fraction_done if job else None))
+        view = CellView(cell, state, job, job.fraction_done if job else None)
+        if _reader_pending(cell, cells):
+            view.note = "for the human baseline's adapter, which reads its round trip"
+        views.append(view)
     job_ids = [v.cell.generation_job_id for v in views if v.cell.generation_job_id]
     runs = {run.job_id: run for run in GenerationRun.objects.filter(job_id__in=job_ids)}
     reports = yield_reports(runs.values())

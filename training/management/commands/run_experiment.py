@@ -2,6 +2,8 @@
 
     python manage.py run_experiment --preset small-en [--max-concurrent 1] [--name NAME]
     python manage.py run_experiment --experiment 12       # continue an existing one
+    python manage.py run_experiment --preset ja-gemma --round-trip-reader baseline
+        # the human baseline is trained first and its adapter reads every generation run's round trip
 
 Prints each stage as it finishes and, at the end, the paper-style table with bootstrap 95% intervals.
 """
@@ -14,6 +16,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from core import threads
+from core.models import ModelEntry
 from training.models import EvaluationRun, Experiment
 from training.services import experiments, results
 
@@ -26,15 +29,32 @@ class Command(BaseCommand):
         parser.add_argument("--experiment", type=int, help="Id of an existing experiment to launch or continue.")
         parser.add_argument("--name", default="")
         parser.add_argument("--max-concurrent", type=int, default=None)
+        parser.add_argument(
+            "--round-trip-reader",
+            default="",
+            metavar="baseline|MODEL",
+            help="who reads the round trip (turns the filter on): 'baseline' for the human baseline's adapter, "
+            "trained first, or a registered model's name",
+        )
         parser.add_argument("--timeout", type=float, default=6 * 3600, help="Give up after this many seconds.")
 
     def handle(self, *args, **options) -> None:
         if bool(options["preset"]) == bool(options["experiment"]):
             raise CommandError("give either --preset or --experiment")
         if options["preset"]:
+            reader = options["round_trip_reader"]
+            chosen = {}
+            if reader == "baseline":
+                chosen["reader_from_baseline"] = True
+            elif reader:
+                entry = ModelEntry.objects.filter(name=reader).first()
+                if entry is None:
+                    names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
+                    raise CommandError(f"No model named {reader!r}. Registered: {names or 'none'}.")
+                chosen["round_trip_reader"] = entry
             try:
                 experiment = experiments.create_from_preset(
-                    options["preset"], name=options["name"], max_concurrent=options["max_concurrent"]
+                    options["preset"], name=options["name"], max_concurrent=options["max_concurrent"], **chosen
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
