@@ -131,6 +131,21 @@ class ExperimentForm(forms.Form):
     max_concurrent = forms.IntegerField(min_value=1, max_value=64, required=False, help_text="Blank = preset.")
     max_steps = forms.IntegerField(min_value=1, required=False, help_text="Training steps per model; blank = preset.")
     eval_items = forms.IntegerField(min_value=1, required=False, help_text="Blank = preset.")
+    max_passages = forms.IntegerField(
+        min_value=1,
+        required=False,
+        label="Training passages",
+        help_text="Generate from the first this many training passages; blank = preset (the demo presets: all).",
+    )
+    eval_split = forms.ChoiceField(
+        choices=[
+            ("", "validation, or test where the corpus has no validation pairs"),
+            (Split.VALIDATION, "validation"),
+            (Split.TEST, "test"),
+        ],
+        required=False,
+        label="Evaluation split",
+    )
     include_base_model = forms.BooleanField(required=False, help_text="Also evaluate the base model untrained.")
     round_trip_reader = forms.ChoiceField(
         required=False,

@@ -234,6 +234,8 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
             "eval_items": data["eval_items"],
             "include_base_model": data["include_base_model"] or None,
             "reader_from_baseline": data["round_trip_reader"] == BASELINE_READER,
+            "max_passages": data["max_passages"],
+            "eval_split": data["eval_split"] or None,
         }
         if isinstance(data["round_trip_reader"], ModelEntry):
             overrides["round_trip_reader"] = data["round_trip_reader"]

@@ -14,7 +14,7 @@ from django.urls import reverse
 from core.models import Job, JobStatus, ModelRole
 from core.services import jobs
 from core.services.jobs import job_handler
-from generation.models import GenerationRun
+from generation.models import Corpus, GenerationRun, Passage, ReferenceQA
 from tests.training.web_helpers import make_dataset, make_eval_corpus, minilm_entry, tiny_entry
 from training.models import Experiment
 from training.services import evaluation_runs, experiments
@@ -157,4 +157,27 @@ def test_staff_choose_the_human_baselines_adapter_or_a_registered_model_as_round
 def test_the_command_names_a_reader_it_does_not_know(db):
     with pytest.raises(CommandError, match="No model named 'nobody'"):
         call_command("run_experiment", preset="small-en", round_trip_reader="nobody")
+    assert not Experiment.objects.exists()
+
+
+def test_a_corpus_split_into_train_and_test_is_evaluated_on_test_and_the_form_limits_the_passages(alice_client, db):
+    jsquad_like = Corpus.objects.create(name="split by article", language="en")
+    for split in ("train", "test"):
+        passage = Passage.objects.create(corpus=jsquad_like, text=f"A {split} passage about Paris.", split=split)
+        ReferenceQA.objects.create(passage=passage, question="Where?", answers=["Paris"])
+    tiny_entry()
+    form = {"preset": "small-en", "corpus": jsquad_like.pk}
+
+    alice_client.post(reverse("training:experiment-list"), {**form, "name": "auto", "max_passages": 60})
+    alice_client.post(reverse("training:experiment-list"), {**form, "name": "chosen", "eval_split": "validation"})
+
+    auto = Experiment.objects.get(name="auto")
+    assert (auto.eval_split, auto.max_passages) == ("test", 60)  # it has no validation pairs
+    assert Experiment.objects.get(name="chosen").eval_split == "validation"  # asked for: launch will say why not
+    assert experiments.create_from_preset("small-en", corpus=make_eval_corpus()).eval_split == "validation"
+
+
+def test_the_command_names_a_corpus_it_does_not_know(db):
+    with pytest.raises(CommandError, match="No corpus named 'nowhere'"):
+        call_command("run_experiment", preset="small-en", corpus="nowhere")
     assert not Experiment.objects.exists()

@@ -159,7 +159,9 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
     if overrides.get("eval_items"):
         evaluation["max_items"] = overrides.pop("eval_items")
     overrides.pop("eval_items", None)
+    eval_split = overrides.pop("eval_split", None) or default_eval_split(corpus)
     values = {
+        "eval_split": eval_split,
         "shots": list(preset.shots),
         "pairs_per_passage": list(preset.pairs_per_passage),
         "max_concurrent": preset.max_concurrent,
@@ -193,6 +195,17 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
     if problems:
         raise ExperimentError("; ".join(problems))  # rolls the experiment back
     return experiment
+
+
+def default_eval_split(corpus: Corpus) -> str:
+    """Validation, or test where the corpus has no validation pairs (JSQuAD imported as the README says, split
+    by article into train and test, has none): an experiment on it would otherwise not launch."""
+    from generation.models import ReferenceQA, Split
+
+    for split in (Split.VALIDATION, Split.TEST):
+        if ReferenceQA.objects.filter(passage__corpus=corpus, passage__split=split).exists():
+            return split
+    return Split.VALIDATION
 
 
 # --- the round-trip reader -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     python manage.py run_experiment --preset small-en [--max-concurrent 1] [--name NAME]
     python manage.py run_experiment --experiment 12       # continue an existing one
+    python manage.py run_experiment --preset ja-gemma --corpus jsquad --max-passages 60 --eval-items 200
     python manage.py run_experiment --preset ja-gemma --round-trip-reader baseline
         # the human baseline is trained first and its adapter reads every generation run's round trip
 
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core import threads
 from core.models import ModelEntry
+from generation.models import Corpus
 from training.models import EvaluationRun, Experiment
 from training.services import experiments, results
 
@@ -29,6 +31,14 @@ class Command(BaseCommand):
         parser.add_argument("--experiment", type=int, help="Id of an existing experiment to launch or continue.")
         parser.add_argument("--name", default="")
         parser.add_argument("--max-concurrent", type=int, default=None)
+        parser.add_argument("--corpus", default="", help="Corpus name (default: the preset's demo corpus).")
+        parser.add_argument("--max-passages", type=int, default=None, help="Training passages to generate from.")
+        parser.add_argument("--eval-items", type=int, default=None, help="Evaluation items per model.")
+        parser.add_argument("--max-steps", type=int, default=None, help="LoRA steps per model.")
+        parser.add_argument(
+            "--eval-split", choices=["validation", "test"], default=None,
+            help="default: validation, or test where the corpus has no validation pairs",
+        )  # fmt: skip
         parser.add_argument(
             "--round-trip-reader",
             default="",
@@ -52,9 +62,22 @@ class Command(BaseCommand):
                     names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
                     raise CommandError(f"No model named {reader!r}. Registered: {names or 'none'}.")
                 chosen["round_trip_reader"] = entry
+            if options["corpus"]:
+                chosen["corpus"] = Corpus.objects.filter(name=options["corpus"]).first()
+                if chosen["corpus"] is None:
+                    names = ", ".join(Corpus.objects.values_list("name", flat=True))
+                    raise CommandError(f"No corpus named {options['corpus']!r}. Loaded: {names or 'none'}.")
+                chosen["context_sources"] = [options["corpus"]]
             try:
                 experiment = experiments.create_from_preset(
-                    options["preset"], name=options["name"], max_concurrent=options["max_concurrent"], **chosen
+                    options["preset"],
+                    name=options["name"],
+                    max_concurrent=options["max_concurrent"],
+                    max_passages=options["max_passages"],
+                    eval_items=options["eval_items"],
+                    max_steps=options["max_steps"],
+                    eval_split=options["eval_split"],
+                    **chosen,
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
