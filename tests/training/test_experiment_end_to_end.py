@@ -40,10 +40,10 @@ def in_process(real_generation, monkeypatch):
     monkeypatch.setattr(experiments, "start_generation", lambda cell, reader=None: jobs.create_job(FAKE_GENERATION, {}))
 
 
-def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_client, alice, in_process):
-    minilm_entry()
+def _tiny_grid(user, **fields) -> Experiment:
+    """One synthetic cell (0-shot, N=1) and the human baseline on the tiny corpus, tiny models throughout."""
     corpus = make_eval_corpus()
-    experiment = Experiment.objects.create(
+    values = dict(
         name="tiny grid",
         corpus=corpus,
         qa_base=tiny_entry(),
@@ -52,11 +52,20 @@ def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_
         shots=[0],
         pairs_per_passage=[1],
         include_human_baseline=True,
-        include_base_model=True,
         max_concurrent=1,
+        created_by=user,
+    )
+    values.update(fields)
+    return Experiment.objects.create(**values)
+
+
+def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_client, alice, in_process):
+    minilm_entry()
+    experiment = _tiny_grid(
+        alice,
+        include_base_model=True,
         training_settings={"max_steps": 2, "batch_size": 3, "learning_rate": 1e-2},
         evaluation_settings={"max_items": 3, "batch_size": 3, "max_new_tokens": 4, "bootstrap_resamples": 200},
-        created_by=alice,
     )
     response = alice_client.post(reverse("training:experiment-launch", args=[experiment.pk]))
     assert response.status_code == 302
@@ -82,22 +91,14 @@ def test_a_small_grid_trains_and_evaluates_every_cell_and_shows_the_table(alice_
 
 
 def test_the_human_baselines_adapter_reads_the_round_trip_of_a_real_generation_run(alice, real_generation):
-    corpus = make_eval_corpus()
-    experiment = Experiment.objects.create(
-        name="read by the baseline",
-        corpus=corpus,
-        qa_base=tiny_entry(),
-        generator=tiny_entry("gpt_neox", name="tiny generator"),
-        context_sources=[corpus.name],
-        shots=[0],
-        pairs_per_passage=[1],
+    experiment = _tiny_grid(
+        alice,
         max_concurrent=2,
         max_passages=2,
         reader_from_baseline=True,
         generation_settings={"round_trip": True, "max_new_tokens": 8},
         training_settings={"max_steps": 1, "batch_size": 3},
         evaluation_settings={"max_items": 2, "batch_size": 2, "max_new_tokens": 4, "bootstrap_resamples": 100},
-        created_by=alice,
     )
 
     experiments.run_in_process(experiment, log=lambda line: None, poll_s=0.01, timeout_s=600)
