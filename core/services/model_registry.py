@@ -227,6 +227,19 @@ def local_dir(entry: ModelEntry) -> Path | str:
     return converted
 
 
+def ready_local_dir(entry: ModelEntry, progress: Callable[[str], None] = lambda message: None) -> Path | str:
+    """local_dir, converting a registered GGUF model first if no job has yet.
+
+    The conversion job queued at first run may not have run when a job needs the model: no worker yet, a
+    `bootstrap --no-jobs` followed by `run_experiment`, or a grid whose first stage is a training (the human
+    baseline trained first to read the round trip). Every stage that loads a model converts on demand, once."""
+    if entry.kind == ModelKind.GGUF and not entry.converted_path:
+        progress(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
+        convert_entry(entry, progress=progress)
+        entry.refresh_from_db()
+    return local_dir(entry)
+
+
 # --- conversion -------------------------------------------------------------------------------------
 
 

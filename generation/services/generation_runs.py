@@ -250,10 +250,7 @@ class Backend(Protocol):
 
 def _load_local(entry: ModelEntry, reporter: Reporter):
     """(model, tokenizer) of a local entry, converting a GGUF file once first (later runs reuse the directory)."""
-    if entry.kind == ModelKind.GGUF and not entry.converted_path:
-        reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
-        model_registry.convert_entry(entry, progress=reporter.log)
-        entry.refresh_from_db()
+    model_registry.ready_local_dir(entry, progress=reporter.log)
     return model_registry.load_causal_lm(entry)  # CUDA + bf16 when present (decoding.loading)
 
 

@@ -15,11 +15,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.models import Job, ModelEntry, ModelRole
+from core.models import Job, ModelEntry, ModelKind, ModelRole
 from core.permissions import recorded_user
 from core.services import jobs
 from core.services.jobs import JobContext, JobError
-from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_model, local_dir
+from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_model, ready_local_dir
 from core.services.text import storable_text
 from generation.models import Corpus, ReferenceQA
 from training.models import EvaluationRun, Prediction, TrainingRun
@@ -159,15 +159,16 @@ def bertscore_encoder(run: EvaluationRun) -> EncoderChoice:
         layers = run.bertscore_num_layers or entry.num_layers
         if not layers:
             raise ValueError(f"BERTScore encoder {entry.name!r} has no num_layers; set it on the model entry")
-        return EncoderChoice(str(local_dir(entry)), int(layers), f"{entry.name} (layer {layers})")
-    gemma = ModelEntry.objects.filter(name__startswith=GEMMA_NAME).exclude(converted_path="").first()
+        return EncoderChoice(str(ready_local_dir(entry)), int(layers), f"{entry.name} (layer {layers})")
+    gemmas = ModelEntry.objects.filter(name__startswith=GEMMA_NAME)
+    gemma = gemmas.exclude(converted_path="").first() or gemmas.filter(kind=ModelKind.GGUF).first()
     if gemma is None:
         raise ValueError(
             f"no BERTScore encoder for language {run.language!r}: register one (role bertscore) or convert "
             f"{GEMMA_NAME} first"
         )
     layers = run.bertscore_num_layers or GEMMA_BERTSCORE_LAYER
-    return EncoderChoice(str(local_dir(gemma)), layers, f"{GEMMA_NAME} (layer {layers})")
+    return EncoderChoice(str(ready_local_dir(gemma)), layers, f"{GEMMA_NAME} (layer {layers})")
 
 
 def make_scorer(run: EvaluationRun):
@@ -226,7 +227,7 @@ def _predict(run: EvaluationRun, ctx: JobContext, missing: list[EvalItem], *, al
             raise JobError(f"Training run {training} has no adapter yet (is it finished?).")
         adapter = training.adapter_dir
     try:
-        base_path = str(local_dir(run.base_model))
+        base_path = str(ready_local_dir(run.base_model, progress=ctx.log))
     except ModelUnavailable as exc:
         raise JobError(str(exc)) from exc
     ctx.progress(message=f"loading {run.base_model.name}" + (" with adapter" if adapter else ""))

@@ -20,7 +20,7 @@ from core.models import Job, ModelEntry
 from core.permissions import recorded_user
 from core.services import jobs
 from core.services.jobs import JobCancelled, JobContext, JobError, LeaseLost
-from core.services.model_registry import ModelUnavailable, local_dir
+from core.services.model_registry import ModelUnavailable, local_dir, ready_local_dir
 from generation.models import QADataset
 from training.models import LossPoint, TrainingRun
 from training.run_settings import TrainingSettings
@@ -164,7 +164,7 @@ def execute(run: TrainingRun, ctx: JobContext) -> dict[str, Any]:
     from training.engine.trainer import TrainingError, TrainProgress, train
 
     try:
-        config = build_config(run)
+        config = build_config(run, base_path=str(ready_local_dir(run.base_model, progress=ctx.log)))
     except ModelUnavailable as exc:
         raise JobError(str(exc)) from exc
     except ValueError as exc:
