@@ -191,6 +191,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         GenerationRun.objects.select_related("job", "corpus", "generator", "template", "round_trip_reader"), pk=pk
     )
     reason = request.GET.get("reason", "")
+    # Counted before the outputs are read: a worker may be storing outputs meanwhile (each query is its own
+    # snapshot), and outputs only grow, so the table then shows at least what "Passages done" says, never
+    # "No outputs yet" beside "2 of 2" (a page refreshed mid-run did).
+    outputs_done = RawOutput.objects.filter(run=run).count()
     outputs = RawOutput.objects.filter(run=run).select_related("passage").order_by("passage_id")
     if reason:
         outputs = outputs.filter(
@@ -218,7 +222,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "counts": generation_runs.status_counts(run),
         "reasons": generation_runs.reason_counts(run),
         "yield_report": yield_report(run),
-        "outputs_done": RawOutput.objects.filter(run=run).count(),
+        "outputs_done": outputs_done,
         "rows": rows,
         "page": page,
         "reason": reason,
