@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
 from analysis.services import llm_judging
-from analysis.services.pseudonyms import display_names
 from annotation.models import JudgingSession
 from core.models import JobStatus, ModelEntry, ModelKind
 from core.permissions import staff_required
@@ -83,23 +82,11 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("analysis:llm-run", pk=run.pk)
 
 
-def _named(session: JudgingSession, result: dict) -> dict:
-    """Judge ids -> the names staff see elsewhere (pseudonyms where the session uses them)."""
-    among = result["among_humans"]
-    ids = [row["judge"] for row in among["judges"]]
-    names = display_names(session, ids, usernames=True)
-    for row in among["judges"]:
-        row["name"] = names.get(row["judge"], str(row["judge"]))
-    for pair in among["human_pairs"]:
-        pair["names"] = [names.get(j, str(j)) for j in pair["judges"]]
-    return result
-
-
 @staff_required
 def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(LLMJudgeRun.objects.select_related("job", "session", "judge_model"), pk=pk)
     finished = run.job.status == JobStatus.SUCCEEDED
-    result = _named(run.session, llm_judging.agreement(run, n_boot=1000)) if finished else None
+    result = llm_judging.with_judge_names(run.session, llm_judging.agreement(run, n_boot=1000)) if finished else None
     verdicts = LLMVerdict.objects.filter(run=run).select_related("item").order_by("item_id")
     only = request.GET.get("only", "")
     if only == "unsure":

@@ -83,7 +83,8 @@ def page_model(session: JudgingSession, result: dict) -> dict:
 def session_stats(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
     if session.n_systems > 2:  # A-vs-B figures over K systems' judgments would be meaningless: the ranking instead
-        return render(request, "analysis/stats_session_many.html", {"session": session})
+        context = {"session": session, "llm_runs": llm_headlines(session)}
+        return render(request, "analysis/stats_session_many.html", context)
     context: dict = {"session": session, "formats": list(FORMATS), "tables": TABLES, "error": "",
                      "exclusion_on": judge_policy.policy_for(session).exclude_below_threshold}  # fmt: skip
     variant = statistics.Variant.default()
@@ -110,7 +111,7 @@ def llm_headlines(session: JudgingSession) -> list[dict]:
         agreement = None
         if run.job.status == JobStatus.SUCCEEDED:
             try:
-                agreement = llm_judging.agreement(run, n_boot=0)
+                agreement = llm_judging.with_judge_names(session, llm_judging.agreement(run, n_boot=0))
             except statistics.StatisticsError:
                 agreement = None
         rows.append({"run": run, "agreement": agreement})

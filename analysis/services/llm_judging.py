@@ -35,6 +35,7 @@ from analysis.engine.templates import (
 from analysis.engine.verdicts import RULES, Vote, aggregate, run_summary
 from analysis.models import JudgingTemplate, LLMJudgeRun, LLMVerdict, LLMVote
 from analysis.services import statistics
+from analysis.services.pseudonyms import display_names
 from analysis.stats.llm_agreement import compute_llm_agreement
 from annotation.models import JudgingSession
 from annotation.services.sessions import ItemData, create_session
@@ -547,3 +548,15 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
             "rule": "items whose LLM verdict was inconsistent across orders, lacked a label, or had a split vote",
         },
     )
+
+
+def with_judge_names(session: JudgingSession, result: dict[str, Any]) -> dict[str, Any]:
+    """Judge ids -> the names staff see elsewhere (pseudonyms where the session uses them)."""
+    among = result["among_humans"]
+    ids = [row["judge"] for row in among["judges"]]
+    names = display_names(session, ids, usernames=True)
+    for row in among["judges"]:
+        row["name"] = names.get(row["judge"], str(row["judge"]))
+    for pair in among["human_pairs"]:
+        pair["names"] = [names.get(j, str(j)) for j in pair["judges"]]
+    return result

@@ -12,6 +12,7 @@ from analysis.models import LLMJudgeRun
 from analysis.services import llm_judging
 from annotation.models import JudgingSession
 from annotation.services import assignment as assigning
+from annotation.services.sessions import ItemData, create_session
 from core.models import ModelEntry, ModelKind, ModelRole
 from tests.analysis.stats_helpers import judge_session, make_judges
 from tests.analysis.test_llm_judge_runs import Reporter, _truth
@@ -61,6 +62,7 @@ def test_one_click_judges_the_session_and_the_run_page_compares_with_each_judge(
 
     stats = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
     assert "LLM judges beside the humans" in stats and "83.3%" in stats
+    assert "judge-0 0.714 (12 answers)" in stats and "judge-1 0.714 (12 answers)" in stats  # with each judge
     api = alice_client.get(reverse("api:session-llm-judges", args=[session.pk])).json()
     (row,) = api["runs"]
     assert row["agreement"]["vs_human_majority"]["labels"]["accuracy"]["estimate"] == pytest.approx(10 / 12)
@@ -119,3 +121,26 @@ def test_cheap_first_sends_only_the_items_the_llm_left_unsure_to_a_new_human_ses
     assert new.source["items_sent"] == 1 and new.source["items_total"] == 6 and new.source["llm_run"] == run.pk
     assert set(new.judges.all()) == set(judges) and new.judges_per_item == 2
     assert session.items.count() == 6, "the original session keeps every item"
+
+
+def test_a_session_of_three_systems_shows_its_llm_judges_on_its_statistics_page(alice_client):
+    judges = make_judges(2)
+    items = [
+        ItemData.from_answers(f"Question {i}?", [f"a{i}", f"b{i}", f"c{i}"], context=f"Passage {i}.") for i in range(4)
+    ]
+    session = create_session(
+        name="three", system_a="sys-a", system_b="sys-b", more_systems=["sys-c"], items=items, judges=judges
+    )
+    with FakeJudgeServer(ScriptedJudge(_truth(session))) as server:
+        _default_endpoint(server.base_url)
+        alice_client.post(reverse("analysis:session-llm-start", args=[session.pk]))
+        run = LLMJudgeRun.objects.get(session=session)
+        llm_judging.execute_run(run, Reporter())
+    run.job.status = "succeeded"
+    run.job.save(update_fields=["status"])
+
+    stats = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
+
+    assert "Ranking of the 3 systems" in stats and "LLM judges beside the humans" in stats
+    assert reverse("analysis:llm-run", args=[run.pk]) in stats and "fake-judge" in stats
+    assert "answers of sys-a and sys-b (the first two systems)" in stats  # what it judged, said plainly

@@ -146,9 +146,7 @@ def test_the_headline_gives_correct_and_lenient_accuracy_side_by_side(alice_clie
 
 def test_counts_read_in_the_singular_for_one(alice_client):
     session, _ = judged_session(n=1, k=1, decide=lambda item, judge: ("correct", "incorrect", "a"))
-    page = re.sub(
-        r"\s+", " ", alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
-    )
+    page = re.sub(r"\s+", " ", alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode())
 
     assert "1 item (0 control items, left out of every figure except control accuracy), 1 judge, 1 judgment on" in page
     assert "1 judges" not in page and "1 judgments" not in page and "1 items" not in page
