@@ -9,7 +9,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from core.models import JobStatus, ModelEntry, ModelKind, ModelRole
+from core.models import JobStatus, ModelEntry, ModelRole
+from core.services.model_registry import local_causal_models
 from generation.importers.readers import FORMATS
 from generation.models import Corpus, GenerationRun, PairStatus, PromptTemplate, Split
 from generation.run_settings import RunSettings
@@ -160,7 +161,7 @@ class GenerationRunForm(forms.Form):
         required=False, min_value=0.01, max_value=1, initial=0.5, label="Round-trip threshold"
     )
     round_trip_reader = GeneratorChoiceField(
-        queryset=ModelEntry.objects.filter(kind__in=[ModelKind.HF, ModelKind.GGUF]).exclude(role=ModelRole.BERTSCORE),
+        queryset=local_causal_models(),
         required=False,
         label="Round-trip reader",
         empty_label="the generator itself",

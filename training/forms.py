@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from core.models import JobStatus, ModelEntry, ModelKind, ModelRole
+from core.models import JobStatus, ModelEntry, ModelRole
+from core.services.model_registry import local_causal_models
 from generation.models import Corpus, QADataset, Split
 from training.models import TrainingRun
 from training.run_settings import EvaluationSettings, TrainingSettings
@@ -160,11 +161,10 @@ class ExperimentForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["preset"].choices = [(key, preset.label) for key, preset in PRESETS.items()]
-        local = ModelEntry.objects.filter(kind__in=[ModelKind.HF, ModelKind.GGUF]).exclude(role=ModelRole.BERTSCORE)
         self.fields["round_trip_reader"].choices = [
             ("", "as the preset sets it (the generator, where it filters)"),
             (BASELINE_READER, "the human baseline's adapter (trained first)"),
-            *((str(entry.pk), entry.name) for entry in local.order_by("name")),
+            *((str(entry.pk), entry.name) for entry in local_causal_models().order_by("name")),
         ]
 
     def clean_round_trip_reader(self) -> ModelEntry | str | None:

@@ -133,6 +133,21 @@ def default_model(role: str, language: str = "") -> ModelEntry | None:
     return qs.filter(language=language).first() or qs.filter(language="").first() or qs.first()
 
 
+def entry_named(name: str) -> ModelEntry:
+    """The registered model called `name`; when there is none, ModelUnavailable lists the registered names."""
+    entry = ModelEntry.objects.filter(name=name).first()
+    if entry is None:
+        names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
+        raise ModelUnavailable(f"No model named {name!r}. Registered: {names or 'none'}.")
+    return entry
+
+
+def local_causal_models():  # noqa: ANN201 - a ModelEntry queryset
+    """Local models that can generate or read (a round-trip reader scores passage spans): not endpoints, not
+    BERTScore encoders."""
+    return ModelEntry.objects.filter(kind__in=[ModelKind.HF, ModelKind.GGUF]).exclude(role=ModelRole.BERTSCORE)
+
+
 # --- validation -------------------------------------------------------------------------------------
 
 

@@ -115,11 +115,11 @@ def _validate(run: TrainingRun) -> None:
     build_config(run, base_path="(checked at run time)")
 
 
-def build_config(run: TrainingRun, *, base_path: str | None = None):
+def build_config(run: TrainingRun, *, base_path: str):
     from training.engine.trainer import TrainConfig
 
     return TrainConfig(
-        base_model=base_path if base_path is not None else str(local_dir(run.base_model)),
+        base_model=base_path,
         output_dir=str(run.output_dir),
         language=run.language,
         template=run.template or None,

@@ -12,7 +12,7 @@ from django.db import transaction
 from core import threads
 from core.models import ModelEntry, ModelRole
 from core.services.jobs import run_job
-from core.services.model_registry import default_model
+from core.services.model_registry import ModelUnavailable, default_model, entry_named
 from generation.models import Corpus, GenerationRun, PromptTemplate
 from generation.services.generation_runs import RunSettings, RunSetupError, create_run
 from generation.services.prompt_templates import default_template_for
@@ -70,10 +70,7 @@ class Command(BaseCommand):
         if corpus is None:
             raise CommandError(f"No corpus named {opts['corpus']!r}; import one with import_passages.")
         if opts["model"]:
-            generator = ModelEntry.objects.filter(name=opts["model"]).first()
-            if generator is None:
-                names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
-                raise CommandError(f"No model named {opts['model']!r}. Registered: {names or 'none'}.")
+            generator = _model_named(opts["model"])
         else:
             generator = default_model(ModelRole.GENERATOR, corpus.language)
             if generator is None:
@@ -85,12 +82,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No prompt template named {opts['template']!r}. Available: {names or 'none'}.")
         else:
             template = default_template_for(corpus.language, opts["shots"])
-        reader = None
-        if opts["round_trip_reader"]:
-            reader = ModelEntry.objects.filter(name=opts["round_trip_reader"]).first()
-            if reader is None:
-                names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
-                raise CommandError(f"No model named {opts['round_trip_reader']!r}. Registered: {names or 'none'}.")
+        reader = _model_named(opts["round_trip_reader"]) if opts["round_trip_reader"] else None
         settings = RunSettings.from_params({name: opts[name] for name in RunSettings.field_names()})
         try:
             with transaction.atomic():
@@ -119,3 +111,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Run #{run.pk}: {run.job.status}. {run.job.progress_message}")
         if run.job.error:
             raise CommandError(run.job.error)
+
+
+def _model_named(name: str) -> ModelEntry:
+    try:
+        return entry_named(name)
+    except ModelUnavailable as exc:
+        raise CommandError(str(exc)) from None

@@ -17,7 +17,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from core import threads
-from core.models import ModelEntry
+from core.services.model_registry import ModelUnavailable, entry_named
 from generation.models import Corpus
 from training.models import EvaluationRun, Experiment
 from training.services import experiments, results
@@ -57,17 +57,15 @@ class Command(BaseCommand):
             if reader == "baseline":
                 chosen["reader_from_baseline"] = True
             elif reader:
-                entry = ModelEntry.objects.filter(name=reader).first()
-                if entry is None:
-                    names = ", ".join(ModelEntry.objects.values_list("name", flat=True))
-                    raise CommandError(f"No model named {reader!r}. Registered: {names or 'none'}.")
-                chosen["round_trip_reader"] = entry
+                try:
+                    chosen["round_trip_reader"] = entry_named(reader)
+                except ModelUnavailable as exc:
+                    raise CommandError(str(exc)) from None
             if options["corpus"]:
                 chosen["corpus"] = Corpus.objects.filter(name=options["corpus"]).first()
                 if chosen["corpus"] is None:
                     names = ", ".join(Corpus.objects.values_list("name", flat=True))
                     raise CommandError(f"No corpus named {options['corpus']!r}. Loaded: {names or 'none'}.")
-                chosen["context_sources"] = [options["corpus"]]
             try:
                 experiment = experiments.create_from_preset(
                     options["preset"],
