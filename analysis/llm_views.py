@@ -68,6 +68,7 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
             temperature=_float(request.POST.get("temperature"), 0.0),
             max_new_tokens=int(_float(request.POST.get("max_new_tokens"), 48)),
             verdict_mode=mode,
+            pairs=request.POST.get("pairs") or "all",
         )
         name = request.POST.get("template") or ""
         template = llm_judging.template_named(name) if name else None  # None: the session language's default
@@ -76,9 +77,10 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"The LLM judge was not started: {exc}")
         return redirect("analysis:session-llm-runs", pk=session.pk)
     how = "by choice of the likeliest options" if run.verdict_mode == "choice" else "by generated verdicts"
-    messages.success(
-        request, f"{model.name} is judging {run.items_total} items in both orders, {how} (job #{run.job_id})."
-    )
+    what = f"{run.items_total} items"
+    if len(run.pairs) > 1:
+        what += f" × {len(run.pairs)} pairs of systems"
+    messages.success(request, f"{model.name} is judging {what} in both orders, {how} (job #{run.job_id}).")
     return redirect("analysis:llm-run", pk=run.pk)
 
 
@@ -87,15 +89,20 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(LLMJudgeRun.objects.select_related("job", "session", "judge_model"), pk=pk)
     finished = run.job.status == JobStatus.SUCCEEDED
     result = llm_judging.with_judge_names(run.session, llm_judging.agreement(run, n_boot=1000)) if finished else None
-    verdicts = LLMVerdict.objects.filter(run=run).select_related("item").order_by("item_id")
+    verdicts = LLMVerdict.objects.filter(run=run).select_related("item").order_by("item_id", "system_a", "system_b")
     only = request.GET.get("only", "")
     if only == "unsure":
         verdicts = verdicts.filter(item_id__in=llm_judging.unsure_item_ids(run))
     page = Paginator(verdicts, 50).get_page(request.GET.get("page"))
-    votes: dict[int, list[LLMVote]] = {}
+    votes: dict[tuple[int, int, int], list[LLMVote]] = {}
     for vote in LLMVote.objects.filter(run=run, item_id__in=[v.item_id for v in page]).order_by("order", "vote"):
-        votes.setdefault(vote.item_id, []).append(vote)
-    rows = [{"verdict": v, "votes": votes.get(v.item_id, [])} for v in page]
+        votes.setdefault((vote.item_id, vote.system_a, vote.system_b), []).append(vote)
+    names = dict(run.session.systems.values_list("position", "name"))
+    pair_names = [(names.get(a, str(a)), names.get(b, str(b))) for a, b in run.pairs]
+    rows = [
+        {"verdict": v, "votes": votes.get(v.key, []), "pair": (names.get(v.system_a), names.get(v.system_b))}
+        for v in page
+    ]
     context = {
         "run": run,
         "session": run.session,
@@ -106,6 +113,7 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "only": only,
         "n_unsure": len(llm_judging.unsure_item_ids(run)) if finished else None,
+        "pair_names": pair_names,
         "engine_rules": llm_judging.run_rules(),
     }
     return render(request, "analysis/llm_run.html", context)
@@ -122,21 +130,23 @@ def llm_run_agreement(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def llm_run_verdicts(request: HttpRequest, pk: int) -> HttpResponse:
-    """Every output (raw text kept) with its parse and the item's final verdict, as CSV."""
+    """Every output (raw text kept) with its parse and the final verdict of its item and pair of systems, as CSV."""
     run = get_object_or_404(LLMJudgeRun, pk=pk)
-    verdicts = {v.item_id: v for v in LLMVerdict.objects.filter(run=run)}
+    verdicts = llm_judging.verdict_rows(run)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="llm-judge-run-{run.pk}-votes.csv"'
     writer = csv.writer(response)
     writer.writerow(
-        ["item_id", "order", "vote", "label_1", "label_2", "preference", "complete", "parse_method", "raw",
-         "final_label_a", "final_label_b", "final_preference", "status"]
+        ["item_id", "system_a", "system_b", "order", "vote", "label_1", "label_2", "preference", "complete",
+         "parse_method", "raw", "final_label_a", "final_label_b", "final_preference", "status"]
     )  # fmt: skip
-    for vote in LLMVote.objects.filter(run=run).order_by("item_id", "order", "vote"):
-        v = verdicts.get(vote.item_id)
+    names = dict(run.session.systems.values_list("position", "name"))
+    for vote in LLMVote.objects.filter(run=run).order_by("item_id", "system_a", "system_b", "order", "vote"):
+        v = verdicts.get((vote.item_id, vote.system_a, vote.system_b))
         writer.writerow(
-            [vote.item_id, vote.order, vote.vote, vote.label_1, vote.label_2, vote.preference, vote.complete,
-             vote.parse_method, vote.raw, v.label_a if v else "", v.label_b if v else "", v.preference if v else "",
+            [vote.item_id, names.get(vote.system_a, vote.system_a), names.get(vote.system_b, vote.system_b),
+             vote.order, vote.vote, vote.label_1, vote.label_2, vote.preference, vote.complete, vote.parse_method,
+             vote.raw, v.label_a if v else "", v.label_b if v else "", v.preference if v else "",
              v.status if v else ""]
         )  # fmt: skip
     return response

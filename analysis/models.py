@@ -129,6 +129,11 @@ class JudgingTemplate(models.Model):
             raise ValidationError(message[0].upper() + message[1:] + ".")
 
 
+def first_pair() -> list[list[int]]:
+    """The pair a two-system session has (systems 0 and 1); the default of ``LLMJudgeRun.system_pairs``."""
+    return [[0, 1]]
+
+
 class LLMJudgeRun(models.Model):
     """An LLM judging a session's items with the same labels and preference a person gives.
 
@@ -145,6 +150,11 @@ class LLMJudgeRun(models.Model):
     labels_snapshot = models.JSONField(help_text="The session's label set when the run was created.")
     max_item_id = models.BigIntegerField(help_text="Frozen selection: non-control items with id <= this.")
     items_total = models.PositiveIntegerField()
+    system_pairs = models.JSONField(
+        default=first_pair,
+        help_text="Pairs of system positions [a, b] (a < b) judged on every item: [[0, 1]] for two systems; "
+        "every pair (or only the first) for more.",
+    )
     votes = models.PositiveSmallIntegerField(default=1, help_text="Outputs per (item, order); majority decides.")
     prompt_mode = models.CharField(max_length=8, default="chat", help_text="'chat' or 'plain'.")
     verdict_mode = models.CharField(
@@ -176,6 +186,15 @@ class LLMJudgeRun(models.Model):
     def selection(self):  # noqa: ANN201 - a SessionItem queryset
         return self.session.items.filter(is_control=False, pk__lte=self.max_item_id).order_by("pk")
 
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        return [(int(a), int(b)) for a, b in self.system_pairs]
+
+    @property
+    def comparisons_total(self) -> int:
+        """(item, pair of systems) comparisons the run judges, each in both orders."""
+        return self.items_total * len(self.system_pairs)
+
 
 class VoteOrder(models.TextChoices):
     AB = "ab", "A shown first"
@@ -187,6 +206,8 @@ class LLMVote(models.Model):
 
     run = models.ForeignKey(LLMJudgeRun, on_delete=models.CASCADE, related_name="vote_rows")
     item = models.ForeignKey("annotation.SessionItem", on_delete=models.CASCADE, related_name="+")
+    system_a = models.PositiveSmallIntegerField(default=0, help_text="Position of the pair's first system (A).")
+    system_b = models.PositiveSmallIntegerField(default=1, help_text="Position of the pair's second system (B).")
     order = models.CharField(max_length=2, choices=VoteOrder.choices)
     vote = models.PositiveSmallIntegerField()
     raw = models.TextField(blank=True, help_text="The whole output (with the response prefix), always kept.")
@@ -203,18 +224,24 @@ class LLMVote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "item", "order", "vote"], name="llmvote_once"),
+            models.UniqueConstraint(
+                fields=["run", "item", "system_a", "system_b", "order", "vote"], name="llmvote_pair_once"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"run {self.run_id} item {self.item_id} {self.order} vote {self.vote}"
+        pair = f"systems {self.system_a}-{self.system_b}"
+        return f"run {self.run_id} item {self.item_id} {pair} {self.order} vote {self.vote}"
 
 
 class LLMVerdict(models.Model):
-    """The final verdict of one item in one run (system terms), rebuilt from its votes after the last chunk."""
+    """The final verdict of one item and pair of systems in one run (system terms: label_a is about the answer of
+    system_a), rebuilt from its votes after the last chunk."""
 
     run = models.ForeignKey(LLMJudgeRun, on_delete=models.CASCADE, related_name="verdicts")
     item = models.ForeignKey("annotation.SessionItem", on_delete=models.CASCADE, related_name="+")
+    system_a = models.PositiveSmallIntegerField(default=0)
+    system_b = models.PositiveSmallIntegerField(default=1)
     label_a = models.CharField(max_length=32, blank=True, help_text="Blank: no label (inconsistent/incomplete).")
     label_b = models.CharField(max_length=32, blank=True)
     preference = models.CharField(max_length=4, blank=True, help_text="'a', 'b', 'tie'; blank = incomplete.")
@@ -224,7 +251,13 @@ class LLMVerdict(models.Model):
     order_preferences = models.JSONField(default=list, help_text="[A-first, B-first] preferences in system terms.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "item"], name="llmverdict_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "item", "system_a", "system_b"], name="llmverdict_pair_once")
+        ]
 
     def __str__(self) -> str:
-        return f"run {self.run_id} item {self.item_id}: {self.status}"
+        return f"run {self.run_id} item {self.item_id} systems {self.system_a}-{self.system_b}: {self.status}"
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.item_id, self.system_a, self.system_b)

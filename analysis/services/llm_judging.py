@@ -34,10 +34,13 @@ from analysis.engine.templates import (
 )
 from analysis.engine.verdicts import RULES, Vote, aggregate, run_summary
 from analysis.models import JudgingTemplate, LLMJudgeRun, LLMVerdict, LLMVote
-from analysis.services import statistics
+from analysis.services import ranking, statistics
+from analysis.services.judge_policy import counted_judgments, excluded_judges
 from analysis.services.pseudonyms import display_names
 from analysis.stats.llm_agreement import compute_llm_agreement
-from annotation.models import JudgingSession
+from analysis.stats.llm_ranking import compare_rankings
+from analysis.stats.ranking import compute_ranking_statistics
+from annotation.models import ItemAnswer, JudgingSession
 from annotation.services.sessions import ItemData, create_session
 from core.models import ModelEntry, ModelKind, ModelRole
 from core.permissions import recorded_user
@@ -78,6 +81,7 @@ class JudgeSettings(DecodingSettings):
     prompt_mode: str = "chat"
     response_prefix: str | None = None  # None: JSON_PREFIX for local models, none for endpoints
     verdict_mode: str = "generate"  # or "choice" (local models, one vote): see analysis/engine/choice.py
+    pairs: str = "all"  # K > 2 systems: "all" pairs of systems, or "first" (systems A and B only)
 
     def errors(self) -> list[str]:
         problems = []
@@ -92,7 +96,20 @@ class JudgeSettings(DecodingSettings):
             problems.append(f"verdict mode must be 'generate' or 'choice', got {self.verdict_mode!r}")
         elif self.verdict_mode == "choice" and self.votes != 1:
             problems.append("choice mode is deterministic: it takes one vote per order")
+        if self.pairs not in PAIR_CHOICES:
+            problems.append(f"pairs must be 'all' or 'first', got {self.pairs!r}")
         return problems
+
+
+PAIR_CHOICES = ("all", "first")
+
+
+def system_pairs(n_systems: int, which: str = "all") -> list[list[int]]:
+    """The pairs of system positions a run judges: every pair (so the LLM can rank K systems like the humans),
+    or only the first two systems (a cheaper run: K(K-1)/2 times fewer outputs)."""
+    if which == "first" or n_systems <= 2:
+        return [[0, 1]]
+    return [[a, b] for a in range(n_systems) for b in range(a + 1, n_systems)]
 
 
 def session_language(session: JudgingSession) -> str:
@@ -170,6 +187,7 @@ def create_run(
     last = items.values_list("pk", flat=True).last()
     if last is None:
         raise RunSetupError(f"session {session.name!r} has no items to judge")
+    pairs = system_pairs(session.n_systems, settings.pairs)
     prefix = settings.response_prefix
     if prefix is None:
         prefix = "" if judge_model.kind == ModelKind.OPENAI else JSON_PREFIX
@@ -186,6 +204,7 @@ def create_run(
             labels_snapshot=list(session.accuracy_labels),
             max_item_id=last,
             items_total=items.count(),
+            system_pairs=pairs,
             votes=settings.votes,
             prompt_mode=settings.prompt_mode,
             verdict_mode=settings.verdict_mode,
@@ -206,18 +225,37 @@ def create_run(
 # ------------------------------------------------------------------------------------------ executing
 
 
+PairKey = tuple[int, int, int]
+"""(item id, system position a, system position b): one comparison a run judges (in both orders)."""
+
+
 def _pairs(run: LLMJudgeRun) -> list[JudgePair]:
+    """Every (item, pair of systems) of the run, item by item; answer_a is the answer of the pair's first system."""
+    items = list(run.selection().only("pk", "question", "answer_a", "answer_b", "context", "gold_answers"))
+    answers: dict[tuple[int, int], str] = {}
+    for item in items:
+        answers[item.pk, 0], answers[item.pk, 1] = item.answer_a, item.answer_b
+    if any(b > 1 for _, b in run.pairs):
+        rows = ItemAnswer.objects.filter(item__in=[i.pk for i in items], system__gt=1)
+        answers.update(
+            {(item_id, system): text for item_id, system, text in rows.values_list("item_id", "system", "text")}
+        )
     return [
         JudgePair(
-            key=item.pk,
+            key=(item.pk, a, b),
             question=item.question,
-            answer_a=item.answer_a,
-            answer_b=item.answer_b,
+            answer_a=answers[item.pk, a],
+            answer_b=answers[item.pk, b],
             passage=item.context,
             gold_answers=tuple(str(g) for g in (item.gold_answers or [])),
         )
-        for item in run.selection().only("pk", "question", "answer_a", "answer_b", "context", "gold_answers")
+        for item in items
+        for a, b in run.pairs
     ]
+
+
+def _pair_keys(run: LLMJudgeRun) -> list[PairKey]:
+    return [(item_id, a, b) for item_id in run.selection().values_list("pk", flat=True) for a, b in run.pairs]
 
 
 def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
@@ -282,9 +320,12 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
 
 def _vote_row(run: LLMJudgeRun, vote: Vote) -> LLMVote:
     parsed = vote.parsed
+    item_id, system_a, system_b = vote.pair_key  # type: ignore[misc]
     return LLMVote(
         run=run,
-        item_id=vote.pair_key,
+        item_id=item_id,
+        system_a=system_a,
+        system_b=system_b,
         order=vote.order,
         vote=vote.vote,
         raw=storable_text(vote.raw),
@@ -300,6 +341,14 @@ def _vote_row(run: LLMJudgeRun, vote: Vote) -> LLMVote:
     )
 
 
+VOTE_KEY = ("item_id", "system_a", "system_b", "order", "vote")
+
+
+def stored_keys(run: LLMJudgeRun) -> set[tuple[PairKey, str, int]]:
+    """The engine's keys ((item, a, b), order, vote) of the votes already stored: what a resumed run skips."""
+    return {((i, a, b), order, vote) for i, a, b, order, vote in LLMVote.objects.filter(run=run).values_list(*VOTE_KEY)}
+
+
 def store_votes(run: LLMJudgeRun, votes: list[Vote]) -> int:
     """One transaction per chunk; a vote another worker already stored is skipped (never stored twice)."""
     rows = [_vote_row(run, v) for v in votes]
@@ -308,8 +357,8 @@ def store_votes(run: LLMJudgeRun, votes: list[Vote]) -> int:
             LLMVote.objects.bulk_create(rows)
         return len(rows)
     except IntegrityError:
-        done = set(LLMVote.objects.filter(run=run).values_list("item_id", "order", "vote"))
-        fresh = [r for r in rows if (r.item_id, r.order, r.vote) not in done]
+        done = set(LLMVote.objects.filter(run=run).values_list(*VOTE_KEY))
+        fresh = [r for r in rows if tuple(getattr(r, f) for f in VOTE_KEY) not in done]
         with transaction.atomic():
             LLMVote.objects.bulk_create(fresh, ignore_conflicts=True)
         return len(fresh)
@@ -318,7 +367,7 @@ def store_votes(run: LLMJudgeRun, votes: list[Vote]) -> int:
 def stored_votes(run: LLMJudgeRun) -> list[Vote]:
     return [
         Vote(
-            pair_key=row.item_id,
+            pair_key=(row.item_id, row.system_a, row.system_b),
             order=row.order,  # type: ignore[arg-type]
             vote=row.vote,
             raw=row.raw,
@@ -337,16 +386,17 @@ def stored_votes(run: LLMJudgeRun) -> list[Vote]:
 
 def rebuild_verdicts(run: LLMJudgeRun) -> dict[str, Any]:
     """Final verdicts from every stored vote (one transaction), and the run's summary."""
-    item_ids = list(run.selection().values_list("pk", flat=True))
-    verdicts = aggregate(stored_votes(run), item_ids)
+    verdicts = aggregate(stored_votes(run), _pair_keys(run))
     rows = []
-    for item_id, v in verdicts.items():
+    for (item_id, system_a, system_b), v in verdicts.items():
         ab_pref = v.orders["ab"].in_systems()[2]
         ba_pref = v.orders["ba"].in_systems()[2]
         rows.append(
             LLMVerdict(
                 run=run,
                 item_id=item_id,
+                system_a=system_a,
+                system_b=system_b,
                 label_a=v.label_a or "",
                 label_b=v.label_b or "",
                 preference=v.preference or "",
@@ -373,7 +423,7 @@ def execute_run(run: LLMJudgeRun, reporter: Reporter, *, judge: LLMJudge | None 
     run = LLMJudgeRun.objects.select_related("session", "judge_model").get(pk=run.pk)
     pairs = _pairs(run)
     total = len(pairs) * 2 * run.votes
-    done = set(LLMVote.objects.filter(run=run).values_list("item_id", "order", "vote"))
+    done = stored_keys(run)
     reporter.progress(len(done), total, f"{len(done)} of {total} outputs done; loading {run.judge_model.name}")
     if done:
         reporter.log(f"resuming: {len(done)} of {total} outputs already stored")
@@ -410,25 +460,25 @@ def execute_run(run: LLMJudgeRun, reporter: Reporter, *, judge: LLMJudge | None 
 # ------------------------------------------------------------------------------------------ reading
 
 
-def verdict_rows(run: LLMJudgeRun) -> dict[int, LLMVerdict]:
-    return {v.item_id: v for v in LLMVerdict.objects.filter(run=run)}
+def verdict_rows(run: LLMJudgeRun) -> dict[PairKey, LLMVerdict]:
+    return {v.key: v for v in LLMVerdict.objects.filter(run=run)}
 
 
 PREF_CODES = {"a": 0, "tie": 1, "b": 2}
 
 
-def llm_arrays(run: LLMJudgeRun, item_ids: np.ndarray, codes: dict[str, int]) -> dict[str, np.ndarray]:
-    """The run's final verdicts over ``item_ids`` as engine codes (-1 where it has none)."""
+def llm_arrays(run: LLMJudgeRun, keys: list[PairKey], codes: dict[str, int]) -> dict[str, np.ndarray]:
+    """The run's final verdicts over ``keys`` ((item, a, b) comparisons) as engine codes (-1 where it has none)."""
     verdicts = verdict_rows(run)
-    n = len(item_ids)
+    n = len(keys)
     out = {
         "llm_labels_a": np.full(n, -1, dtype=np.int64),
         "llm_labels_b": np.full(n, -1, dtype=np.int64),
         "llm_preference": np.full(n, -1, dtype=np.int64),
         "llm_order_preferences": np.full((n, 2), -1, dtype=np.int64),
     }
-    for i, item_id in enumerate(item_ids.tolist()):
-        v = verdicts.get(item_id)
+    for i, key in enumerate(keys):
+        v = verdicts.get(key)
         if v is None:
             continue
         out["llm_labels_a"][i] = codes.get(v.label_a, -1)
@@ -439,17 +489,61 @@ def llm_arrays(run: LLMJudgeRun, item_ids: np.ndarray, codes: dict[str, int]) ->
     return out
 
 
+@dataclass(frozen=True)
+class HumanComparisons:
+    """The human judgments of a run's comparisons as (comparisons, judges) code grids: a judgment belongs to a
+    comparison when it judged the same item and the same pair of systems (in system terms, as the LLM's)."""
+
+    judge_ids: list[int]
+    labels_a: np.ndarray
+    labels_b: np.ndarray
+    preference: np.ndarray
+
+
+def human_comparisons(session: JudgingSession, keys: list[PairKey]) -> HumanComparisons:
+    """Counted human judgments (the judges the statistics leave out are left out here too) over ``keys``.
+    Raises ``statistics.StatisticsError`` naming a judgment whose label the session does not define."""
+    index = {key: i for i, key in enumerate(keys)}
+    codes = statistics.label_codes(session)
+    rows = [
+        row
+        for row in counted_judgments(session, excluded_judges(session))
+        .filter(item_id__in={key[0] for key in keys})
+        .values_list("item_id", "system_a", "system_b", "judge_id", "label_a", "label_b", "preference")
+        if (row[0], row[1], row[2]) in index
+    ]
+    judges = sorted({row[3] for row in rows})
+    column = {judge: j for j, judge in enumerate(judges)}
+    shape = (len(keys), len(judges))
+    grids = {name: np.full(shape, -1, dtype=np.int64) for name in ("labels_a", "labels_b", "preference")}
+    for item_id, a, b, judge, label_a, label_b, preference in rows:
+        at = (index[item_id, a, b], column[judge])
+        for name, value, allowed in (
+            ("labels_a", label_a, codes),
+            ("labels_b", label_b, codes),
+            ("preference", preference, PREF_CODES),
+        ):
+            if value and value not in allowed:
+                raise statistics.StatisticsError(
+                    f"the judgment of item {item_id} by user {judge} has {name.rstrip('s')} {value!r}, "
+                    f"which session {session.name!r} does not define"
+                )
+            grids[name][at] = allowed[value] if value else -1
+    return HumanComparisons(judges, grids["labels_a"], grids["labels_b"], grids["preference"])
+
+
 def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0) -> list[int]:
-    """Items the run left unsure (cheap-first): preference not order-consistent, a label that flipped with
-    the order or is missing, or a majority share below ``min_confidence`` (with several votes)."""
-    out = []
-    for v in LLMVerdict.objects.filter(run=run).order_by("item_id"):
+    """Items the run left unsure (cheap-first): for any pair of systems judged, a preference not order-consistent,
+    a label that flipped with the order or is missing, or a majority share below ``min_confidence`` (with several
+    votes)."""
+    out: set[int] = set()
+    for v in LLMVerdict.objects.filter(run=run):
         unsure = v.status != "consistent" or not v.label_a or not v.label_b
         if v.confidence is not None and v.confidence < min_confidence:
             unsure = True
         if unsure:
-            out.append(v.item_id)
-    return out
+            out.add(v.item_id)
+    return sorted(out)
 
 
 def run_rules() -> tuple[str, ...]:
@@ -457,33 +551,48 @@ def run_rules() -> tuple[str, ...]:
 
 
 def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidence: float = 0.95) -> dict[str, Any]:
-    """The run's verdicts against the session's human judgments (statistics engine ``llm_agreement``).
+    """The run's verdicts against the session's human judgments (statistics engine ``llm_agreement``), compared
+    per item and pair of systems; with more than two systems judged in every pair, also the two rankings
+    (``ranking_comparison``).
 
-    Human arrays come from the same loader as every human figure; the LLM's come from ``LLMVerdict`` only
-    and enter the engine as separate inputs, so the LLM is never a column among the human judges."""
+    Human arrays come from counted judgments only; the LLM's come from ``LLMVerdict`` and enter the engine as
+    separate inputs, so the LLM is never a column among the human judges. With one pair (two systems, or a run
+    of systems A and B only) a comparison is an item and the figures are the two-system ones; with several
+    pairs the A - B conclusions would mix systems, so the ranking comparison takes their place."""
     session = run.session
-    data = statistics.load_session_data(session)
-    main = ~data.control
-    item_ids = data.item_ids[main]
-    llm = llm_arrays(run, item_ids, statistics.label_codes(session))
-    texts = dict(session.items.filter(pk__in=item_ids.tolist()).values_list("pk", "answer_a"))
-    texts_b = dict(session.items.filter(pk__in=item_ids.tolist()).values_list("pk", "answer_b"))
+    pairs = _pairs(run)
+    keys: list[PairKey] = [pair.key for pair in pairs]  # type: ignore[misc]
+    humans = human_comparisons(session, keys)
+    llm = llm_arrays(run, keys, statistics.label_codes(session))
+    names = dict(session.systems.values_list("position", "name")) or {0: session.system_a, 1: session.system_b}
+    one_pair = len(run.pairs) == 1
+    a, b = run.pairs[0]
     result = compute_llm_agreement(
-        data.labels_a[main],
-        data.labels_b[main],
+        humans.labels_a,
+        humans.labels_b,
         llm["llm_labels_a"],
         llm["llm_labels_b"],
-        preference=data.preference[main],
+        preference=humans.preference,
         llm_preference=llm["llm_preference"],
         llm_order_preferences=llm["llm_order_preferences"],
-        length_a=np.array([len(texts[i]) for i in item_ids.tolist()], dtype=float),
-        length_b=np.array([len(texts_b[i]) for i in item_ids.tolist()], dtype=float),
-        judge_ids=data.judge_ids.tolist(),
-        system_names=(session.system_a, session.system_b),
+        length_a=np.array([len(p.answer_a) for p in pairs], dtype=float),
+        length_b=np.array([len(p.answer_b) for p in pairs], dtype=float),
+        judge_ids=humans.judge_ids,
+        system_names=(names.get(a, "A"), names.get(b, "B")) if one_pair else ("first system", "second system"),
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
     )
+    result["comparisons"] = {
+        "unit": "item" if one_pair else "item and pair of systems",
+        "pairs": [[names.get(x, str(x)), names.get(y, str(y))] for x, y in run.pairs],
+        "n": len(keys),
+    }
+    if not one_pair:
+        result["bootstrap"]["resampling"] = "comparisons (an item and a pair of systems)"
+        result["conclusions"] = None
+        result["ranking"] = ranking_comparison(run, n_boot=min(n_boot, ranking.DEFAULT_REPLICATES), seed=seed,
+                                               confidence=confidence)  # fmt: skip
     result["run"] = {
         "id": run.pk,
         "model": run.judge_model.name,
@@ -497,6 +606,64 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
     return result
 
 
+def judges_every_pair(run: LLMJudgeRun) -> bool:
+    """Whether the run judged every pair of the session's systems (so the LLM can rank them all)."""
+    return run.session.n_systems > 2 and len(run.pairs) == run.session.n_systems * (run.session.n_systems - 1) // 2
+
+
+def llm_ranking_arrays(run: LLMJudgeRun) -> dict[str, Any]:
+    """The run's verdicts as the K-system engine's long arrays, over the same items as the human ranking
+    (``ranking.ranking_arrays``): one row per verdict, all by one judge."""
+    session = run.session
+    item_ids = list(session.items.order_by("pk").values_list("pk", flat=True))
+    index = {pk: i for i, pk in enumerate(item_ids)}
+    controls = set(session.items.filter(is_control=True).values_list("pk", flat=True))
+    codes = statistics.label_codes(session)
+    rows = list(
+        LLMVerdict.objects.filter(run=run)
+        .order_by("item_id", "system_a", "system_b")
+        .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference")
+    )
+    return {
+        "item": np.array([index[r[0]] for r in rows], dtype=np.int64),
+        "system_a": np.array([r[1] for r in rows], dtype=np.int64),
+        "system_b": np.array([r[2] for r in rows], dtype=np.int64),
+        "label_a": np.array([codes.get(r[3], -1) for r in rows], dtype=np.int64),
+        "label_b": np.array([codes.get(r[4], -1) for r in rows], dtype=np.int64),
+        "preference": np.array([PREF_CODES.get(r[5], -1) for r in rows], dtype=np.int64),
+        "judge": np.zeros(len(rows), dtype=np.int64),
+        "control": np.array([pk in controls for pk in item_ids], dtype=bool),
+        "n_items": len(item_ids),
+    }
+
+
+def ranking_comparison(
+    run: LLMJudgeRun, *, n_boot: int = ranking.DEFAULT_REPLICATES, seed: int = 0, confidence: float = 0.95
+) -> dict[str, Any] | None:
+    """The LLM's ranking of the session's systems beside the human one (``analysis.stats.llm_ranking``), or None
+    when the run did not judge every pair. The human ranking is the one the ranking page shows (stored when
+    current, else computed now, or by a job for a big session: then the last one, marked not current, or none
+    yet)."""
+    if not judges_every_pair(run):
+        return None
+    session = run.session
+    names = ranking.system_names(session)
+    llm = compute_ranking_statistics(
+        **llm_ranking_arrays(run), system_names=names, n_boot=n_boot, seed=session.seed % 2**32,
+        confidence=confidence,
+    )  # fmt: skip
+    state = ranking.ranking_state(session)
+    human = state.result
+    if human is None:  # a big session's first ranking is being computed by a job
+        return {"human_pending": True, "job": state.job.pk if state.job else None}
+    out = compare_rankings(human, llm, confidence=confidence)
+    out["human_pending"] = False
+    out["human_current"] = state.fresh
+    out["n_human_judgments"] = human["counts"]["n_judgments"]
+    out["n_llm_verdicts"] = llm["counts"]["n_judgments"]
+    return out
+
+
 def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float = 1.0):  # noqa: ANN201
     """Cheap-first: a new human session holding only the items this run left unsure (see ``unsure_item_ids``),
     with the original session's systems, labels, k, judges and settings; the items keep their external ids
@@ -508,6 +675,14 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
     ids = unsure_item_ids(run, min_confidence=min_confidence)
     if not ids:
         raise RunSetupError(f"LLM judging run {run.pk} left no item unsure: there is nothing to send to human judges")
+    systems = list(session.systems.order_by("position").values_list("name", flat=True))
+    more: dict[int, list[tuple[str, dict]]] = {}
+    for item_id, text, metrics in (
+        ItemAnswer.objects.filter(item__in=ids, system__gt=1)
+        .order_by("item", "system")
+        .values_list("item_id", "text", "metrics")
+    ):
+        more.setdefault(item_id, []).append((text, metrics or {}))
     items = [
         ItemData(
             question=item.question,
@@ -518,6 +693,8 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
             external_id=item.external_id or f"item-{item.pk}",
             metrics_a=item.metrics_a,
             metrics_b=item.metrics_b,
+            more_answers=[text for text, _ in more.get(item.pk, [])],
+            more_metrics=[metrics for _, metrics in more.get(item.pk, [])],
         )  # fmt: skip
         for item in session.items.filter(pk__in=ids).order_by("position", "pk")
     ]
@@ -525,6 +702,9 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
         name=f"{session.name} (items LLM run {run.pk} left unsure)"[:200],
         system_a=session.system_a,
         system_b=session.system_b,
+        more_systems=systems[2:],
+        matchup_design=session.matchup_design,
+        pairs_per_item=session.pairs_per_item,
         items=items,
         judges_per_item=session.judges_per_item,
         judges=session.judges.all(),

@@ -143,4 +143,5 @@ def test_a_session_of_three_systems_shows_its_llm_judges_on_its_statistics_page(
 
     assert "Ranking of the 3 systems" in stats and "LLM judges beside the humans" in stats
     assert reverse("analysis:llm-run", args=[run.pk]) in stats and "fake-judge" in stats
-    assert "answers of sys-a and sys-b (the first two systems)" in stats  # what it judged, said plainly
+    assert "an LLM run judges every pair of systems on each item" in stats  # what it judged, said plainly
+    assert run.system_pairs == [[0, 1], [0, 2], [1, 2]]
