@@ -189,6 +189,10 @@ def test_the_run_page_the_statistics_page_and_the_votes_export_show_the_pairs_an
     assert "an LLM run judges every pair of systems" in stats
     assert "same best (sys-a)" in stats and "3 of 3 pairs" in stats
 
+    api = alice_client.get(reverse("api:session-llm-judges", args=[session.pk])).json()["runs"][0]
+    assert api["system_pairs"] == [["sys-a", "sys-b"], ["sys-a", "sys-c"], ["sys-b", "sys-c"]]
+    assert api["agreement"]["ranking"]["best"]["same"] is True and api["agreement"]["conclusions"] is None
+
     votes = alice_client.get(reverse("analysis:llm-run-votes", args=[run.pk])).content.decode()
     rows = list(csv.DictReader(io.StringIO(votes)))
     assert len(rows) == 6 * N_ITEMS
