@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from django.db import IntegrityError, transaction
 
-from analysis.engine.choice import margin_summary
+from analysis.engine.choice import LOW_MARGIN, margin_summary, read_choice
 from analysis.engine.parsing import ParsedVerdict
 from analysis.engine.runner import VERDICT_MODES, LLMJudge, check_votes
 from analysis.engine.templates import (
@@ -532,10 +532,13 @@ def human_comparisons(session: JudgingSession, keys: list[PairKey]) -> HumanComp
     return HumanComparisons(judges, grids["labels_a"], grids["labels_b"], grids["preference"])
 
 
-def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0) -> list[int]:
+def unsure_item_ids(
+    run: LLMJudgeRun, *, min_confidence: float = 1.0, min_margin: float = LOW_MARGIN
+) -> list[int]:
     """Items the run left unsure (cheap-first): for any pair of systems judged, a preference not order-consistent,
-    a label that flipped with the order or is missing, or a majority share below ``min_confidence`` (with several
-    votes)."""
+    a label that flipped with the order or is missing, a majority share below ``min_confidence`` (with several
+    votes), or, in choice mode, a choice in either order whose top option beat the runner-up by less than
+    ``min_margin`` probability (choice always gives a verdict, so a near tie is its low confidence)."""
     out: set[int] = set()
     for v in LLMVerdict.objects.filter(run=run):
         unsure = v.status != "consistent" or not v.label_a or not v.label_b
@@ -543,6 +546,11 @@ def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0) -> list[in
             unsure = True
         if unsure:
             out.add(v.item_id)
+    if run.verdict_mode == "choice" and min_margin > 0:
+        for item_id, raw in LLMVote.objects.filter(run=run).exclude(item_id__in=out).values_list("item_id", "raw"):
+            choice = read_choice(raw)
+            if choice is not None and min(float(m) for m in choice["margin"].values()) < min_margin:
+                out.add(item_id)
     return sorted(out)
 
 
@@ -725,7 +733,8 @@ def send_unsure_to_humans(run: LLMJudgeRun, *, user=None, min_confidence: float 
             "llm_run": run.pk,
             "items_sent": len(items),
             "items_total": run.items_total,
-            "rule": "items whose LLM verdict was inconsistent across orders, lacked a label, or had a split vote",
+            "rule": "items whose LLM verdict was inconsistent across orders, lacked a label, had a split vote or "
+            f"(choice mode) a choice with a margin below {LOW_MARGIN}",
         },
     )
 

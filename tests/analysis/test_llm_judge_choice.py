@@ -6,6 +6,7 @@ judged (position bias measured), and a crashed run resumes without storing any v
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -141,3 +142,51 @@ def test_choice_settings_that_cannot_work_are_refused_with_a_clear_message():
     assert not LLMJudgeRun.objects.exists()
     assert llm_judging.default_verdict_mode(endpoint_model("http://127.0.0.1:9/v1", name="e")) == "generate"
     assert llm_judging.default_verdict_mode(hf_model("/nowhere", name="y")) == "choice"
+
+
+class ReadingChooser:
+    """Reads the answers shown and judges them from ``truth`` (consistent in both orders), sure of every choice
+    except the preference on the question ``hesitant``: 0.50 against 0.45."""
+
+    def __init__(self, truth: dict[str, str], hesitant: str) -> None:
+        self.truth, self.hesitant = truth, hesitant
+
+    def choose_text(self, prompts, steps, *, progress=None):
+        keys = ["correct", "partial", "incorrect"]
+        out = []
+        for prompt in prompts:
+            shown = dict(re.findall(r"^Answer ([12]): (.*)$", prompt, re.MULTILINE))
+            first, second = self.truth[shown["1"]], self.truth[shown["2"]]
+            preference = 0 if keys.index(first) < keys.index(second) else 1
+            unsure = self.hesitant in prompt
+
+            class Result:
+                choices = (keys.index(first), keys.index(second), preference)
+                prompt_tokens = 7
+
+                def probabilities(self, step, _unsure=unsure, _pick=preference):
+                    if step < 2:
+                        return (0.9, 0.05, 0.05)
+                    top = (0.5, 0.45, 0.05) if _unsure else (0.9, 0.05, 0.05)
+                    return top if _pick == 0 else (top[1], top[0], top[2])
+
+            out.append(Result())
+        return out
+
+
+@pytest.mark.django_db
+def test_a_choice_won_by_a_hair_leaves_its_item_unsure_for_cheap_first():
+    session = make_session(n=4, k=1)
+    items = list(session.items.order_by("pk"))
+    truth = {i.answer_a: "correct" for i in items} | {i.answer_b: "incorrect" for i in items}
+    run = create_run(session, hf_model("/unused"), settings=JudgeSettings(verdict_mode="choice"), enqueue=False)
+    chooser = ReadingChooser(truth, hesitant=items[2].question)
+    judge = LLMJudge(None, default_template("en"), LABELS, render=lambda m: m[-1]["content"], chooser=chooser)
+
+    llm_judging.execute_run(run, Reporter(), judge=judge)
+
+    assert set(LLMVerdict.objects.filter(run=run).values_list("status", flat=True)) == {"consistent"}
+    assert llm_judging.unsure_item_ids(run) == [items[2].pk], "consistent, but its preference was a near tie"
+    assert llm_judging.unsure_item_ids(run, min_margin=0) == []
+    new = llm_judging.send_unsure_to_humans(run)
+    assert list(new.items.values_list("question", flat=True)) == [items[2].question]
