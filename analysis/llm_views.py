@@ -35,6 +35,7 @@ def _float(value: str | None, default: float) -> float:
 def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(JudgingSession, pk=pk)
     runs = LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model")
+    n_items = session.items.filter(is_control=False).count()
     context = {
         "session": session,
         "runs": runs,
@@ -42,6 +43,9 @@ def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "default_model": llm_judging.default_judge_model(session),
         "language": llm_judging.session_language(session),
         "templates": llm_judging.template_choices(),
+        "n_items": n_items,
+        "outputs_all": n_items * 2 * len(llm_judging.system_pairs(session.n_systems)),
+        "outputs_first": n_items * 2,
     }
     return render(request, "analysis/llm_runs.html", context)
 

@@ -203,7 +203,8 @@ def test_the_run_page_the_statistics_page_and_the_votes_export_show_the_pairs_an
 def test_the_start_form_offers_every_pair_or_the_first_two(alice_client):
     session = three_systems()
     page = alice_client.get(reverse("analysis:session-llm-runs", args=[session.pk])).content.decode()
-    assert 'name="pairs"' in page and "every pair (3 systems" in page
+    assert 'name="pairs"' in page and "every pair (3 systems ranked beside the humans; 48 outputs per vote)" in page
+    assert "sys-a and sys-b only (no ranking; 16 outputs per vote)" in page
     with FakeJudgeServer(ScriptedJudge(truth(session))) as server:
         model = endpoint_model(server.base_url)
         start = reverse("analysis:session-llm-start", args=[session.pk])
