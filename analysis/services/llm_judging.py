@@ -532,9 +532,7 @@ def human_comparisons(session: JudgingSession, keys: list[PairKey]) -> HumanComp
     return HumanComparisons(judges, grids["labels_a"], grids["labels_b"], grids["preference"])
 
 
-def unsure_item_ids(
-    run: LLMJudgeRun, *, min_confidence: float = 1.0, min_margin: float = LOW_MARGIN
-) -> list[int]:
+def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0, min_margin: float = LOW_MARGIN) -> list[int]:
     """Items the run left unsure (cheap-first): for any pair of systems judged, a preference not order-consistent,
     a label that flipped with the order or is missing, a majority share below ``min_confidence`` (with several
     votes), or, in choice mode, a choice in either order whose top option beat the runner-up by less than
@@ -620,29 +618,14 @@ def judges_every_pair(run: LLMJudgeRun) -> bool:
 
 
 def llm_ranking_arrays(run: LLMJudgeRun) -> dict[str, Any]:
-    """The run's verdicts as the K-system engine's long arrays, over the same items as the human ranking
-    (``ranking.ranking_arrays``): one row per verdict, all by one judge."""
-    session = run.session
-    item_ids = list(session.items.order_by("pk").values_list("pk", flat=True))
-    index = {pk: i for i, pk in enumerate(item_ids)}
-    controls = set(session.items.filter(is_control=True).values_list("pk", flat=True))
-    codes = statistics.label_codes(session)
+    """The run's verdicts as the K-system engine's long arrays, over the same items as the human ranking: one row
+    per verdict, all by one judge."""
     rows = list(
         LLMVerdict.objects.filter(run=run)
         .order_by("item_id", "system_a", "system_b")
-        .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference")
+        .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference", "run_id")
     )
-    return {
-        "item": np.array([index[r[0]] for r in rows], dtype=np.int64),
-        "system_a": np.array([r[1] for r in rows], dtype=np.int64),
-        "system_b": np.array([r[2] for r in rows], dtype=np.int64),
-        "label_a": np.array([codes.get(r[3], -1) for r in rows], dtype=np.int64),
-        "label_b": np.array([codes.get(r[4], -1) for r in rows], dtype=np.int64),
-        "preference": np.array([PREF_CODES.get(r[5], -1) for r in rows], dtype=np.int64),
-        "judge": np.zeros(len(rows), dtype=np.int64),
-        "control": np.array([pk in controls for pk in item_ids], dtype=bool),
-        "n_items": len(item_ids),
-    }
+    return ranking.long_arrays(run.session, rows)
 
 
 def ranking_comparison(

@@ -34,17 +34,15 @@ DEFAULT_REPLICATES = 1000
 def ranking_arrays(session: JudgingSession) -> dict[str, object]:
     """The engine's inputs: one row per judgment (system positions, codes), per-item controls and per-answer
     metrics as (items, K) arrays (NaN where an answer has no score)."""
-    codes = label_codes(session)
     rows = list(
         counted_judgments(session, excluded_judges(session))
         .order_by("pk")
         .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference", "judge_id")
     )
-    item_ids = np.fromiter(session.items.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
-    control_ids = set(session.items.filter(is_control=True).values_list("pk", flat=True))
-    index = {int(pk): i for i, pk in enumerate(item_ids)}
+    data = long_arrays(session, rows)
+    index = {int(pk): i for i, pk in enumerate(session.items.order_by("pk").values_list("pk", flat=True))}
     k = session.n_systems
-    metrics = {name: np.full((len(item_ids), k), np.nan) for name in METRICS}
+    metrics = {name: np.full((len(index), k), np.nan) for name in METRICS}
     for item_id, system, scores in ItemAnswer.objects.filter(item__session=session).values_list(
         "item_id", "system", "metrics"
     ):
@@ -52,6 +50,18 @@ def ranking_arrays(session: JudgingSession) -> dict[str, object]:
             value = (scores or {}).get(name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metrics[name][index[item_id], system] = float(value)
+    data["metrics"] = {name: values for name, values in metrics.items() if np.isfinite(values).any()}
+    return data
+
+
+def long_arrays(session: JudgingSession, rows: list[tuple]) -> dict[str, object]:
+    """The engine's long arrays from rows of (item id, system a, system b, label a, label b, preference, judge),
+    over every item of the session (controls flagged): the human judgments here, an LLM run's verdicts in
+    ``llm_judging``, so both are ranked over the same items."""
+    codes = label_codes(session)
+    item_ids = np.fromiter(session.items.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+    control_ids = set(session.items.filter(is_control=True).values_list("pk", flat=True))
+    index = {int(pk): i for i, pk in enumerate(item_ids)}
     judges = sorted({row[6] for row in rows})
     judge_index = {pk: i for i, pk in enumerate(judges)}
     return {
@@ -64,7 +74,6 @@ def ranking_arrays(session: JudgingSession) -> dict[str, object]:
         "judge": np.array([judge_index[row[6]] for row in rows], dtype=np.int64),
         "control": np.array([int(pk) in control_ids for pk in item_ids], dtype=bool),
         "n_items": len(item_ids),
-        "metrics": {name: values for name, values in metrics.items() if np.isfinite(values).any()},
     }
 
 
