@@ -236,7 +236,9 @@ def _pairs(run: LLMJudgeRun) -> list[JudgePair]:
     for item in items:
         answers[item.pk, 0], answers[item.pk, 1] = item.answer_a, item.answer_b
     if any(b > 1 for _, b in run.pairs):
-        rows = ItemAnswer.objects.filter(item__in=[i.pk for i in items], system__gt=1)
+        rows = ItemAnswer.objects.filter(
+            item__session_id=run.session_id, item__is_control=False, item_id__lte=run.max_item_id, system__gt=1
+        )
         answers.update(
             {(item_id, system): text for item_id, system, text in rows.values_list("item_id", "system", "text")}
         )
@@ -508,7 +510,7 @@ def human_comparisons(session: JudgingSession, keys: list[PairKey]) -> HumanComp
     rows = [
         row
         for row in counted_judgments(session, excluded_judges(session))
-        .filter(item_id__in={key[0] for key in keys})
+        .filter(item__is_control=False)
         .values_list("item_id", "system_a", "system_b", "judge_id", "label_a", "label_b", "preference")
         if (row[0], row[1], row[2]) in index
     ]
@@ -545,8 +547,8 @@ def unsure_item_ids(run: LLMJudgeRun, *, min_confidence: float = 1.0, min_margin
         if unsure:
             out.add(v.item_id)
     if run.verdict_mode == "choice" and min_margin > 0:
-        for item_id, raw in LLMVote.objects.filter(run=run).exclude(item_id__in=out).values_list("item_id", "raw"):
-            choice = read_choice(raw)
+        for item_id, raw in LLMVote.objects.filter(run=run).values_list("item_id", "raw"):
+            choice = None if item_id in out else read_choice(raw)
             if choice is not None and min(float(m) for m in choice["margin"].values()) < min_margin:
                 out.add(item_id)
     return sorted(out)
