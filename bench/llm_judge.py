@@ -14,6 +14,7 @@ on alternating sides. Prints verdicts/s for each mode, the ratios, and the parse
 
     .venv/bin/python bench/llm_judge.py [--endpoint-pairs 100] [--latency 0.05] [--local-pairs 16]
         [--batch-size 16] [--max-new-tokens 48] [--threads 1] [--model-dir DIR] [--skip-local] [--skip-endpoint]
+        [--verdict-mode choice] [--systems 3]   # every pair of 3 answers per question, as on a K-system session
         [--device cuda --random-weights --sequential-pairs 32 --no-shared-prefix]   # on a GPU machine
 """
 
@@ -45,20 +46,46 @@ ENDPOINT_TARGET = 10.0
 LOCAL_TARGET = 5.0
 
 
-def demo_pairs(n: int) -> list[JudgePair]:
-    """n pairs from the English demo corpus: gold answer vs another question's answer, sides alternating."""
+def demo_pairs(n: int, systems: int = 2) -> list[JudgePair]:
+    """n pairs from the English demo corpus. Two systems: the gold answer vs another question's answer, sides
+    alternating. K systems: each question gets K answers (the gold one, at a rotating position, and the answers
+    of the next K - 1 questions) and every pair of them is judged, as a run on a K-system session does: the
+    K(K-1)/2 pairs of a question share its passage, question and reference answer."""
     data = json.loads((ROOT / "generation" / "fixtures" / "demo_corpus.json").read_text(encoding="utf-8"))
     pairs: list[JudgePair] = []
     passages = [p for c in data["corpora"] if c["language"] == "en" for p in c["passages"]]
+    every = [
+        qa["answers"][0]
+        for p in passages
+        for qa in (p["qas"] if isinstance(p["qas"], list) else ast.literal_eval(p["qas"]))
+    ]
+
+    def others(gold: str, k: int) -> list[str]:
+        """The k answers after ``gold`` in corpus order (the passage's other question first, then the next
+        passages'): wrong answers of the same kind."""
+        start = every.index(gold)
+        return [every[(start + j) % len(every)] for j in range(1, k + 1)]
+
     while len(pairs) < n:
         for passage in passages:
             qas = passage["qas"] if isinstance(passage["qas"], list) else ast.literal_eval(passage["qas"])
             for i, qa in enumerate(qas):
                 if len(pairs) >= n or len(qas) < 2:
                     break
-                gold, other = qa["answers"][0], qas[(i + 1) % len(qas)]["answers"][0]
-                a, b = (gold, other) if len(pairs) % 2 == 0 else (other, gold)
-                pairs.append(JudgePair(len(pairs), qa["question"], a, b, passage["text"], (gold,)))
+                gold = qa["answers"][0]
+                if systems == 2:
+                    other = qas[(i + 1) % len(qas)]["answers"][0]
+                    a, b = (gold, other) if len(pairs) % 2 == 0 else (other, gold)
+                    pairs.append(JudgePair(len(pairs), qa["question"], a, b, passage["text"], (gold,)))
+                    continue
+                answers = others(gold, systems - 1)
+                answers.insert(i % systems, gold)
+                for x in range(systems):
+                    for y in range(x + 1, systems):
+                        if len(pairs) < n:
+                            pairs.append(
+                                JudgePair(len(pairs), qa["question"], answers[x], answers[y], passage["text"], (gold,))
+                            )
     return pairs
 
 
@@ -79,7 +106,10 @@ def truth_figures(votes: list[Vote], pairs: list[JudgePair]) -> dict[str, object
     """Verdicts against the pairs' constructed truth (``demo_pairs``: the gold answer is correct, the other
     question's answer incorrect, and the gold side should be preferred). Final, order-consistent verdicts."""
     verdicts = aggregate(votes, [p.key for p in pairs])
-    truth = {p.key: ("a" if p.answer_a == p.gold_answers[0] else "b") for p in pairs}
+    truth = {
+        p.key: "a" if p.answer_a == p.gold_answers[0] else "b" if p.answer_b == p.gold_answers[0] else "tie"
+        for p in pairs
+    }
     labels_right = labels_given = prefs_right = prefs_consistent = 0
     for key, v in verdicts.items():
         gold = truth[key]
@@ -196,7 +226,7 @@ def bench_local(args: argparse.Namespace) -> dict[str, object]:
     if args.verdict_mode == "choice":
         return bench_choice(args, generator, render)
     params = SamplingParams(max_new_tokens=args.max_new_tokens)
-    pairs = demo_pairs(args.local_pairs)
+    pairs = demo_pairs(args.local_pairs, args.systems)
     n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
     modes: dict[str, dict] = {"batched": {"votes": [], "seconds": 0.0}, "sequential": {"votes": [], "seconds": 0.0}}
     per_chunk = max(1, args.batch_size // 2)  # pairs per chunk: two orders each, one full batch
@@ -239,7 +269,7 @@ def bench_choice(args: argparse.Namespace, generator, render) -> dict[str, objec
         "batched": ChoiceScorer(generator.model, generator.tokenizer, batch_size=args.batch_size),
         "sequential": ChoiceScorer(generator.model, generator.tokenizer, batch_size=1, share_prefix=False),
     }
-    pairs = demo_pairs(args.local_pairs)
+    pairs = demo_pairs(args.local_pairs, args.systems)
     n_sequential = args.local_pairs if args.sequential_pairs is None else args.sequential_pairs
     modes: dict[str, dict] = {name: {"votes": [], "seconds": 0.0} for name in scorers}
     per_chunk = max(1, args.batch_size // 2)
@@ -288,6 +318,9 @@ def main() -> None:
         "--response-prefix", default="", help='prefill the reply, e.g. \'{"answer_1": "\' (what local runs use)'
     )
     parser.add_argument("--verdict-mode", choices=("generate", "choice"), default="generate")
+    parser.add_argument(
+        "--systems", type=int, default=2, help="K answers per question, every pair judged (choice mode)"
+    )
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would be measured too
 
@@ -302,7 +335,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     print(
-        f"local ({args.verdict_mode}): {args.local_pairs} pairs x 2 orders, batch {args.batch_size}, "
+        f"local ({args.verdict_mode}): {args.local_pairs} pairs x 2 orders ({args.systems} systems), "
+        f"batch {args.batch_size}, "
         f"{args.max_new_tokens} new tokens (generate only), "
         f"{args.threads} thread(s), {args.device}",
         flush=True,
