@@ -190,11 +190,6 @@ class LLMJudgeRun(models.Model):
     def pairs(self) -> list[tuple[int, int]]:
         return [(int(a), int(b)) for a, b in self.system_pairs]
 
-    @property
-    def comparisons_total(self) -> int:
-        """(item, pair of systems) comparisons the run judges, each in both orders."""
-        return self.items_total * len(self.system_pairs)
-
 
 class VoteOrder(models.TextChoices):
     AB = "ab", "A shown first"
