@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
 from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
-from analysis.services import llm_judging
+from analysis.services import llm_judging, statistics
 from analysis.services.llm_judging import JudgeSettings, create_run
 from annotation.models import ItemAnswer
 from annotation.services import assignment as assigning
 from annotation.services import judging
 from annotation.services.sessions import ItemData, create_session
-from tests.analysis.stats_helpers import TO_DISPLAY, make_judges
+from tests.analysis.stats_helpers import TO_DISPLAY, judge_session, make_judges
 from tests.analysis.test_llm_judge_runs import Reporter
+from tests.annotation.helpers import make_session
 from tests.generation.synth_helpers import endpoint_model
 from tests.support.fake_judge_endpoint import FakeJudgeServer, ScriptedJudge
 
@@ -215,3 +218,24 @@ def test_the_start_form_offers_every_pair_or_the_first_two(alice_client):
     )
     assert "pairs must be &#x27;all&#x27; or &#x27;first&#x27;" in refused.content.decode()
     assert LLMJudgeRun.objects.filter(session=session).count() == 1
+
+
+def test_with_two_systems_the_humans_compared_are_exactly_the_statistics_grids():
+    """The per-comparison loader gives a two-system session the same human arrays as the statistics' own loader."""
+    judges = make_judges(3)
+    session = make_session(n=8, k=3, judges=judges)
+    rng = random.Random(7)
+    labels = ["correct", "partial", "incorrect"]
+    judge_session(session, judges, lambda item, judge: (rng.choice(labels), rng.choice(labels), rng.choice("ab")))
+    keys = [(pk, 0, 1) for pk in session.items.filter(is_control=False).order_by("pk").values_list("pk", flat=True)]
+
+    mine = llm_judging.human_comparisons(session, keys)
+    data = statistics.load_session_data(session)
+
+    main = ~data.control
+    assert data.item_ids[main].tolist() == [k[0] for k in keys]
+    columns = [data.judge_ids.tolist().index(j) for j in mine.judge_ids]
+    assert sorted(mine.judge_ids) == sorted(data.judge_ids.tolist())
+    np.testing.assert_array_equal(mine.labels_a, data.labels_a[main][:, columns])
+    np.testing.assert_array_equal(mine.labels_b, data.labels_b[main][:, columns])
+    np.testing.assert_array_equal(mine.preference, data.preference[main][:, columns])

@@ -145,3 +145,4 @@ def test_a_session_of_three_systems_shows_its_llm_judges_on_its_statistics_page(
     assert reverse("analysis:llm-run", args=[run.pk]) in stats and "fake-judge" in stats
     assert "an LLM run judges every pair of systems on each item" in stats  # what it judged, said plainly
     assert run.system_pairs == [[0, 1], [0, 2], [1, 2]]
+    assert "no human judgments yet" in stats  # the ranking columns say why they are empty
