@@ -187,6 +187,7 @@ def test_the_run_page_the_statistics_page_and_the_votes_export_show_the_pairs_an
     assert "the LLM reaches the humans' conclusion" in page and "3 of 3</strong> pairs" in page
     assert "win shares (a ranking has unbounded strengths" in page  # a perfectly consistent judge: no finite strengths
     assert "sys-b (A) vs sys-c (B)" in page and 'id="llm-conclusions"' not in page
+    assert page.count("True · True") == 3, "every pair: the same conclusion, win-rate intervals overlapping"
 
     stats = alice_client.get(reverse("analysis:session-stats", args=[session.pk])).content.decode()
     assert "an LLM run judges every pair of systems" in stats
