@@ -19,9 +19,9 @@ RULES: tuple[str, ...] = (
     "verdict per item and pair of systems: its order-consistent labels and preference (an order-inconsistent "
     "preference is a tie).",
     "Kendall's tau-b between the human and the LLM headline strengths when both rankings give every system a "
-    "finite strength; otherwise (a system that never lost, e.g. a perfectly consistent judge) between their win "
-    "shares (each system's share of its decisive comparisons won). The best system is the one with the highest "
-    "value on that basis; the same best system means the same one in both.",
+    "finite strength; otherwise (a system that never lost, e.g. a perfectly consistent judge, or only ties) "
+    "between their win shares (each system's share of its decisive comparisons won). The best system is the one "
+    "with the highest value on that basis; the same best system means the same one in both.",
     "A pair's conclusion is the system preferred on more items when its Holm-adjusted sign test is below "
     "{alpha}, else 'no difference'. The LLM reaches the humans' conclusion on a pair when the two conclusions "
     "are equal; 'same direction' only compares which system won more items.",

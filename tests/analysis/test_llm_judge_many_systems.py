@@ -185,7 +185,7 @@ def test_the_run_page_the_statistics_page_and_the_votes_export_show_the_pairs_an
     page = alice_client.get(reverse("analysis:llm-run", args=[run.pk])).content.decode()
     assert "Ranking side by side" in page and 'id="llm-ranking"' in page
     assert "the LLM reaches the humans' conclusion" in page and "3 of 3</strong> pairs" in page
-    assert "win shares (a ranking has unbounded strengths" in page  # a perfectly consistent judge: no finite strengths
+    assert "win shares (a ranking has no finite strengths" in page  # a perfectly consistent judge: no finite strengths
     assert "sys-b (A) vs sys-c (B)" in page and 'id="llm-conclusions"' not in page
     assert page.count("True · True") == 3, "every pair: the same conclusion, win-rate intervals overlapping"
 
