@@ -161,12 +161,9 @@ def test_requests_run_concurrently_but_never_more_than_the_limit_and_keep_their_
     prompts = [f"p{i}" for i in range(9)]
     progress = []
     with make(server, concurrency=3) as gen:
-        started = time.monotonic()
         outputs = gen.generate(prompts, progress=lambda d, t: progress.append((d, t)))
-        elapsed = time.monotonic() - started
     assert [o.text for o in outputs] == [f"echo: p{i}" for i in range(9)]
-    assert server.peak_in_flight == 3
-    assert elapsed < 9 * 0.15  # faster than one at a time
+    assert server.peak_in_flight == 3  # three in flight at once (the speed-up is bench/llm_judge.py's to measure)
     assert progress[-1] == (9, 9)
 
 
