@@ -288,10 +288,7 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
             chunk = max(run.batch_size, 4 * run.concurrency)
             closer = generator.close
         else:
-            if entry.kind == ModelKind.GGUF and not entry.converted_path:
-                reporter.log(f"converting {entry.name} from GGUF once (later runs reuse the directory)")
-                model_registry.convert_entry(entry, progress=reporter.log)
-                entry.refresh_from_db()
+            model_registry.ready_local_dir(entry, progress=reporter.log)
             model, tokenizer = model_registry.load_causal_lm(entry)
             if run.prompt_mode == "plain" or not getattr(tokenizer, "chat_template", None):
                 render = plain_renderer(template.plain_cue)
