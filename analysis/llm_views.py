@@ -95,8 +95,10 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     result = llm_judging.with_judge_names(run.session, llm_judging.agreement(run, n_boot=1000)) if finished else None
     verdicts = LLMVerdict.objects.filter(run=run).select_related("item").order_by("item_id", "system_a", "system_b")
     only = request.GET.get("only", "")
+    # Read once: in choice mode it reads every vote of the run.
+    unsure = llm_judging.unsure_item_ids(run) if finished or only == "unsure" else None
     if only == "unsure":
-        verdicts = verdicts.filter(item_id__in=llm_judging.unsure_item_ids(run))
+        verdicts = verdicts.filter(item_id__in=unsure)
     page = Paginator(verdicts, 50).get_page(request.GET.get("page"))
     votes: dict[tuple[int, int, int], list[LLMVote]] = {}
     for vote in LLMVote.objects.filter(run=run, item_id__in=[v.item_id for v in page]).order_by("order", "vote"):
@@ -116,7 +118,7 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": rows,
         "page": page,
         "only": only,
-        "n_unsure": len(llm_judging.unsure_item_ids(run)) if finished else None,
+        "n_unsure": len(unsure) if finished and unsure is not None else None,
         "pair_names": pair_names,
         "engine_rules": llm_judging.run_rules(),
     }
