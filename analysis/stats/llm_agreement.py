@@ -210,8 +210,9 @@ def _grouped(features: np.ndarray) -> GroupedStatistics:
     return GroupedStatistics(patterns, features[patterns.representatives].astype(np.float64), from_sums)
 
 
-def _overlap(first: list[float] | None, second: list[float] | None) -> bool | None:
-    if first is None or second is None:
+def intervals_overlap(first: list[float] | None, second: list[float] | None) -> bool | None:
+    """Whether two [low, high] intervals share a point; None when either is missing (no interval to compare)."""
+    if not first or not second or None in first or None in second:
         return None
     return bool(first[0] <= second[1] and second[0] <= first[1])
 
@@ -424,7 +425,7 @@ def compute_llm_agreement(
             "difference": {"human": human, "llm": llm, "llm_minus_human": est(f"gap.difference.{criterion}")},
             "n_items_paired": {"human": int(sums[_COL["human_paired_n"]]), "llm": int(sums[_COL["llm_paired_n"]])},
             "same_sign": None if human_sign is None or llm_sign is None else human_sign == llm_sign,
-            "intervals_overlap": _overlap(human["ci"], llm["ci"]),  # type: ignore[arg-type]
+            "intervals_overlap": intervals_overlap(human["ci"], llm["ci"]),  # type: ignore[arg-type]
         }
     human_maj_units = np.concatenate([plurality(counts_a), plurality(counts_b)])
     human_pref_items = majority_preference(pref_votes)

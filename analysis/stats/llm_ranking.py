@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from analysis.stats.llm_agreement import intervals_overlap
+
 RULES: tuple[str, ...] = (
     "The LLM's ranking is computed exactly as the human one (same items, same models and bootstrap), from one "
     "verdict per item and pair of systems: its order-consistent labels and preference (an order-inconsistent "
@@ -155,7 +157,7 @@ def compare_rankings(human: Mapping[str, Any], llm: Mapping[str, Any], *, confid
                 "same_conclusion": None
                 if h_conclusion is None or m_conclusion is None
                 else h_conclusion == m_conclusion,
-                "win_rate_intervals_overlap": _overlap(h_rate.get("ci"), m_rate.get("ci")),
+                "win_rate_intervals_overlap": intervals_overlap(h_rate.get("ci"), m_rate.get("ci")),
             }
         )
     decided = [p["same_conclusion"] for p in pairs if p["same_conclusion"] is not None]
@@ -171,9 +173,3 @@ def compare_rankings(human: Mapping[str, Any], llm: Mapping[str, Any], *, confid
         "n_pairs_compared": len(decided),
         "same_conclusion": (all(decided) and bool(best_h) and best_h == best_m) if decided else None,
     }
-
-
-def _overlap(first: list[float] | None, second: list[float] | None) -> bool | None:
-    if not first or not second or None in first or None in second:
-        return None
-    return bool(first[0] <= second[1] and second[0] <= first[1])
