@@ -207,14 +207,13 @@ class SessionLLMJudgesView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         session = get_object_or_404(JudgingSession, pk=pk)
         runs = []
-        names_by_position = dict(session.systems.values_list("position", "name"))
         for run in LLMJudgeRun.objects.filter(session=session).select_related("job", "judge_model"):
             row = {
                 "id": run.pk,
                 "model": run.judge_model.name,
                 "job": {"id": run.job_id, "status": run.job.status},
                 "votes": run.votes,
-                "system_pairs": [[names_by_position.get(a, a), names_by_position.get(b, b)] for a, b in run.pairs],
+                "system_pairs": [list(pair) for pair in llm_judging.pair_names(run)],
                 "verdict_mode": run.verdict_mode,
                 "temperature": run.temperature,
                 "response_prefix": run.response_prefix,

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from analysis.models import LLMJudgeRun, LLMVerdict, LLMVote
-from analysis.services import llm_judging
+from analysis.services import llm_judging, ranking
 from annotation.models import JudgingSession
 from core.models import JobStatus, ModelEntry, ModelKind
 from core.permissions import staff_required
@@ -103,12 +103,8 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
     votes: dict[tuple[int, int, int], list[LLMVote]] = {}
     for vote in LLMVote.objects.filter(run=run, item_id__in=[v.item_id for v in page]).order_by("order", "vote"):
         votes.setdefault((vote.item_id, vote.system_a, vote.system_b), []).append(vote)
-    names = dict(run.session.systems.values_list("position", "name"))
-    pair_names = [(names.get(a, str(a)), names.get(b, str(b))) for a, b in run.pairs]
-    rows = [
-        {"verdict": v, "votes": votes.get(v.key, []), "pair": (names.get(v.system_a), names.get(v.system_b))}
-        for v in page
-    ]
+    names = ranking.system_names(run.session)
+    rows = [{"verdict": v, "votes": votes.get(v.key, []), "pair": (names[v.system_a], names[v.system_b])} for v in page]
     context = {
         "run": run,
         "session": run.session,
@@ -119,7 +115,7 @@ def llm_run(request: HttpRequest, pk: int) -> HttpResponse:
         "page": page,
         "only": only,
         "n_unsure": len(unsure) if finished and unsure is not None else None,
-        "pair_names": pair_names,
+        "pair_names": llm_judging.pair_names(run),
         "engine_rules": llm_judging.run_rules(),
     }
     return render(request, "analysis/llm_run.html", context)
@@ -146,11 +142,11 @@ def llm_run_verdicts(request: HttpRequest, pk: int) -> HttpResponse:
         ["item_id", "system_a", "system_b", "order", "vote", "label_1", "label_2", "preference", "complete",
          "parse_method", "raw", "final_label_a", "final_label_b", "final_preference", "status"]
     )  # fmt: skip
-    names = dict(run.session.systems.values_list("position", "name"))
+    names = ranking.system_names(run.session)
     for vote in LLMVote.objects.filter(run=run).order_by("item_id", "system_a", "system_b", "order", "vote"):
         v = verdicts.get((vote.item_id, vote.system_a, vote.system_b))
         writer.writerow(
-            [vote.item_id, names.get(vote.system_a, vote.system_a), names.get(vote.system_b, vote.system_b),
+            [vote.item_id, names[vote.system_a], names[vote.system_b],
              vote.order, vote.vote, vote.label_1, vote.label_2, vote.preference, vote.complete, vote.parse_method,
              vote.raw, v.label_a if v else "", v.label_b if v else "", v.preference if v else "",
              v.status if v else ""]

@@ -569,9 +569,8 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
     keys: list[PairKey] = [pair.key for pair in pairs]  # type: ignore[misc]
     humans = human_comparisons(session, keys)
     llm = llm_arrays(run, keys, statistics.label_codes(session))
-    names = dict(session.systems.values_list("position", "name")) or {0: session.system_a, 1: session.system_b}
+    named_pairs = pair_names(run)
     one_pair = len(run.pairs) == 1
-    a, b = run.pairs[0]
     result = compute_llm_agreement(
         humans.labels_a,
         humans.labels_b,
@@ -583,14 +582,14 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         length_a=np.array([len(p.answer_a) for p in pairs], dtype=float),
         length_b=np.array([len(p.answer_b) for p in pairs], dtype=float),
         judge_ids=humans.judge_ids,
-        system_names=(names.get(a, "A"), names.get(b, "B")) if one_pair else ("first system", "second system"),
+        system_names=named_pairs[0] if one_pair else ("first system", "second system"),
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
     )
     result["comparisons"] = {
         "unit": "item" if one_pair else "item and pair of systems",
-        "pairs": [[names.get(x, str(x)), names.get(y, str(y))] for x, y in run.pairs],
+        "pairs": [list(pair) for pair in named_pairs],
         "n": len(keys),
     }
     if not one_pair:
@@ -609,6 +608,12 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         "engine_rules": list(RULES),
     }
     return result
+
+
+def pair_names(run: LLMJudgeRun) -> list[tuple[str, str]]:
+    """The run's pairs of systems by name (staff only: judges never see system names)."""
+    names = ranking.system_names(run.session)
+    return [(names[a], names[b]) for a, b in run.pairs]
 
 
 def judges_every_pair(run: LLMJudgeRun) -> bool:
