@@ -629,7 +629,7 @@ def llm_ranking_arrays(run: LLMJudgeRun) -> dict[str, Any]:
         .order_by("item_id", "system_a", "system_b")
         .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference", "run_id")
     )
-    return ranking.long_arrays(run.session, rows)
+    return ranking.long_arrays(run.session, rows, ranking.session_item_ids(run.session))
 
 
 def ranking_comparison(

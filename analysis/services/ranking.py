@@ -39,8 +39,9 @@ def ranking_arrays(session: JudgingSession) -> dict[str, object]:
         .order_by("pk")
         .values_list("item_id", "system_a", "system_b", "label_a", "label_b", "preference", "judge_id")
     )
-    data = long_arrays(session, rows)
-    index = {int(pk): i for i, pk in enumerate(session.items.order_by("pk").values_list("pk", flat=True))}
+    item_ids = session_item_ids(session)
+    data = long_arrays(session, rows, item_ids)
+    index = {int(pk): i for i, pk in enumerate(item_ids)}
     k = session.n_systems
     metrics = {name: np.full((len(index), k), np.nan) for name in METRICS}
     for item_id, system, scores in ItemAnswer.objects.filter(item__session=session).values_list(
@@ -54,12 +55,16 @@ def ranking_arrays(session: JudgingSession) -> dict[str, object]:
     return data
 
 
-def long_arrays(session: JudgingSession, rows: list[tuple]) -> dict[str, object]:
+def session_item_ids(session: JudgingSession) -> np.ndarray:
+    """Every item of the session by id: the item axis of the engine's arrays."""
+    return np.fromiter(session.items.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+
+
+def long_arrays(session: JudgingSession, rows: list[tuple], item_ids: np.ndarray) -> dict[str, object]:
     """The engine's long arrays from rows of (item id, system a, system b, label a, label b, preference, judge),
-    over every item of the session (controls flagged): the human judgments here, an LLM run's verdicts in
+    over ``item_ids`` (``session_item_ids``: controls flagged): the human judgments here, an LLM run's verdicts in
     ``llm_judging``, so both are ranked over the same items."""
     codes = label_codes(session)
-    item_ids = np.fromiter(session.items.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
     control_ids = set(session.items.filter(is_control=True).values_list("pk", flat=True))
     index = {int(pk): i for i, pk in enumerate(item_ids)}
     judges = sorted({row[6] for row in rows})
