@@ -215,6 +215,8 @@ class SessionLLMJudgesView(APIView):
                 "votes": run.votes,
                 "system_pairs": [list(pair) for pair in llm_judging.pair_names(run)],
                 "verdict_mode": run.verdict_mode,
+                "precision": run.precision,
+                "dtype_used": run.dtype_used,
                 "temperature": run.temperature,
                 "response_prefix": run.response_prefix,
                 "template": run.template_snapshot,

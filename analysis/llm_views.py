@@ -20,6 +20,7 @@ from analysis.services import llm_judging, ranking
 from annotation.models import JudgingSession
 from core.models import JobStatus, ModelEntry, ModelKind
 from core.permissions import staff_required
+from decoding.precision import PRECISIONS
 
 JUDGE_KINDS = (ModelKind.HF, ModelKind.GGUF, ModelKind.OPENAI)
 
@@ -46,6 +47,7 @@ def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "n_items": n_items,
         "outputs_all": n_items * 2 * len(llm_judging.system_pairs(session.n_systems)),
         "outputs_first": n_items * 2,
+        "precisions": list(PRECISIONS.items()),
     }
     return render(request, "analysis/llm_runs.html", context)
 
@@ -73,6 +75,7 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
             max_new_tokens=int(_float(request.POST.get("max_new_tokens"), 48)),
             verdict_mode=mode,
             pairs=request.POST.get("pairs") or "all",
+            precision=request.POST.get("precision") or "fast",
         )
         name = request.POST.get("template") or ""
         template = llm_judging.template_named(name) if name else None  # None: the session language's default

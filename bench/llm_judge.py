@@ -194,7 +194,9 @@ def smollm2_dir() -> Path:
     return converted_smollm2_dir(progress=lambda msg: print(f"  convert: {msg}", flush=True))
 
 
-def load_local(model_dir: Path | None, batch_size: int, device: str, random_weights: bool, share_prefix: bool):
+def load_local(
+    model_dir: Path | None, batch_size: int, device: str, random_weights: bool, share_prefix: bool, dtype: str = "auto"
+):
     """The local generator: SmolLM2 as converted, or (``random_weights``, for a GPU machine that cannot receive
     the 538 MB of weights) the same architecture built from its config.json with random weights, which gives
     true throughput but unparseable verdicts."""
@@ -206,12 +208,16 @@ def load_local(model_dir: Path | None, batch_size: int, device: str, random_weig
     path = model_dir or smollm2_dir()
     start = time.perf_counter()
     if random_weights:
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        from decoding.device import resolve_inference_dtype
+
+        weights, _ = resolve_inference_dtype(dtype, torch.device(device))
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)), dtype=dtype).to(device)
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)), dtype=weights).to(device)
         generator = LocalGenerator(model, tokenizer, batch_size=batch_size, share_prefix=share_prefix)
     else:
-        generator = LocalGenerator.load(path, batch_size=batch_size, device=device, share_prefix=share_prefix)
+        generator = LocalGenerator.load(
+            path, batch_size=batch_size, device=device, share_prefix=share_prefix, dtype=dtype
+        )
     print(f"  loaded {path} in {time.perf_counter() - start:.1f} s ({'random' if random_weights else 'real'} weights)")
     return generator
 
@@ -221,7 +227,9 @@ def bench_local(args: argparse.Namespace) -> dict[str, object]:
     interleaved chunk by chunk so both modes see the same background load. Rates are compared."""
     from analysis.engine.templates import chat_renderer
 
-    generator = load_local(args.model_dir, args.batch_size, args.device, args.random_weights, not args.no_shared_prefix)
+    generator = load_local(
+        args.model_dir, args.batch_size, args.device, args.random_weights, not args.no_shared_prefix, args.dtype
+    )
     render = chat_renderer(generator.tokenizer)
     if args.verdict_mode == "choice":
         return bench_choice(args, generator, render)
@@ -311,6 +319,7 @@ def main() -> None:
     parser.add_argument("--skip-local", action="store_true")
     parser.add_argument("--skip-endpoint", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto", help="fast, auto, float32 or bfloat16 (decoding.precision)")
     parser.add_argument("--random-weights", action="store_true", help="SmolLM2's architecture, random weights")
     parser.add_argument("--sequential-pairs", type=int, default=None, help="one-at-a-time on the first N pairs")
     parser.add_argument("--no-shared-prefix", action="store_true")
@@ -338,7 +347,7 @@ def main() -> None:
         f"local ({args.verdict_mode}): {args.local_pairs} pairs x 2 orders ({args.systems} systems), "
         f"batch {args.batch_size}, "
         f"{args.max_new_tokens} new tokens (generate only), "
-        f"{args.threads} thread(s), {args.device}",
+        f"{args.threads} thread(s), {args.device}, dtype {args.dtype}",
         flush=True,
     )
     local = bench_local(args)

@@ -12,15 +12,16 @@ from typing import Any
 
 import torch
 
-from decoding.device import resolve_device, resolve_dtype
+from decoding.device import resolve_device, resolve_inference_dtype
 
 
 def inference_placement(
     device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "auto"
 ) -> tuple[torch.device, torch.dtype]:
-    """(device, dtype) an inference load will use; `auto` dtype follows the device (see decoding.device)."""
+    """(device, dtype) an inference load will use; `auto` dtype follows the device, `fast` takes bf16 where it
+    is native (see decoding.device)."""
     dev = resolve_device(device)
-    return dev, resolve_dtype(dtype, dev)
+    return dev, resolve_inference_dtype(dtype, dev)[0]
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:

@@ -47,7 +47,8 @@ from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
-from decoding.lazy import choice_scorer
+from decoding.lazy import choice_scorer, precision_used
+from decoding.precision import PRECISIONS
 from generation.engine.base import SamplingParams
 from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
@@ -82,6 +83,7 @@ class JudgeSettings(DecodingSettings):
     response_prefix: str | None = None  # None: JSON_PREFIX for local models, none for endpoints
     verdict_mode: str = "generate"  # or "choice" (local models, one vote): see analysis/engine/choice.py
     pairs: str = "all"  # K > 2 systems: "all" pairs of systems, or "first" (systems A and B only)
+    precision: str = "fast"  # a local model's dtype (decoding.precision): bf16 where native, else float32
 
     def errors(self) -> list[str]:
         problems = []
@@ -98,6 +100,8 @@ class JudgeSettings(DecodingSettings):
             problems.append("choice mode is deterministic: it takes one vote per order")
         if self.pairs not in PAIR_CHOICES:
             problems.append(f"pairs must be 'all' or 'first', got {self.pairs!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         return problems
 
 
@@ -215,6 +219,7 @@ def create_run(
             seed=settings.seed,
             batch_size=settings.batch_size,
             concurrency=settings.concurrency,
+            precision=settings.precision,
             created_by=recorded_user(user),
         )
         job.params = {"run_id": run.pk}
@@ -289,7 +294,10 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
             closer = generator.close
         else:
             model_registry.ready_local_dir(entry, progress=reporter.log)
-            model, tokenizer = model_registry.load_causal_lm(entry)
+            model, tokenizer = model_registry.load_causal_lm(entry, dtype=run.precision)
+            run.dtype_used = precision_used(run.precision, model)
+            run.save(update_fields=["dtype_used"])
+            reporter.log(f"loaded {entry.name} in {run.dtype_used}")
             if run.prompt_mode == "plain" or not getattr(tokenizer, "chat_template", None):
                 render = plain_renderer(template.plain_cue)
             else:
