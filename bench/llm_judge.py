@@ -15,6 +15,8 @@ on alternating sides. Prints verdicts/s for each mode, the ratios, and the parse
     .venv/bin/python bench/llm_judge.py [--endpoint-pairs 100] [--latency 0.05] [--local-pairs 16]
         [--batch-size 16] [--max-new-tokens 48] [--threads 1] [--model-dir DIR] [--skip-local] [--skip-endpoint]
         [--verdict-mode choice] [--systems 3]   # every pair of 3 answers per question, as on a K-system session
+        [--dtype fast|auto|float32|bfloat16]    # a run's precision (decoding.precision)
+        [--compare-precisions --local-pairs 200]   # choice verdicts batched in float32 vs bf16: speed, changes
         [--device cuda --random-weights --sequential-pairs 32 --no-shared-prefix]   # on a GPU machine
 """
 
@@ -267,10 +269,16 @@ def bench_local(args: argparse.Namespace) -> dict[str, object]:
     return results
 
 
+def fields_differing(a, b) -> list[str]:
+    """The verdict fields (choice-mode names) on which two parsed verdicts differ."""
+    names = {"label_1": "answer_1", "label_2": "answer_2", "preference": "preference"}
+    return [field for attr, field in names.items() if getattr(a, attr) != getattr(b, attr)]
+
+
 def bench_choice(args: argparse.Namespace, generator, render) -> dict[str, object]:
     """Choice mode (likelihood of each option, analysis/engine/choice.py): batched with the shared prefix vs
     one prompt at a time without it, interleaved chunk by chunk; verdicts should be identical."""
-    from analysis.engine.choice import margin_summary
+    from analysis.engine.choice import margin_summary, read_choice
     from decoding.scoring import ChoiceScorer
 
     scorers = {
@@ -296,6 +304,13 @@ def bench_choice(args: argparse.Namespace, generator, render) -> dict[str, objec
     results: dict[str, object] = {name: figures(m["votes"], m["seconds"]) for name, m in modes.items()}
     compared = list(zip(modes["batched"]["votes"], modes["sequential"]["votes"], strict=False))
     results["identical_verdicts"] = f"{sum(a.parsed == b.parsed for a, b in compared)}/{len(compared)}"
+    # Where the two differ (bf16 rounds a batched row and a prompt alone differently): how close the choice was
+    # alone, as the smallest margin of the fields that differ. A near tie (< 0.1) is what rounding can flip.
+    results["differing_verdicts_margins"] = sorted(
+        round(min(read_choice(b.raw)["margin"][f] for f in fields_differing(a.parsed, b.parsed)), 4)
+        for a, b in compared
+        if a.parsed != b.parsed
+    )
     sequential_rate = results["sequential"]["verdicts_per_s"]  # type: ignore[index]
     results["ratio"] = round(results["batched"]["verdicts_per_s"] / sequential_rate, 2) if sequential_rate else None  # type: ignore[index]
     batched = modes["batched"]["votes"]
@@ -303,6 +318,36 @@ def bench_choice(args: argparse.Namespace, generator, render) -> dict[str, objec
     results["vs_constructed_truth"] = truth_figures(batched, pairs)
     results["margins"] = margin_summary(v.raw for v in batched)
     results["example_outputs"] = [v.raw for v in batched[:2]]
+    return results
+
+
+def bench_precisions(args: argparse.Namespace) -> dict[str, object]:
+    """Choice mode batched in float32 and in bf16 on the same pairs: the speed of each and how many verdicts bf16
+    changes, with how close each changed choice was in float32 (the smallest margin of the fields that differ)."""
+    from analysis.engine.choice import read_choice
+    from analysis.engine.templates import chat_renderer
+    from decoding.scoring import ChoiceScorer
+
+    pairs = demo_pairs(args.local_pairs, args.systems)
+    votes: dict[str, list[Vote]] = {}
+    results: dict[str, object] = {}
+    for dtype in ("float32", "bfloat16"):
+        generator = load_local(args.model_dir, args.batch_size, args.device, args.random_weights, True, dtype)
+        scorer = ChoiceScorer(generator.model, generator.tokenizer, batch_size=args.batch_size)
+        render = chat_renderer(generator.tokenizer)
+        template = default_template("en")
+        judge = LLMJudge(None, template, LABELS, render=render, chunk_size=args.batch_size, chooser=scorer)
+        began = time.perf_counter()
+        votes[dtype] = judge.run(pairs)
+        results[dtype] = figures(votes[dtype], time.perf_counter() - began)
+        results[dtype]["vs_constructed_truth"] = truth_figures(votes[dtype], pairs)  # type: ignore[index]
+    compared = list(zip(votes["float32"], votes["bfloat16"], strict=True))
+    results["same_verdicts"] = f"{sum(a.parsed == b.parsed for a, b in compared)}/{len(compared)}"
+    results["changed_verdicts_float32_margins"] = sorted(
+        round(min(read_choice(a.raw)["margin"][f] for f in fields_differing(a.parsed, b.parsed)), 4)
+        for a, b in compared
+        if a.parsed != b.parsed
+    )
     return results
 
 
@@ -321,6 +366,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto", help="fast, auto, float32 or bfloat16 (decoding.precision)")
     parser.add_argument("--random-weights", action="store_true", help="SmolLM2's architecture, random weights")
+    parser.add_argument(
+        "--compare-precisions", action="store_true", help="choice mode batched in float32 vs bf16 (then exit)"
+    )
     parser.add_argument("--sequential-pairs", type=int, default=None, help="one-at-a-time on the first N pairs")
     parser.add_argument("--no-shared-prefix", action="store_true")
     parser.add_argument(
@@ -343,6 +391,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.compare_precisions:
+        print(f"choice batched, float32 vs bfloat16: {args.local_pairs} pairs x 2 orders ({args.systems} systems)")
+        print(json.dumps(bench_precisions(args), indent=1, ensure_ascii=False))
+        return
     print(
         f"local ({args.verdict_mode}): {args.local_pairs} pairs x 2 orders ({args.systems} systems), "
         f"batch {args.batch_size}, "
