@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from core.models import FINISHED_STATUSES, ModelEntry, ModelRole
 from core.services import jobs
 from core.services.model_registry import default_model
+from generation.forms import PrecisionField
 from generation.models import (
     Corpus,
     GenerationRun,
@@ -170,6 +171,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 
 
 class GenerationRunAddForm(forms.ModelForm):
+    precision = PrecisionField()
+
     class Meta:
         model = GenerationRun
         fields = [

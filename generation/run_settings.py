@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from decoding.precision import PRECISIONS
 from generation.engine.base import SamplingParams
 from generation.synthesis import SynthesisOptions
 from qasynth_lib.run_params import RunParams
@@ -26,6 +27,7 @@ class DecodingSettings(RunParams):
     seed: int = 0
     batch_size: int = 8
     concurrency: int = 4
+    precision: str = "auto"  # a local model's compute dtype (decoding.precision); endpoints ignore it
 
     def sampling_params(self, **more: Any) -> SamplingParams:
         """The engine's sampling parameters (raises ValueError naming every bad value)."""
@@ -40,6 +42,8 @@ class DecodingSettings(RunParams):
             problems.append("batch size must be at least 1")
         if self.concurrency < 1:
             problems.append("concurrency must be at least 1")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         try:
             self.sampling_params(**more)
         except ValueError as exc:

@@ -48,7 +48,6 @@ from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
 from decoding.lazy import choice_scorer, precision_used
-from decoding.precision import PRECISIONS
 from generation.engine.base import SamplingParams
 from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
@@ -83,7 +82,7 @@ class JudgeSettings(DecodingSettings):
     response_prefix: str | None = None  # None: JSON_PREFIX for local models, none for endpoints
     verdict_mode: str = "generate"  # or "choice" (local models, one vote): see analysis/engine/choice.py
     pairs: str = "all"  # K > 2 systems: "all" pairs of systems, or "first" (systems A and B only)
-    precision: str = "fast"  # a local model's dtype (decoding.precision): bf16 where native, else float32
+    precision: str = "fast"  # bf16 where native, else float32: judging measured 2.3x faster (README)
 
     def errors(self) -> list[str]:
         problems = []
@@ -100,8 +99,6 @@ class JudgeSettings(DecodingSettings):
             problems.append("choice mode is deterministic: it takes one vote per order")
         if self.pairs not in PAIR_CHOICES:
             problems.append(f"pairs must be 'all' or 'first', got {self.pairs!r}")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         return problems
 
 

@@ -25,6 +25,7 @@ from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
+from decoding.lazy import precision_used
 from generation import round_trip as rt
 from generation.engine.base import GenerationOutput, SamplingParams
 from generation.engine.openai_client import EndpointError
@@ -248,10 +249,14 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _load_local(entry: ModelEntry, reporter: Reporter):
-    """(model, tokenizer) of a local entry, converting a GGUF file once first (later runs reuse the directory)."""
+def _load_local(entry: ModelEntry, reporter: Reporter, run: GenerationRun) -> tuple[Any, Any, str]:
+    """(model, tokenizer, the dtype it runs in and why) of a local entry in the run's precision, converting a
+    GGUF file once first (later runs reuse the directory); the job log names the dtype."""
     model_registry.ready_local_dir(entry, progress=reporter.log)
-    return model_registry.load_causal_lm(entry)  # CUDA + bf16 when present (decoding.loading)
+    model, tokenizer = model_registry.load_causal_lm(entry, dtype=run.precision)  # decoding.loading
+    used = precision_used(run.precision, model)
+    reporter.log(f"loaded {entry.name} in {used}")
+    return model, tokenizer, used
 
 
 class LocalBackend:
@@ -260,7 +265,8 @@ class LocalBackend:
     def __init__(self, entry: ModelEntry, run: GenerationRun, reporter: Reporter) -> None:
         from generation.engine.local import LocalGenerator
 
-        model, tokenizer = _load_local(entry, reporter)
+        model, tokenizer, run.dtype_used = _load_local(entry, reporter, run)
+        run.save(update_fields=["dtype_used"])
         if run.prompt_mode == "chat" and not has_chat_template(tokenizer):
             raise JobError(
                 f"Model {entry.name!r} has no chat template (is it a base model?): create the run with prompt "
@@ -331,7 +337,7 @@ def load_reader(run: GenerationRun, reporter: Reporter) -> Reader | None:
 
     reporter.log(f"loading the round-trip reader {entry.name}")
     try:
-        model, tokenizer = _load_local(entry, reporter)
+        model, tokenizer, _ = _load_local(entry, reporter, run)
     except model_registry.ModelUnavailable as exc:
         raise JobError(f"round-trip reader: {exc}") from exc
     scorer = LocalGenerator(model, tokenizer, batch_size=run.batch_size)

@@ -13,6 +13,7 @@ from core import threads
 from core.models import ModelEntry, ModelRole
 from core.services.jobs import run_job
 from core.services.model_registry import ModelUnavailable, default_model, entry_named
+from decoding.precision import PRECISIONS
 from generation.models import Corpus, GenerationRun, PromptTemplate
 from generation.services.generation_runs import RunSettings, RunSetupError, create_run
 from generation.services.prompt_templates import default_template_for
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--batch-size", type=int, default=8)
         parser.add_argument("--concurrency", type=int, default=4, help="Endpoint models: requests in flight.")
+        parser.add_argument(
+            "--precision", default="auto", choices=list(PRECISIONS), help="Local models' compute dtype (README)."
+        )
         parser.add_argument("--rotate-exemplars", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--answer-aware", action="store_true", help="Deviation from the paper: see README.")
         parser.add_argument("--samples", type=int, default=1, help="k samples per passage (deviation when > 1).")
