@@ -19,6 +19,7 @@ Results are written to --out after every chunk of passages, and a rerun continue
     .venv/bin/python bench/synthesis_yield.py [--language ja|en|both] [--passages 16] [--chunk 8]
         [--settings paper,rotate,...] [--out var/bench/synthesis_yield.json] [--threads 2]
         [--reader extractive|generative]     # the round-trip reader (local runs use extractive)
+        [--precision auto|fast|float32|bfloat16]   # as a run's precision; results keyed apart unless auto
     .venv/bin/python bench/synthesis_yield.py --calibrate --language ja --passages 8
         # the readers on human pairs: how many gold pairs each supports, and how many mismatched ones
     .venv/bin/python bench/synthesis_yield.py --table [--rejudge] --language ja --passages 60
@@ -512,6 +513,9 @@ def main() -> None:
         help="settings without the filter do not measure round-trip support (faster: yield and copies only)",
     )
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument(
+        "--precision", default="auto", help="the models' compute precision, as a run's (decoding.precision)"
+    )
     parser.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     args = parser.parse_args()
 
@@ -550,7 +554,8 @@ def main() -> None:
         from generation.engine.local import LocalGenerator
 
         print(f"{language}: loading {model_name}", flush=True)
-        generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size)
+        generator = LocalGenerator.load(model_dir(language), batch_size=args.batch_size, dtype=args.precision)
+        print(f"{language}: computing in {next(generator.model.parameters()).dtype}", flush=True)
         tokenizer = generator.tokenizer
         if args.calibrate:
 
@@ -567,9 +572,16 @@ def main() -> None:
         for key in args.settings.split(","):
             setting = SETTINGS[key]
             suffix = "" if args.reader == "extractive" else ":generative"
+            suffix += "" if args.precision == "auto" else f":{args.precision}"
             result_key = f"{language}:{key}:n{args.passages}:N{args.n}:seed{args.seed}{suffix}"
             entry = results.setdefault(
-                result_key, {"language": language, "model": model_name, "setting": key, "label": setting.label}
+                result_key,
+                {
+                    "language": language,
+                    "model": model_name,
+                    "setting": key,
+                    "label": setting.label + ("" if args.precision == "auto" else f" [{args.precision}]"),
+                },
             )
             if setting.derived_from:
                 source = results.get(
