@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
 from core.services import jobs
+from generation.forms import PrecisionField
 from training.models import EvaluationRun, Experiment, ExperimentCell, LossPoint, Prediction, TrainingRun
 from training.services import experiments, training_runs
 
@@ -75,11 +77,21 @@ class PredictionInline(admin.TabularInline):
     show_change_link = True
 
 
+class EvaluationRunAdminForm(forms.ModelForm):
+    """The admin builds the form's model fields; a blank precision takes the model's default."""
+
+    precision = PrecisionField()
+
+    def clean_precision(self) -> str:
+        return self.cleaned_data.get("precision") or EvaluationRun._meta.get_field("precision").get_default()
+
+
 @admin.register(EvaluationRun)
 class EvaluationRunAdmin(admin.ModelAdmin):
+    form = EvaluationRunAdminForm
     list_display = ["id", "name", "training_run", "base_model", "corpus", "split", "status", "n_items", "scored_at"]
     list_select_related = ["job", "training_run", "base_model", "corpus"]
-    readonly_fields = ["job", "n_items", "metrics", "metrics_info", "scored_at", "created_at"]
+    readonly_fields = ["job", "dtype_used", "n_items", "metrics", "metrics_info", "scored_at", "created_at"]
     raw_id_fields = ["training_run"]
 
     def save_model(self, request, obj, form, change):

@@ -6,6 +6,7 @@ from django import forms
 
 from core.models import JobStatus, ModelEntry, ModelRole
 from core.services.model_registry import local_causal_models
+from generation.forms import PrecisionField
 from generation.models import Corpus, QADataset, Split
 from training.models import TrainingRun
 from training.run_settings import EvaluationSettings, TrainingSettings
@@ -102,6 +103,7 @@ class EvaluationRunForm(forms.Form):
     bleu_tokenize = forms.ChoiceField(
         choices=[("", "by language"), ("13a", "13a"), ("ja-mecab", "ja-mecab"), ("char", "char")], required=False
     )
+    precision = PrecisionField(help_text="The answering model's; BERTScore's encoder always runs in float32.")
 
     def clean(self) -> dict:
         data = super().clean()

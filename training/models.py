@@ -141,6 +141,14 @@ class EvaluationRun(models.Model):
     bertscore_num_layers = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = the model entry's.")
     bleu_tokenize = models.CharField(max_length=16, blank=True, help_text="13a, ja-mecab, char; empty = by language.")
     bootstrap_resamples = models.PositiveIntegerField(default=1000)
+    precision = models.CharField(
+        max_length=16,
+        default="auto",
+        help_text="The answering model's compute precision (decoding.precision.PRECISIONS).",
+    )
+    dtype_used = models.CharField(
+        max_length=80, blank=True, help_text="The dtype the model answered in, and why (set when it loads)."
+    )
 
     # Filled in when scored.
     n_items = models.PositiveIntegerField(null=True, blank=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from decoding.precision import PRECISIONS
 from qasynth_lib.run_params import RunParams
 
 # Settings that depend on the architecture (config.model_type). Target modules come from the engine's table;
@@ -94,9 +95,12 @@ class EvaluationSettings(RunParams):
     bertscore_num_layers: int | None = None
     bleu_tokenize: str = ""
     bootstrap_resamples: int = 1000
+    precision: str = "auto"  # the answering model's compute dtype (decoding.precision); BERTScore stays float32
 
     def errors(self) -> list[str]:
         problems = []
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.max_items is not None and self.max_items < 1:
             problems.append("max_items must be at least 1 (or blank for every reference pair)")
         if self.batch_size < 1:
