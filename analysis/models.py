@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from analysis.engine.templates import DEFAULT_TEMPLATES, JudgeTemplate
+from core.model_fields import dtype_used_field, precision_field
 
 
 class SessionStatistics(models.Model):
@@ -171,14 +172,8 @@ class LLMJudgeRun(models.Model):
     seed = models.IntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=8, help_text="Prompts per batch (local) / per write.")
     concurrency = models.PositiveIntegerField(default=4, help_text="Concurrent requests (endpoint models).")
-    precision = models.CharField(
-        max_length=16,
-        default="fast",
-        help_text="A local model's compute precision (decoding.precision.PRECISIONS); endpoints ignore it.",
-    )
-    dtype_used = models.CharField(
-        max_length=80, blank=True, help_text="The dtype a local model ran in, and why (set when it loads)."
-    )
+    precision = precision_field(default="fast")
+    dtype_used = dtype_used_field()
     summary = models.JSONField(default=dict, blank=True, help_text="run_summary() after the last chunk.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from core.model_fields import dtype_used_field, precision_field
 from generation.parsing import RenderStyle
 from generation.prompts import PromptTemplate as EnginePromptTemplate
 from generation.validation import RejectionReason
@@ -373,14 +374,8 @@ class GenerationRun(models.Model):
     seed = models.IntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=8, help_text="Prompts per batch (local) / per write.")
     concurrency = models.PositiveIntegerField(default=4, help_text="Concurrent requests (endpoint models).")
-    precision = models.CharField(
-        max_length=16,
-        default="auto",
-        help_text="A local model's compute precision (decoding.precision.PRECISIONS); endpoints ignore it.",
-    )
-    dtype_used = models.CharField(
-        max_length=80, blank=True, help_text="The dtype the local generator ran in, and why (set when it loads)."
-    )
+    precision = precision_field()
+    dtype_used = dtype_used_field()
     validation = models.JSONField(default=dict, blank=True, help_text="ValidationConfig overrides.")
     synthesis = models.JSONField(
         default=dict, blank=True,

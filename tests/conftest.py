@@ -342,3 +342,31 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     yield redis
     if redis.ping():
         redis.stop()
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run on one torch thread: faster on a shared 2-core machine, and the same results."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def loaded_dtypes(monkeypatch):
+    """The parameter dtype of every model the model registry loads during the test, in order."""
+    from core.services import model_registry
+
+    seen: list = []
+    real = model_registry.load_causal_lm
+
+    def spying(entry, **kwargs):
+        model, tokenizer = real(entry, **kwargs)
+        seen.append(next(model.parameters()).dtype)
+        return model, tokenizer
+
+    monkeypatch.setattr(model_registry, "load_causal_lm", spying)
+    return seen

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from core.model_fields import dtype_used_field, precision_field
 from core.models import Job, JobStatus, ModelEntry
 from generation.models import Corpus, Passage, QADataset, ReferenceQA, Split
 
@@ -141,14 +142,8 @@ class EvaluationRun(models.Model):
     bertscore_num_layers = models.PositiveIntegerField(null=True, blank=True, help_text="Empty = the model entry's.")
     bleu_tokenize = models.CharField(max_length=16, blank=True, help_text="13a, ja-mecab, char; empty = by language.")
     bootstrap_resamples = models.PositiveIntegerField(default=1000)
-    precision = models.CharField(
-        max_length=16,
-        default="auto",
-        help_text="The answering model's compute precision (decoding.precision.PRECISIONS).",
-    )
-    dtype_used = models.CharField(
-        max_length=80, blank=True, help_text="The dtype the model answered in, and why (set when it loads)."
-    )
+    precision = precision_field()
+    dtype_used = dtype_used_field()
 
     # Filled in when scored.
     n_items = models.PositiveIntegerField(null=True, blank=True)

@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
             model_name="llmjudgerun",
             name="precision",
             field=models.CharField(
+                choices=[("fast", "fast"), ("auto", "auto"), ("float32", "float32"), ("bfloat16", "bfloat16")],
                 default="fast",
                 help_text="A local model's compute precision (decoding.precision.PRECISIONS); endpoints ignore it.",
                 max_length=16,
@@ -28,7 +29,7 @@ class Migration(migrations.Migration):
             model_name="llmjudgerun",
             name="dtype_used",
             field=models.CharField(
-                blank=True, help_text="The dtype a local model ran in, and why (set when it loads).", max_length=80
+                blank=True, help_text="The dtype the local model ran in, and why (set when it loads).", max_length=80
             ),
         ),
     ]

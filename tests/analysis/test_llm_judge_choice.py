@@ -9,7 +9,6 @@ import json
 import re
 
 import pytest
-import torch
 
 from analysis.engine.choice import FIRST_LEAD, choice_steps, margin_summary, read_choice
 from analysis.engine.runner import LLMJudge
@@ -79,14 +78,6 @@ def test_choice_mode_takes_one_vote_and_a_chooser():
         LLMJudge(None, default_template("en"), LABELS, chooser=ScriptedChooser(), votes=2)
     with pytest.raises(ValueError, match="generator .* or a chooser"):
         LLMJudge(None, default_template("en"), LABELS)
-
-
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.mark.django_db

@@ -20,29 +20,6 @@ from tests.support.tiny_models import tiny_model_dir
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture
-def loaded_dtypes(monkeypatch):
-    """The dtype of every model the runs load."""
-    seen: list[torch.dtype] = []
-    real = llm_judging.model_registry.load_causal_lm
-
-    def spying(entry, **kwargs):
-        model, tokenizer = real(entry, **kwargs)
-        seen.append(next(model.parameters()).dtype)
-        return model, tokenizer
-
-    monkeypatch.setattr(llm_judging.model_registry, "load_causal_lm", spying)
-    return seen
-
-
 @pytest.mark.parametrize(("precision", "dtype"), [("bfloat16", torch.bfloat16), ("float32", torch.float32)])
 def test_a_run_judges_in_the_precision_it_asked_for_and_records_it(one_thread, loaded_dtypes, precision, dtype):
     session = make_session(n=3, k=1)

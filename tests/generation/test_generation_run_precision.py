@@ -14,7 +14,6 @@ from django.urls import reverse
 from core.models import ModelEntry, ModelKind, ModelRole
 from decoding import device as device_rules
 from generation.models import GenerationRun, RawOutput
-from generation.services import generation_runs
 from generation.services.generation_runs import RunSettings, RunSetupError, create_run, execute_run
 from generation.services.prompt_templates import default_template_for
 from tests.generation.synth_helpers import FakeContext, hf_model, make_corpus
@@ -23,20 +22,6 @@ from tests.support.tiny_models import tiny_model_dir
 pytestmark = pytest.mark.django_db
 
 PASSAGES = ["The river runs past the old mill.", "The bridge was built of stone in 1850."]
-
-
-@pytest.fixture
-def loaded_dtypes(monkeypatch):
-    seen: list[torch.dtype] = []
-    real = generation_runs.model_registry.load_causal_lm
-
-    def spying(entry, **kwargs):
-        model, tokenizer = real(entry, **kwargs)
-        seen.append(next(model.parameters()).dtype)
-        return model, tokenizer
-
-    monkeypatch.setattr(generation_runs.model_registry, "load_causal_lm", spying)
-    return seen
 
 
 def _run(precision: str | None = None) -> GenerationRun:
