@@ -1,8 +1,9 @@
 """Choose the device and the compute dtype: CPU float32 by default, CUDA with bf16 (or fp16) when present.
 
 Training, evaluation and generation all resolve through here, so a CUDA worker runs every stage in half
-precision and a CPU worker every stage in float32. LLM judging may also ask for `fast`: bf16 on a CPU that
-multiplies bf16 matrices in hardware (``resolve_inference_dtype``).
+precision and a CPU worker every stage in float32. A run that only decodes or scores (generation, evaluation,
+LLM judging) may also ask for `fast`: bf16 on a CPU that multiplies bf16 matrices in hardware
+(``resolve_inference_dtype``); training keeps these rules.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ def native_cpu_bf16() -> bool:
 def resolve_inference_dtype(spec: str | torch.dtype | None, device: torch.device) -> tuple[torch.dtype, str]:
     """(dtype, why) for a model that only scores or decodes (``decoding.precision.PRECISIONS``). `fast` on a
     CPU with native bf16 gives bf16: on this project's 2-core EPYC (AVX512-BF16) bf16 matrix products ran 4.5x
-    faster than float32, and SmolLM2 judged 2.2x faster by choice with 391 of 400 verdicts unchanged, all 9
-    changes near ties (bench/llm_judge.py, 2026-11-29). The reason is what a run page shows beside the dtype."""
+    faster than float32; SmolLM2 judged 2.3x faster by choice (391 of 400 verdicts unchanged, all 9 changes
+    near ties; bench/llm_judge.py) and Gemma 3 270M generated 2.9x faster per accepted pair with the same yield
+    (bench/synthesis_yield.py), 2026-11-29. The reason is what a run page shows beside the dtype."""
     if isinstance(spec, str) and spec.strip().lower() == "fast":
         if device.type == "cpu":
             if native_cpu_bf16():

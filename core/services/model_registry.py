@@ -344,7 +344,8 @@ def converted_smollm2_dir(progress: Callable[[str], None] = lambda message: None
 def load_causal_lm(entry: ModelEntry, *, device: str | None = None, dtype=None):
     """Load (model, tokenizer) for a local model entry, with a pad token and left padding for batching.
 
-    Device and dtype resolve like training's (`decoding.loading`): CUDA with bf16 when present, else CPU float32.
+    Device and dtype resolve like training's (`decoding.loading`): CUDA with bf16 when present, else CPU float32;
+    a run's precision may ask otherwise (`dtype="fast"`: bf16 on a CPU with bf16 instructions too).
     """
     from decoding.loading import load_causal_lm as load
 
