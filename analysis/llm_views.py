@@ -48,6 +48,7 @@ def session_llm_runs(request: HttpRequest, pk: int) -> HttpResponse:
         "outputs_all": n_items * 2 * len(llm_judging.system_pairs(session.n_systems)),
         "outputs_first": n_items * 2,
         "precisions": list(PRECISIONS.items()),
+        "default_batch_size": llm_judging.JudgeSettings.batch_size,
     }
     return render(request, "analysis/llm_runs.html", context)
 
@@ -73,6 +74,7 @@ def start_llm_run(request: HttpRequest, pk: int) -> HttpResponse:
             votes=int(_float(request.POST.get("votes"), 1)),
             temperature=_float(request.POST.get("temperature"), 0.0),
             max_new_tokens=int(_float(request.POST.get("max_new_tokens"), 48)),
+            batch_size=int(_float(request.POST.get("batch_size"), llm_judging.JudgeSettings.batch_size)),
             verdict_mode=mode,
             pairs=request.POST.get("pairs") or "all",
             precision=request.POST.get("precision") or "fast",

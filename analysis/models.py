@@ -170,7 +170,7 @@ class LLMJudgeRun(models.Model):
     top_p = models.FloatField(default=1.0)
     max_new_tokens = models.PositiveIntegerField(default=64)
     seed = models.IntegerField(default=0)
-    batch_size = models.PositiveIntegerField(default=8, help_text="Prompts per batch (local) / per write.")
+    batch_size = models.PositiveIntegerField(default=16, help_text="Prompts per batch (local) / per write.")
     concurrency = models.PositiveIntegerField(default=4, help_text="Concurrent requests (endpoint models).")
     precision = precision_field(default="fast")
     dtype_used = dtype_used_field()

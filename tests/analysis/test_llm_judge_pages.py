@@ -43,6 +43,7 @@ def test_one_click_judges_the_session_and_the_run_page_compares_with_each_judge(
         run = LLMJudgeRun.objects.get(session=session)
         assert response.status_code == 302 and response["Location"] == reverse("analysis:llm-run", args=[run.pk])
         assert run.judge_model.name == "fake-judge" and run.votes == 1 and run.job.queue == "gpu"
+        assert run.batch_size == 16 and run.precision == "fast"  # the measured defaults (README)
         llm_judging.execute_run(run, Reporter())
     run.job.status = "succeeded"
     run.job.save(update_fields=["status"])
@@ -74,7 +75,13 @@ def test_a_bad_setting_is_refused_with_a_message_and_nothing_is_created(alice_cl
     _default_endpoint("http://127.0.0.1:9/v1")
     response = alice_client.post(reverse("analysis:session-llm-start", args=[session.pk]), {"votes": "3"}, follow=True)
     assert "votes need sampling" in response.content.decode()
+    response = alice_client.post(
+        reverse("analysis:session-llm-start", args=[session.pk]), {"batch_size": "0"}, follow=True
+    )
+    assert "batch size must be at least 1" in response.content.decode()
     assert not LLMJudgeRun.objects.exists()
+    form = alice_client.get(reverse("analysis:session-llm-runs", args=[session.pk])).content.decode()
+    assert '<input type="number" name="batch_size" value="16"' in form
 
 
 def test_judges_reach_no_llm_page_and_never_see_an_llm_verdict(bob, alice):
