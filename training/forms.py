@@ -6,6 +6,7 @@ from django import forms
 
 from core.models import JobStatus, ModelEntry, ModelRole
 from core.services.model_registry import local_causal_models
+from decoding.precision import PRECISIONS
 from generation.forms import PrecisionField
 from generation.models import Corpus, QADataset, Split
 from training.models import TrainingRun
@@ -150,6 +151,12 @@ class ExperimentForm(forms.Form):
         label="Evaluation split",
     )
     include_base_model = forms.BooleanField(required=False, help_text="Also evaluate the base model untrained.")
+    precision = forms.ChoiceField(
+        choices=[("", "as the preset sets it"), *PRECISIONS.items()],
+        required=False,
+        help_text="Generation and evaluation of the whole grid (training keeps float32 on a CPU). 'fast' generated "
+        "2.9x faster per accepted pair with the same yield on JSQuAD (README).",
+    )
     round_trip_reader = forms.ChoiceField(
         required=False,
         label="Round-trip reader",

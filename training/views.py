@@ -236,6 +236,7 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
             "reader_from_baseline": data["round_trip_reader"] == BASELINE_READER,
             "max_passages": data["max_passages"],
             "eval_split": data["eval_split"] or None,
+            "precision": data["precision"] or None,
         }
         if isinstance(data["round_trip_reader"], ModelEntry):
             overrides["round_trip_reader"] = data["round_trip_reader"]

@@ -182,3 +182,19 @@ def test_the_command_names_a_corpus_it_does_not_know(db):
     with pytest.raises(CommandError, match="No corpus named 'nowhere'"):
         call_command("run_experiment", preset="small-en", corpus="nowhere")
     assert not Experiment.objects.exists()
+
+
+def test_a_precision_chosen_for_the_grid_reaches_its_generation_and_evaluation_settings(alice_client, db):
+    tiny_entry()
+    corpus = make_eval_corpus()
+    alice_client.post(reverse("training:experiment-list"), {"preset": "small-en", "corpus": corpus.pk, "name": "f",
+                                                           "precision": "fast"})  # fmt: skip
+    alice_client.post(reverse("training:experiment-list"), {"preset": "small-en", "corpus": corpus.pk, "name": "p"})
+    fast, preset = Experiment.objects.get(name="f"), Experiment.objects.get(name="p")
+    assert fast.generation_settings["precision"] == fast.evaluation_settings["precision"] == "fast"
+    assert "precision" not in preset.generation_settings and "precision" not in preset.evaluation_settings
+    with pytest.raises(CommandError, match="invalid choice: 'int8'"):
+        call_command("run_experiment", "--preset", "small-en", "--precision", "int8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        experiments.create_from_preset("small-en", corpus=corpus, precision="int8")
+    assert Experiment.objects.count() == 2

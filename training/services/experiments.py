@@ -27,6 +27,7 @@ from core.permissions import recorded_user
 from core.services import jobs
 from core.services.model_registry import default_model
 from generation.models import Corpus, QADataset
+from generation.run_settings import RunSettings
 from training.models import EvaluationRun, Experiment, ExperimentCell, TrainingRun
 from training.run_settings import EvaluationSettings, TrainingSettings
 from training.services import evaluation_runs, training_runs
@@ -156,6 +157,9 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
         raise ExperimentError(f"no QA base model (role qa_base) is registered for language {corpus.language!r}")
     training = dict(preset.training)
     evaluation = dict(preset.evaluation)
+    precision = overrides.pop("precision", None)
+    if precision:  # the whole grid's generation and answering; training keeps its own dtype rules
+        generation["precision"] = evaluation["precision"] = precision
     if overrides.get("max_steps"):
         training["max_steps"] = overrides.pop("max_steps")
     overrides.pop("max_steps", None)
@@ -177,6 +181,7 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
     try:  # stored sparse (what the preset and the form set), but checked now rather than at the first cell
         TrainingSettings.from_params(training).validated()
         EvaluationSettings.from_params(evaluation).validated()
+        RunSettings.from_params({k: v for k, v in generation.items() if k in RunSettings.field_names()}).validated()
     except ValueError as exc:
         raise ExperimentError(str(exc)) from None
     experiment = Experiment.objects.create(
@@ -216,7 +221,6 @@ def default_eval_split(corpus: Corpus) -> str:
 
 def reader_problems(experiment: Experiment) -> list[str]:
     """Why the experiment's round-trip reader cannot serve its generation runs (empty when it can)."""
-    from generation.run_settings import RunSettings
     from generation.services.generation_runs import reader_problems as generation_reader_problems
 
     if experiment.round_trip_reader is None and not experiment.reader_from_baseline:
@@ -342,7 +346,7 @@ def _generation_options(experiment: Experiment, pairs_per_passage: int = 1) -> d
 def start_generation(cell: ExperimentCell, reader: ModelEntry | None = None) -> Job:
     """Queue the generation run of a synthetic cell: the context source's train split, N pairs per passage,
     with the default zero- or one-shot template of the corpus language; `reader` reads its round trip."""
-    from generation.services.generation_runs import RunSettings, create_run
+    from generation.services.generation_runs import create_run
     from generation.services.prompt_templates import default_template_for
 
     experiment = cell.experiment

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core import threads
 from core.services.model_registry import ModelUnavailable, entry_named
+from decoding.precision import PRECISIONS
 from generation.models import Corpus
 from training.models import EvaluationRun, Experiment
 from training.services import experiments, results
@@ -45,6 +46,9 @@ class Command(BaseCommand):
             metavar="baseline|MODEL",
             help="who reads the round trip (turns the filter on): 'baseline' for the human baseline's adapter, "
             "trained first, or a registered model's name",
+        )
+        parser.add_argument(
+            "--precision", choices=list(PRECISIONS), default=None, help="Generation and evaluation (README)."
         )
         parser.add_argument("--timeout", type=float, default=6 * 3600, help="Give up after this many seconds.")
 
@@ -75,6 +79,7 @@ class Command(BaseCommand):
                     eval_items=options["eval_items"],
                     max_steps=options["max_steps"],
                     eval_split=options["eval_split"],
+                    precision=options["precision"],
                     **chosen,
                 )
             except ValueError as exc:
