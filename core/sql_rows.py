@@ -10,11 +10,13 @@ the instances are the ones a queryset with `select_related` would give.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
@@ -103,22 +105,41 @@ class _PreparedDebugCursor(CursorDebugWrapper):
             return super(CursorDebugWrapper, self).execute(sql, params)
 
 
+@functools.cache
+def _preparing_cursor_class() -> type:
+    import psycopg
+
+    class PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+        """Binds on the server and prepares after ``threshold`` runs, with preparing on for its own statements
+        only: psycopg counts (and keeps the text of) every statement run while a connection's threshold is
+        set, including the ORM's client-bound ones, whose text holds their values."""
+
+        threshold: int
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            raw_connection = self.connection
+            raw_connection.prepare_threshold = self.threshold
+            try:
+                return super().execute(query, params, **kwargs)
+            finally:
+                raw_connection.prepare_threshold = None
+
+    return PreparingCursor
+
+
 def hot_cursor() -> CursorWrapper:
     """A cursor for the hot statements. On PostgreSQL with preparing on (settings.DB_PREPARE_THRESHOLD) it
     binds parameters on the server, so a statement's text is the same every time and psycopg prepares it
     after that many runs on a connection (persistent connections keep it): PostgreSQL then skips parsing
     and, once it settles on a generic plan, planning, which cost it about 3 of its 6 ms per judged item.
     Wrapped as Django wraps its own cursors, so query logging and counting see these statements too."""
-    if connection.vendor != "postgresql":
+    threshold = settings.DB_PREPARE_THRESHOLD
+    if connection.vendor != "postgresql" or threshold is None:
         return connection.cursor()
     connection.ensure_connection()
-    raw_connection = connection.connection
-    if raw_connection.prepare_threshold is None:
-        return connection.cursor()
-    import psycopg
-
     connection.validate_thread_sharing()
-    raw = psycopg.Cursor(raw_connection)
+    raw = _preparing_cursor_class()(connection.connection)
+    raw.threshold = threshold
     return _PreparedDebugCursor(raw, connection) if connection.queries_logged else connection.make_cursor(raw)
 
 

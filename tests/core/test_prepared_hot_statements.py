@@ -64,12 +64,14 @@ def test_the_lease_page_and_submit_statements_are_prepared_after_a_few_judged_it
     assert any(s.lstrip().startswith("WITH") and "annotation_judgment" in s for s in prepared), prepared  # submit
     # only the hand-written ones: the ORM's statements bind on the client and never prepare
     assert not any('"auth_user"."username"' in s for s in prepared), prepared
+    # and preparing is on only while a hot statement runs: with it on, psycopg would keep the text of every ORM
+    # statement, values included (the last 100 per connection)
+    assert connection.connection.prepare_threshold is None
 
 
-def test_a_threshold_of_none_prepares_nothing(judge_client):
+def test_a_threshold_of_none_prepares_nothing(judge_client, settings):
     client, judge = judge_client
-    connection.ensure_connection()
-    connection.connection.prepare_threshold = None
+    settings.DB_PREPARE_THRESHOLD = None
     with hot_cursor() as cursor:
         assert isinstance(cursor.cursor, psycopg.ClientCursor)  # as the ORM's: parameters bound on the client
     _judge_items(client, judge, 4)

@@ -15,6 +15,7 @@ PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
     " 'opts': s.DATABASES['default'].get('OPTIONS', {}), 'broker': s.CELERY_BROKER_URL, 'debug': s.DEBUG,"
+    " 'prepare': s.DB_PREPARE_THRESHOLD,"
     " 'hosts': s.ALLOWED_HOSTS, 'data': str(s.DATA_DIR), 'secret': s.SECRET_KEY}))"
 )
 
@@ -62,9 +63,11 @@ def test_database_url_and_broker_url_select_postgresql_and_redis(tmp_path):
 
 def test_postgresql_prepares_the_hot_statements_unless_told_off_for_a_pooler(tmp_path):
     url = "postgres://postgres@127.0.0.1:5432/somedb"
-    assert settings_with(tmp_path, DATABASE_URL=url)["opts"]["prepare_threshold"] == 2
-    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="5")["opts"]["prepare_threshold"] == 5
-    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="off")["opts"]["prepare_threshold"] is None
+    assert settings_with(tmp_path, DATABASE_URL=url)["prepare"] == 2
+    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="5")["prepare"] == 5
+    assert settings_with(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="off")["prepare"] is None
+    # never on the whole connection (psycopg would keep the text of the ORM's statements): the hot cursor's own
+    assert "prepare_threshold" not in settings_with(tmp_path, DATABASE_URL=url)["opts"]
     make_key_file(tmp_path)
     bad = probe(tmp_path, DATABASE_URL=url, DB_PREPARE_THRESHOLD="twice")
     assert bad.returncode != 0 and "DB_PREPARE_THRESHOLD must be a whole number of runs or 'off'" in bad.stderr
