@@ -591,6 +591,7 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         length_b=np.array([len(p.answer_b) for p in pairs], dtype=float),
         judge_ids=humans.judge_ids,
         system_names=named_pairs[0] if one_pair else ("first system", "second system"),
+        clusters=None if one_pair else [item_id for item_id, _, _ in keys],
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
@@ -601,7 +602,10 @@ def agreement(run: LLMJudgeRun, *, n_boot: int = 2_000, seed: int = 0, confidenc
         "n": len(keys),
     }
     if not one_pair:
-        result["bootstrap"]["resampling"] = "comparisons (an item and a pair of systems)"
+        result["bootstrap"]["resampling"] = (
+            "items, each with all its comparisons (against the human majority, longer-answer shares); comparisons "
+            "(an item and a pair of systems) for the kappas with each judge, position bias and the length split"
+        )
         result["conclusions"] = None
         result["ranking"] = ranking_comparison(run, n_boot=min(n_boot, ranking.DEFAULT_REPLICATES), seed=seed,
                                                confidence=confidence)  # fmt: skip

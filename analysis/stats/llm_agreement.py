@@ -205,6 +205,19 @@ def from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def cluster_sums(features: np.ndarray, clusters: object) -> np.ndarray:
+    """Each cluster's summed feature rows, one row per cluster: resampling these resamples whole clusters (an
+    item with every comparison of it). Every figure is a function of summed features, so the point estimates
+    do not change; the intervals stop treating an item's comparisons as independent."""
+    ids = np.asarray(clusters)
+    if ids.shape != (features.shape[0],):
+        raise ValueError(f"clusters must have one entry per unit ({features.shape[0]}), got shape {ids.shape}")
+    _, inverse = np.unique(ids, return_inverse=True)
+    sums = np.zeros((int(inverse.max()) + 1 if ids.size else 0, features.shape[1]), dtype=features.dtype)
+    np.add.at(sums, inverse, features)
+    return sums
+
+
 def _grouped(features: np.ndarray) -> GroupedStatistics:
     patterns = group_rows(features)
     return GroupedStatistics(patterns, features[patterns.representatives].astype(np.float64), from_sums)
@@ -351,6 +364,7 @@ def compute_llm_agreement(
     length_b: object | None = None,
     judge_ids: Sequence[object] | None = None,
     system_names: Sequence[str] = ("A", "B"),
+    clusters: object | None = None,
     n_boot: int = 2_000,
     seed: int = 0,
     confidence: float = 0.95,
@@ -363,7 +377,9 @@ def compute_llm_agreement(
     - ``llm_labels_a`` / ``llm_labels_b``: (n,) the LLM's final label code, -1 (or -2) when it has none;
     - ``llm_preference``: (n,) the LLM's final preference code (inconsistent = tie), -1 when none;
     - ``llm_order_preferences``: (n, 2) its preference per order (A first, B first), for position bias;
-    - ``length_a`` / ``length_b``: (n,) answer lengths in characters (for the length figures).
+    - ``length_a`` / ``length_b``: (n,) answer lengths in characters (for the length figures);
+    - ``clusters``: (n,) an id per unit; units sharing one are resampled together (a K-system run's comparisons
+      of one item) for the figures against the human majority, the conclusions and the longer-answer shares.
     """
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
@@ -401,7 +417,7 @@ def compute_llm_agreement(
     pref_votes = category_counts(pref, N_PREFS)
     longer = _longer(lengths[0], lengths[1])
     features = item_features(counts_a, counts_b, pref_votes, llm_a, llm_b, llm_pref, longer)
-    group = _grouped(features)
+    group = _grouped(features if clusters is None else cluster_sums(features, clusters))
     rng_main, rng_pairs = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     point = group.point()
     reps = group.draw(n_boot, rng_main) if n_boot else None

@@ -112,9 +112,12 @@ def test_humans_are_matched_to_the_llm_per_item_and_pair_of_systems():
     judge_by_system(session, judges, lambda s, pair: "incorrect" if (s, pair) == (2, (1, 2)) else TRUTH_BY_SYSTEM[s])
     run = judged(session, ScriptedJudge(truth(session)))
 
-    labels = llm_judging.agreement(run, n_boot=0)["vs_human_majority"]["labels"]
+    result = llm_judging.agreement(run, n_boot=50)
+    labels = result["vs_human_majority"]["labels"]
 
     assert labels["n_answers"] == 2 * 3 * N_ITEMS
+    # an item's three comparisons are resampled together (they are not independent)
+    assert result["bootstrap"]["resampling"].startswith("items, each with all its comparisons")
     assert labels["accuracy"]["estimate"] == pytest.approx(5 / 6)  # all but sys-c's answers in the (b, c) pair
     matrix = labels["confusion"]["matrix"]  # rows human majority, columns LLM, engine order incorrect/partial/correct
     assert matrix[0][1] == N_ITEMS and sum(map(sum, matrix)) == 6 * N_ITEMS

@@ -12,6 +12,7 @@ from analysis.stats.accuracy import system_accuracy
 from analysis.stats.coding import MISSING, PREFER_A, PREFER_B, PREFER_TIE, TIE, category_counts, plurality
 from analysis.stats.llm_agreement import (
     _grouped,
+    cluster_sums,
     compute_llm_agreement,
     item_features,
     majority_preference,
@@ -227,3 +228,40 @@ def test_bad_llm_codes_are_refused_naming_the_array_and_position():
         compute_llm_agreement(la, lb, np.zeros(10, dtype=int), np.array([0, 0, 0, 7, 0, 0, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match=r"llm_labels_a must have shape \(10,\)"):
         compute_llm_agreement(la, lb, np.zeros(9, dtype=int), np.zeros(10, dtype=int))
+
+
+def test_clustered_replicates_equal_naive_resampling_of_whole_items():
+    """A K-system run's comparisons of one item are resampled together: each replicate equals kappa computed on
+    the comparisons of items drawn with replacement (every comparison of a drawn item in)."""
+    la, lb, pref, llm_a, llm_b, llm_pref, (len_a, len_b) = session(11, n=90)
+    item = np.arange(90) // 3  # 30 items, three comparisons each
+    longer = np.where(len_a > len_b, PREFER_A, np.where(len_b > len_a, PREFER_B, MISSING))
+    features = item_features(
+        category_counts(la, 3), category_counts(lb, 3), category_counts(pref, 3), llm_a, llm_b, llm_pref, longer
+    )
+    group = _grouped(cluster_sums(features, item))
+    drawn = np.random.default_rng(5).integers(0, 30, (5, 30))
+    replayed = group.replay(drawn)
+    for r, items in enumerate(drawn):
+        rows = np.concatenate([np.flatnonzero(item == i) for i in items])
+        human = np.concatenate([plurality(category_counts(la[rows], 3)), plurality(category_counts(lb[rows], 3))])
+        llm = np.concatenate([llm_a[rows], llm_b[rows]])
+        ok = (human >= 0) & (llm >= 0)
+        assert replayed["labels.cohen_kappa"][r] == pytest.approx(cohen_kappa_score(human[ok], llm[ok]), abs=TOL)
+
+
+def test_an_item_counted_three_times_as_one_cluster_keeps_its_interval_and_as_three_units_narrows_it():
+    la, lb, pref, llm_a, llm_b, llm_pref, lengths = session(12, n=60)
+    triple = np.repeat(np.arange(60), 3)
+    once = compute_llm_agreement(la, lb, llm_a, llm_b, preference=pref, llm_preference=llm_pref, n_boot=400)
+    args = (la[triple], lb[triple], llm_a[triple], llm_b[triple])
+    kwargs = {"preference": pref[triple], "llm_preference": llm_pref[triple], "n_boot": 400}
+    clustered = compute_llm_agreement(*args, clusters=triple, **kwargs)
+    units = compute_llm_agreement(*args, **kwargs)
+    kappa = [r["vs_human_majority"]["labels"]["cohen_kappa"] for r in (once, clustered, units)]
+    assert kappa[0]["estimate"] == pytest.approx(kappa[1]["estimate"]) == pytest.approx(kappa[2]["estimate"])
+    assert kappa[1]["ci"] == pytest.approx(kappa[0]["ci"])  # the same 60 items, each drawn whole
+    width = [k["ci"][1] - k["ci"][0] for k in kappa]
+    assert width[2] < 0.75 * width[0]  # 180 "independent" units: too narrow by about sqrt(3)
+    with pytest.raises(ValueError, match="clusters must have one entry per unit"):
+        compute_llm_agreement(*args, clusters=triple[:-1], **kwargs)
