@@ -11,3 +11,10 @@ PRECISIONS: dict[str, str] = {
     "bfloat16": "bfloat16 everywhere (slow on CPUs without bf16 instructions)",
 }
 """Name -> what it means, in the order a form lists them."""
+
+
+def precision_problems(precision: str) -> list[str]:
+    """The settings check every run kind with a precision makes (empty when it is one of PRECISIONS)."""
+    if precision in PRECISIONS:
+        return []
+    return [f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from decoding.precision import PRECISIONS
+from decoding.precision import precision_problems
 from generation.engine.base import SamplingParams
 from generation.synthesis import SynthesisOptions
 from qasynth_lib.run_params import RunParams
@@ -42,8 +42,7 @@ class DecodingSettings(RunParams):
             problems.append("batch size must be at least 1")
         if self.concurrency < 1:
             problems.append("concurrency must be at least 1")
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        problems += precision_problems(self.precision)
         try:
             self.sampling_params(**more)
         except ValueError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from decoding.precision import PRECISIONS
+from decoding.precision import precision_problems
 from qasynth_lib.run_params import RunParams
 
 # Settings that depend on the architecture (config.model_type). Target modules come from the engine's table;
@@ -98,9 +98,7 @@ class EvaluationSettings(RunParams):
     precision: str = "auto"  # the answering model's compute dtype (decoding.precision); BERTScore stays float32
 
     def errors(self) -> list[str]:
-        problems = []
-        if self.precision not in PRECISIONS:
-            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        problems = precision_problems(self.precision)
         if self.max_items is not None and self.max_items < 1:
             problems.append("max_items must be at least 1 (or blank for every reference pair)")
         if self.batch_size < 1:
