@@ -42,12 +42,13 @@ from analysis.stats.llm_ranking import compare_rankings
 from analysis.stats.ranking import compute_ranking_statistics
 from annotation.models import ItemAnswer, JudgingSession
 from annotation.services.sessions import ItemData, create_session
+from core.model_fields import record_dtype_used
 from core.models import ModelEntry, ModelKind, ModelRole
 from core.permissions import recorded_user
 from core.services import model_registry
 from core.services.jobs import JobError, create_job
 from core.services.text import storable_text
-from decoding.lazy import choice_scorer, precision_used
+from decoding.lazy import choice_scorer
 from generation.engine.base import SamplingParams
 from generation.engine.lazy import local_generator
 from generation.engine.openai_client import EndpointConfig, EndpointError, OpenAIEndpointGenerator
@@ -295,9 +296,7 @@ def make_judge(run: LLMJudgeRun, reporter: Reporter) -> tuple[LLMJudge, Any]:
         else:
             model_registry.ready_local_dir(entry, progress=reporter.log)
             model, tokenizer = model_registry.load_causal_lm(entry, dtype=run.precision)
-            run.dtype_used = precision_used(run.precision, model)
-            run.save(update_fields=["dtype_used"])
-            reporter.log(f"loaded {entry.name} in {run.dtype_used}")
+            record_dtype_used(run, model, entry.name, reporter.log)
             if run.prompt_mode == "plain" or not getattr(tokenizer, "chat_template", None):
                 render = plain_renderer(template.plain_cue)
             else:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef
 
+from core.model_fields import record_dtype_used
 from core.models import ModelEntry, ModelKind
 from core.permissions import recorded_user
 from core.services import model_registry
@@ -249,14 +250,11 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _load_local(entry: ModelEntry, reporter: Reporter, run: GenerationRun) -> tuple[Any, Any, str]:
-    """(model, tokenizer, the dtype it runs in and why) of a local entry in the run's precision, converting a
-    GGUF file once first (later runs reuse the directory); the job log names the dtype."""
+def _load_local(entry: ModelEntry, reporter: Reporter, run: GenerationRun):
+    """(model, tokenizer) of a local entry in the run's precision, converting a GGUF file once first (later runs
+    reuse the directory)."""
     model_registry.ready_local_dir(entry, progress=reporter.log)
-    model, tokenizer = model_registry.load_causal_lm(entry, dtype=run.precision)  # decoding.loading
-    used = precision_used(run.precision, model)
-    reporter.log(f"loaded {entry.name} in {used}")
-    return model, tokenizer, used
+    return model_registry.load_causal_lm(entry, dtype=run.precision)  # decoding.loading
 
 
 class LocalBackend:
@@ -265,8 +263,8 @@ class LocalBackend:
     def __init__(self, entry: ModelEntry, run: GenerationRun, reporter: Reporter) -> None:
         from generation.engine.local import LocalGenerator
 
-        model, tokenizer, run.dtype_used = _load_local(entry, reporter, run)
-        run.save(update_fields=["dtype_used"])
+        model, tokenizer = _load_local(entry, reporter, run)
+        record_dtype_used(run, model, entry.name, reporter.log)
         if run.prompt_mode == "chat" and not has_chat_template(tokenizer):
             raise JobError(
                 f"Model {entry.name!r} has no chat template (is it a base model?): create the run with prompt "
@@ -337,9 +335,10 @@ def load_reader(run: GenerationRun, reporter: Reporter) -> Reader | None:
 
     reporter.log(f"loading the round-trip reader {entry.name}")
     try:
-        model, tokenizer, _ = _load_local(entry, reporter, run)
+        model, tokenizer = _load_local(entry, reporter, run)
     except model_registry.ModelUnavailable as exc:
         raise JobError(f"round-trip reader: {exc}") from exc
+    reporter.log(f"loaded {entry.name} in {precision_used(run.precision, model)}")  # the run keeps its generator's
     scorer = LocalGenerator(model, tokenizer, batch_size=run.batch_size)
     mode = run.prompt_mode if run.prompt_mode != "chat" or has_chat_template(tokenizer) else "plain"
     try:

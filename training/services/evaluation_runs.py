@@ -15,13 +15,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.model_fields import record_dtype_used
 from core.models import Job, ModelEntry, ModelKind, ModelRole
 from core.permissions import recorded_user
 from core.services import jobs
 from core.services.jobs import JobContext, JobError
 from core.services.model_registry import GEMMA_NAME, ModelUnavailable, default_model, ready_local_dir
 from core.services.text import storable_text
-from decoding.lazy import precision_used
 from generation.models import Corpus, ReferenceQA
 from training.models import EvaluationRun, Prediction, TrainingRun
 from training.run_settings import EvaluationSettings
@@ -233,9 +233,7 @@ def _predict(run: EvaluationRun, ctx: JobContext, missing: list[EvalItem], *, al
         raise JobError(str(exc)) from exc
     ctx.progress(message=f"loading {run.base_model.name}" + (" with adapter" if adapter else ""))
     model, tokenizer = load_for_inference(base_path, adapter, dtype=run.precision)
-    run.dtype_used = precision_used(run.precision, model)
-    run.save(update_fields=["dtype_used"])
-    ctx.log(f"loaded {run.base_model.name} in {run.dtype_used}")
+    record_dtype_used(run, model, run.base_model.name, ctx.log)
     template = template_of(run)
     stored = already
     began = time.perf_counter()
