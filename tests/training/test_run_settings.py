@@ -66,7 +66,6 @@ def test_every_presets_generation_settings_validate_and_the_japanese_one_compute
     from training.services import experiments
 
     for preset in experiments.PRESETS.values():
-        given = {k: v for k, v in preset.generation.items() if k in RunSettings.field_names()}
-        assert RunSettings.from_params(given).errors() == []
+        assert RunSettings.from_params(experiments.generation_options(preset.generation)).errors() == []
     assert experiments.PRESETS["ja-gemma"].generation["precision"] == "fast"
     assert "precision" not in experiments.PRESETS["small-en"].generation

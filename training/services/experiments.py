@@ -181,7 +181,7 @@ def create_from_preset(key: str, *, user=None, name: str = "", **overrides: Any)
     try:  # stored sparse (what the preset and the form set), but checked now rather than at the first cell
         TrainingSettings.from_params(training).validated()
         EvaluationSettings.from_params(evaluation).validated()
-        RunSettings.from_params({k: v for k, v in generation.items() if k in RunSettings.field_names()}).validated()
+        RunSettings.from_params(generation_options(generation)).validated()
     except ValueError as exc:
         raise ExperimentError(str(exc)) from None
     experiment = Experiment.objects.create(
@@ -227,7 +227,7 @@ def reader_problems(experiment: Experiment) -> list[str]:
         return []
     if experiment.round_trip_reader is not None and experiment.reader_from_baseline:
         return ["choose one round-trip reader: a registered model or the human baseline's adapter, not both"]
-    settings = RunSettings.from_params(_generation_options(experiment))
+    settings = RunSettings.from_params(generation_options(experiment.generation_settings))
     if not settings.round_trip:
         return ["a round-trip reader was chosen but the generation settings turn the round-trip filter off"]
     if experiment.reader_from_baseline:
@@ -333,9 +333,9 @@ def launch(experiment: Experiment) -> AdvanceReport:
 # --- stages (module functions, so tests can swap one for a quick fake) ----------------------------------
 
 
-def _generation_options(experiment: Experiment, pairs_per_passage: int = 1) -> dict[str, Any]:
-    """The experiment's generation settings as RunSettings parameters (without validation overrides)."""
-    options = dict(experiment.generation_settings)
+def generation_options(generation_settings: dict[str, Any], pairs_per_passage: int = 1) -> dict[str, Any]:
+    """An experiment's stored generation settings as RunSettings parameters (without validation overrides)."""
+    options = dict(generation_settings)
     options.pop("validation", None)
     per_pair = options.pop("max_new_tokens_per_pair", None)
     if per_pair and "max_new_tokens" not in options:
@@ -356,7 +356,8 @@ def start_generation(cell: ExperimentCell, reader: ModelEntry | None = None) -> 
         experiment.generator,
         default_template_for(corpus.language, cell.shots),
         settings=RunSettings.from_params(
-            _generation_options(experiment, cell.pairs_per_passage), pairs_per_passage=cell.pairs_per_passage
+            generation_options(experiment.generation_settings, cell.pairs_per_passage),
+            pairs_per_passage=cell.pairs_per_passage,
         ),
         split=experiment.train_split,
         limit=experiment.max_passages,
